@@ -1,0 +1,46 @@
+/* ==== Blobs ================================================================
+ * Making a .caibx from a file or block device, and extracting it again. */
+#ifndef STASYNC_BLOB_H
+#define STASYNC_BLOB_H
+
+#include <stdint.h>
+#include <stasync/error.h>
+#include <stasync/digest.h>
+#include <stasync/chunker.h>
+#include <stasync/store.h>
+
+typedef struct stasync_blob_stats {
+	uint64_t bytes;       /* blob size */
+	uint64_t chunks;      /* chunks in the index */
+	uint64_t chunks_new;  /* chunks written to the store (make) */
+} stasync_blob_stats;
+
+typedef struct stasync_blob_make_options {
+	stasync_chunk_sizes sizes;     /* completed sizes */
+	stasync_digest_type digest;
+	stasync_store *store;          /* NULL: write only the index */
+} stasync_blob_make_options;
+
+/* stasync_blob_make() — chunk everything readable from in_fd, store the
+ * chunks and write the index to index_fd. `input` names the input in
+ * messages. *content receives the digest of the whole blob (what casync
+ * prints). Returns 0 or a negative code with a message. */
+int stasync_blob_make(int in_fd, const char *input, int index_fd, const char *index_name,
+		      const stasync_blob_make_options *o, stasync_chunk_id *content,
+		      stasync_blob_stats *stats, stasync_error *err);
+
+typedef struct stasync_index_reader stasync_index_reader;
+
+/* stasync_blob_extract() — write the blob an index describes to out_fd,
+ * fetching chunks from the stores in order. When `content` is non-NULL the
+ * digest of the written bytes is returned there. out_fd may be -1 to only
+ * compute the digest (`digest` of an index). */
+int stasync_blob_extract(stasync_index_reader *r, stasync_store *const *stores, size_t n_stores,
+			 int out_fd, const char *output, stasync_chunk_id *content,
+			 stasync_blob_stats *stats, stasync_error *err);
+
+/* stasync_blob_digest() — the digest of all bytes readable from fd. */
+int stasync_blob_digest(int fd, const char *input, stasync_digest_type type,
+			stasync_chunk_id *ret, stasync_error *err);
+
+#endif

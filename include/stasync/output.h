@@ -1,0 +1,34 @@
+/* ==== Atomic output files ==================================================
+ * Regular output files (indexes, extracted blobs) are written under a
+ * temporary name in the same directory and renamed into place only when
+ * complete, so a failure or a kill never leaves a half-written file under
+ * the final name. Block and character devices, pipes and "-" (stdout) are
+ * written in place. */
+#ifndef STASYNC_OUTPUT_H
+#define STASYNC_OUTPUT_H
+
+#include <stasync/error.h>
+
+typedef struct stasync_output {
+	int fd;           /* write here */
+	char *path;       /* final name, NULL for stdout */
+	char *tmp_path;   /* temporary name, NULL when written in place */
+	unsigned mode;    /* permissions of the final file */
+} stasync_output;
+
+/* stasync_output_open() — open `path` ("-" or NULL for stdout) for
+ * writing. Regular files get a temporary sibling name; devices are opened
+ * in place. Returns 0 or a negative code with a message naming path. */
+int stasync_output_open(stasync_output *o, const char *path, unsigned mode,
+			stasync_error *err);
+
+/* stasync_output_commit() — flush and, for a temporary file, rename it to
+ * the final name. Returns 0 or a negative code; on failure the temporary
+ * file is removed. */
+int stasync_output_commit(stasync_output *o, stasync_error *err);
+
+/* stasync_output_abort() — remove the temporary file, if any, and close.
+ * Safe to call after commit (does nothing then). */
+void stasync_output_abort(stasync_output *o);
+
+#endif

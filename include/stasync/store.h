@@ -1,0 +1,76 @@
+/* ==== Chunk stores =========================================================
+ * A store keeps chunks by id: STORE/<4 hex>/<64 hex>.cacnk, zstd-compressed.
+ * Every chunk read is decompressed with a bound and re-hashed, so a store
+ * can never hand out bytes that do not match the id asked for. */
+#ifndef STASYNC_STORE_H
+#define STASYNC_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stasync/error.h>
+#include <stasync/digest.h>
+
+/* ---- Codec: per-thread compression state --------------------------------
+ * Holds the zstd contexts and scratch buffers that reading and writing
+ * chunks need. Not thread-safe: use one per thread. */
+typedef struct stasync_codec stasync_codec;
+
+int stasync_codec_new(stasync_codec **ret);
+void stasync_codec_free(stasync_codec *c);
+
+/* stasync_compression_parse() — "zstd" → 0; "xz", "gzip" → -EOPNOTSUPP
+ * (not built in); anything else -EINVAL. */
+int stasync_compression_parse(const char *name, stasync_error *err);
+
+/* stasync_chunk_decode() — turn stored chunk bytes into the chunk: detect
+ * the compression by magic (`compressed` false: take the bytes as they
+ * are), inflate into out[0..size) refusing anything that would grow past
+ * `size`, and check the result hashes to `id`. `what` names the chunk's
+ * source in messages. Returns 0, -EBADMSG (bad data, wrong size, wrong
+ * digest), -EOPNOTSUPP (xz/gzip, not built in). */
+int stasync_chunk_decode(stasync_codec *c, const void *data, size_t n, bool compressed,
+			 const stasync_chunk_id *id, stasync_digest_type type,
+			 void *out, size_t size, const char *what, stasync_error *err);
+
+/* ---- Stores ------------------------------------------------------------- */
+typedef struct stasync_store stasync_store;
+
+enum {
+	STASYNC_STORE_WRITABLE = 1 << 0, /* create the directory, allow put */
+};
+
+/* stasync_store_open() — open the store at `locator` (a directory path or
+ * file:// URL). Returns 0, -ENOENT when a read-only store is missing,
+ * -EPROTONOSUPPORT for a URL scheme this build cannot reach. */
+int stasync_store_open(const char *locator, unsigned flags, stasync_store **ret,
+		       stasync_error *err);
+
+/* stasync_store_free() — accepts NULL, returns NULL. */
+stasync_store *stasync_store_free(stasync_store *s);
+
+/* stasync_store_locator() — the locator the store was opened with. */
+const char *stasync_store_locator(const stasync_store *s);
+
+/* stasync_store_has() — 1 if the store holds the chunk, 0 if not. */
+int stasync_store_has(stasync_store *s, const stasync_chunk_id *id, stasync_error *err);
+
+/* stasync_store_get() — read, decompress and verify one chunk of exactly
+ * `size` bytes into out. Returns 0, -ENOENT when the store lacks it,
+ * -EBADMSG when its bytes are corrupt or do not hash to id. */
+int stasync_store_get(stasync_store *s, stasync_codec *c, const stasync_chunk_id *id,
+		      stasync_digest_type type, void *out, size_t size, stasync_error *err);
+
+/* stasync_store_put() — compress and store a chunk unless the store has it
+ * already. The file appears under its final name only complete (temporary
+ * name, then rename). Returns 1 when written, 0 when it was there. */
+int stasync_store_put(stasync_store *s, stasync_codec *c, const stasync_chunk_id *id,
+		      const void *data, size_t n, stasync_error *err);
+
+/* stasync_stores_get() — stasync_store_get() on each store in turn: a store
+ * that lacks the chunk or holds a corrupt copy passes to the next. When all
+ * fail the message names the chunk and every store's reason. */
+int stasync_stores_get(stasync_store *const *stores, size_t n_stores, stasync_codec *c,
+		       const stasync_chunk_id *id, stasync_digest_type type,
+		       void *out, size_t size, stasync_error *err);
+
+#endif

@@ -1,0 +1,168 @@
+/* A chunk store in a local directory: <4 hex>/<64 hex>.cacnk. */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+#include "format.h"
+#include "store.h"
+#include "util.h"
+
+struct local_store {
+	struct stasync_store base;
+	int dirfd;
+	/* One bit per <4 hex> directory known to exist: saves a mkdir per
+	 * chunk written. */
+	uint8_t dir_made[65536 / 8];
+};
+
+/* "abcd/abcd…ef.cacnk" (with_suffix) or "abcd/abcd…ef". */
+static void chunk_path(const stasync_chunk_id *id, bool with_suffix, char out[80])
+{
+	char hex[STASYNC_DIGEST_HEX_SIZE];
+
+	stasync_chunk_id_format(id, hex);
+	snprintf(out, 80, "%.4s/%s%s", hex, hex, with_suffix ? CA_CHUNK_SUFFIX : "");
+}
+
+static int local_fetch(stasync_store *s, stasync_codec *c, const stasync_chunk_id *id,
+		       size_t limit, size_t *size, bool *compressed, stasync_error *err)
+{
+	struct local_store *l = (struct local_store *)s;
+	_cleanup_close_ int fd = -EBADF;
+	char path[80];
+	struct stat st;
+	ssize_t k;
+	int r;
+
+	*compressed = true;
+	chunk_path(id, true, path);
+	fd = openat(l->dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0 && errno == ENOENT) {
+		/* casync also reads chunks stored uncompressed, without suffix. */
+		*compressed = false;
+		chunk_path(id, false, path);
+		fd = openat(l->dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	}
+	if (fd < 0) {
+		r = -errno;
+		chunk_path(id, true, path);
+		if (r == -ENOENT)
+			return sta_error(err, r, "%s/%s: missing", s->locator, path);
+		return sta_error(err, r, "%s/%s: %s", s->locator, path, stasync_strerror(r));
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return sta_error(err, -EBADMSG, "%s/%s: not a regular file", s->locator, path);
+	if ((uint64_t)st.st_size > limit)
+		return sta_error(err, -EBADMSG, "%s/%s: %" PRIu64 " bytes, too large for its chunk",
+				 s->locator, path, (uint64_t)st.st_size);
+	r = sta_codec_reserve(c, (size_t)st.st_size + 1);
+	if (r < 0)
+		return sta_error(err, r, "%s/%s: out of memory", s->locator, path);
+	/* Read one byte more than stat said, to notice a file still growing. */
+	k = sta_read_full(fd, c->buf, (size_t)st.st_size + 1);
+	if (k < 0)
+		return sta_error(err, (int)k, "%s/%s: %s", s->locator, path, stasync_strerror((int)k));
+	if ((size_t)k != (size_t)st.st_size)
+		return sta_error(err, -EBADMSG, "%s/%s: changed while being read", s->locator, path);
+	*size = (size_t)k;
+	return 0;
+}
+
+static int local_has(stasync_store *s, const stasync_chunk_id *id, stasync_error *err)
+{
+	struct local_store *l = (struct local_store *)s;
+	char path[80];
+
+	chunk_path(id, true, path);
+	if (faccessat(l->dirfd, path, F_OK, 0) == 0)
+		return 1;
+	if (errno != ENOENT)
+		return sta_error(err, -errno, "%s/%s: %s", s->locator, path, stasync_strerror(-errno));
+	chunk_path(id, false, path);
+	return faccessat(l->dirfd, path, F_OK, 0) == 0;
+}
+
+static int local_put(stasync_store *s, const stasync_chunk_id *id, const void *data, size_t n,
+		     stasync_error *err)
+{
+	struct local_store *l = (struct local_store *)s;
+	unsigned prefix = (unsigned)id->bytes[0] << 8 | id->bytes[1];
+	char path[80], tmp[120];
+	int fd, r;
+
+	chunk_path(id, true, path);
+	if (!(l->dir_made[prefix / 8] & (1u << (prefix % 8)))) {
+		char dir[5];
+
+		memcpy(dir, path, 4);
+		dir[4] = 0;
+		if (mkdirat(l->dirfd, dir, 0755) < 0 && errno != EEXIST)
+			return sta_error(err, -errno, "%s/%s: cannot create directory: %s",
+					 s->locator, dir, stasync_strerror(-errno));
+		l->dir_made[prefix / 8] |= (uint8_t)(1u << (prefix % 8));
+	}
+
+	/* Write under a temporary name next to the final one, then rename:
+	 * a reader never sees a partial chunk under its real name. */
+	snprintf(tmp, sizeof(tmp), "%.4s/.%s.%016" PRIx64 ".tmp", path, path + 5, sta_random_u64());
+	fd = openat(l->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0444);
+	if (fd < 0)
+		return sta_error(err, -errno, "%s/%s: cannot create: %s", s->locator, tmp,
+				 stasync_strerror(-errno));
+	r = sta_write_full(fd, data, n);
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+	if (r == 0 && renameat(l->dirfd, tmp, l->dirfd, path) < 0)
+		r = -errno;
+	if (r < 0) {
+		unlinkat(l->dirfd, tmp, 0);
+		return sta_error(err, r, "%s/%s: cannot write: %s", s->locator, path,
+				 stasync_strerror(r));
+	}
+	return 1;
+}
+
+static void local_free(stasync_store *s)
+{
+	struct local_store *l = (struct local_store *)s;
+
+	if (l->dirfd >= 0)
+		close(l->dirfd);
+}
+
+static const struct sta_store_ops local_ops = {
+	.kind = "local",
+	.fetch = local_fetch,
+	.has = local_has,
+	.put = local_put,
+	.free = local_free,
+};
+
+int sta_store_local_open(const char *path, unsigned flags, stasync_store **ret,
+			 stasync_error *err)
+{
+	struct local_store *l;
+	int r;
+
+	if (flags & STASYNC_STORE_WRITABLE) {
+		r = sta_mkdir_p(path);
+		if (r < 0)
+			return sta_error(err, r, "cannot create store %s: %s", path, stasync_strerror(r));
+	}
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return sta_error(err, -ENOMEM, "out of memory");
+	l->base.ops = &local_ops;
+	l->base.locator = strdup(path);
+	l->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (!l->base.locator || l->dirfd < 0) {
+		r = l->base.locator ? -errno : -ENOMEM;
+		stasync_store_free(&l->base);
+		if (r == -ENOENT)
+			return sta_error(err, r, "store %s does not exist", path);
+		return sta_error(err, r, "cannot open store %s: %s", path, stasync_strerror(r));
+	}
+	*ret = &l->base;
+	return 0;
+}

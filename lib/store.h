@@ -1,0 +1,42 @@
+/* Internals shared by the store backends: each backend fills a struct of
+ * named operations; store.c does compression, verification and fallback
+ * across stores on top of them. */
+#ifndef STASYNC_LIB_STORE_H
+#define STASYNC_LIB_STORE_H
+
+#include <stasync/store.h>
+
+struct stasync_codec {
+	struct ZSTD_CCtx_s *cctx;
+	struct ZSTD_DCtx_s *dctx;
+	uint8_t *buf;        /* compression output / fetched bytes */
+	size_t buf_size;
+};
+
+int sta_codec_reserve(stasync_codec *c, size_t n);
+int sta_chunk_compress(stasync_codec *c, const void *data, size_t n,
+		       const void **ret, size_t *ret_size, stasync_error *err);
+
+struct sta_store_ops {
+	const char *kind;
+	/* Read the stored bytes of a chunk into c->buf (growing it, at most
+	 * `limit` bytes); set *size and *compressed. -ENOENT when missing. */
+	int (*fetch)(stasync_store *s, stasync_codec *c, const stasync_chunk_id *id,
+		     size_t limit, size_t *size, bool *compressed, stasync_error *err);
+	/* 1 if present, 0 if not. */
+	int (*has)(stasync_store *s, const stasync_chunk_id *id, stasync_error *err);
+	/* Store compressed bytes under the chunk's final name, atomically. */
+	int (*put)(stasync_store *s, const stasync_chunk_id *id, const void *data, size_t n,
+		   stasync_error *err);
+	void (*free)(stasync_store *s);
+};
+
+struct stasync_store {
+	const struct sta_store_ops *ops;
+	char *locator;
+};
+
+int sta_store_local_open(const char *path, unsigned flags, stasync_store **ret,
+			 stasync_error *err);
+
+#endif

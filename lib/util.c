@@ -1,0 +1,132 @@
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+
+#include "util.h"
+
+static void vformat(stasync_error *e, const char *fmt, va_list ap)
+{
+	vsnprintf(e->message, sizeof(e->message), fmt, ap);
+}
+
+int sta_error(stasync_error *e, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!e)
+		return code;
+	e->code = code;
+	va_start(ap, fmt);
+	vformat(e, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+int sta_error_prefix(stasync_error *e, int code, const char *fmt, ...)
+{
+	char prefix[STASYNC_ERROR_MESSAGE_MAX], old[STASYNC_ERROR_MESSAGE_MAX];
+	va_list ap;
+
+	if (!e)
+		return code;
+	va_start(ap, fmt);
+	vsnprintf(prefix, sizeof(prefix), fmt, ap);
+	va_end(ap);
+	memcpy(old, e->message, sizeof(old));
+	if (old[0])
+		snprintf(e->message, sizeof(e->message), "%.500s: %.500s", prefix, old);
+	else
+		snprintf(e->message, sizeof(e->message), "%.500s: %.500s", prefix, stasync_strerror(code));
+	e->code = code;
+	return code;
+}
+
+ssize_t sta_read_full(int fd, void *p, size_t n)
+{
+	size_t done = 0;
+
+	while (done < n) {
+		ssize_t k = read(fd, (uint8_t *)p + done, n - done);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (k == 0)
+			break;
+		done += (size_t)k;
+	}
+	return (ssize_t)done;
+}
+
+int sta_write_full(int fd, const void *p, size_t n)
+{
+	const uint8_t *q = p;
+
+	while (n > 0) {
+		ssize_t k = write(fd, q, n);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (k == 0)
+			return -EIO;
+		q += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+char *sta_strdup(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+int sta_mkdir_p(const char *path)
+{
+	_cleanup_free_ char *p = strdup(path);
+	size_t len;
+
+	if (!p)
+		return -ENOMEM;
+	len = strlen(p);
+	while (len > 1 && p[len - 1] == '/')
+		p[--len] = 0;
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = 0;
+		if (mkdir(p, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*s = '/';
+	}
+	if (mkdir(p, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+uint64_t sta_random_u64(void)
+{
+	uint64_t v = 0;
+#ifdef SYS_getrandom
+	/* getrandom(2) is Linux 3.17+: ENOSYS on older kernels. */
+	if (syscall(SYS_getrandom, &v, sizeof(v), 0x1 /* GRND_NONBLOCK */) == (long)sizeof(v))
+		return v;
+#endif
+	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		ssize_t k = sta_read_full(fd, &v, sizeof(v));
+		close(fd);
+		if (k == (ssize_t)sizeof(v))
+			return v;
+	}
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ ((uint64_t)getpid() << 40) ^
+	       (uint64_t)(uintptr_t)&ts;
+}

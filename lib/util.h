@@ -1,0 +1,86 @@
+/* Small internal helpers shared by the library: cleanup attributes,
+ * little-endian access, full reads/writes and error reporting. */
+#ifndef STASYNC_LIB_UTIL_H
+#define STASYNC_LIB_UTIL_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <stasync/error.h>
+#include "banned.h"
+
+#define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
+
+static inline void freep(void *p)
+{
+	free(*(void **)p);
+}
+
+static inline void closep(int *fd)
+{
+	if (*fd >= 0) {
+		int saved = errno;
+		close(*fd);
+		errno = saved;
+	}
+}
+
+#define _cleanup_(f) __attribute__((cleanup(f)))
+#define _cleanup_free_ _cleanup_(freep)
+#define _cleanup_close_ _cleanup_(closep)
+
+/* Hand a resource out of a _cleanup_ variable. */
+#define TAKE_PTR(p) ({ __typeof__(p) _t = (p); (p) = NULL; _t; })
+#define TAKE_FD(fd) ({ int _t = (fd); (fd) = -EBADF; _t; })
+
+static inline uint64_t le64_get(const void *p)
+{
+	const uint8_t *b = p;
+	uint64_t v = 0;
+
+	for (int i = 7; i >= 0; i--)
+		v = (v << 8) | b[i];
+	return v;
+}
+
+static inline void le64_put(void *p, uint64_t v)
+{
+	uint8_t *b = p;
+
+	for (int i = 0; i < 8; i++, v >>= 8)
+		b[i] = (uint8_t)v;
+}
+
+/* sta_error() — record code and a formatted message in e (if non-NULL);
+ * "%m" is not supported, use sta_strerror(code). Returns code, which must
+ * be negative. */
+int sta_error(stasync_error *e, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* sta_error_prefix() — put "prefix: " in front of an existing message. */
+int sta_error_prefix(stasync_error *e, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* sta_read_full() — read until n bytes or EOF; returns bytes read or -errno. */
+ssize_t sta_read_full(int fd, void *p, size_t n);
+/* sta_write_full() — write all n bytes; 0 or -errno. */
+int sta_write_full(int fd, const void *p, size_t n);
+
+/* sta_strdup() — strdup that reports -ENOMEM through e. */
+char *sta_strdup(const char *s);
+
+/* sta_mkdir_p() — create a directory and its parents (mode 0755). */
+int sta_mkdir_p(const char *path);
+
+/* sta_random_u64() — a non-cryptographic random number for temporary
+ * names (getrandom when the kernel has it, else /dev/urandom, else time). */
+uint64_t sta_random_u64(void);
+
+#endif

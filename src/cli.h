@@ -1,0 +1,62 @@
+/* What the command-line verbs share: parsed options and messages. */
+#ifndef STASYNC_SRC_CLI_H
+#define STASYNC_SRC_CLI_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stasync/stasync.h>
+
+enum what {
+	WHAT_AUTO,
+	WHAT_ARCHIVE,
+	WHAT_ARCHIVE_INDEX,
+	WHAT_BLOB,
+	WHAT_BLOB_INDEX,
+	WHAT_DIRECTORY,
+};
+
+struct cli {
+	const char *program;          /* "stasync", or "casync" when called so */
+	int verbose;
+	const char *store;            /* --store, else CASYNC_STORE, else derived */
+	const char **extra_stores;
+	size_t n_extra_stores;
+	stasync_chunk_sizes sizes;    /* completed */
+	stasync_digest_type digest;
+	enum what what;
+	int argc;                     /* verb arguments, verb name excluded */
+	char **argv;
+};
+
+/* cli_error() — print "PROGRAM: message" on stderr; returns exit status 1. */
+int cli_error(const struct cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* cli_fail() — the same for a library error. */
+int cli_fail(const struct cli *c, const stasync_error *e);
+/* cli_info() — a line on stderr under -v. */
+void cli_info(const struct cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* cli_what_of() — the kind named by --what, else by the path's suffix. */
+enum what cli_what_of(const struct cli *c, const char *path);
+const char *cli_what_name(enum what w);
+
+/* cli_strip_file_url() — "file:///x" → "/x"; other strings unchanged. */
+const char *cli_strip_file_url(const char *s);
+
+/* cli_stores_open() — the primary store (--store, CASYNC_STORE, or
+ * default.castr beside index_path) followed by the --extra-store ones.
+ * `flags` apply to the primary store only. Returns 0 or exit status 1
+ * after printing. Free with cli_stores_free(). */
+int cli_stores_open(const struct cli *c, const char *index_path, unsigned flags,
+		    stasync_store ***ret, size_t *n);
+void cli_stores_free(stasync_store **stores, size_t n);
+
+/* cli_blob_index_run() — read a blob index and its chunks; write the blob
+ * to `output` ("-" stdout, NULL nowhere) and/or return its digest. */
+int cli_blob_index_run(struct cli *c, const char *index_path, const char *output,
+		       stasync_chunk_id *digest);
+
+int cmd_make(struct cli *c);
+int cmd_extract(struct cli *c);
+int cmd_digest(struct cli *c);
+
+#endif

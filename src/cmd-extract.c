@@ -1,0 +1,92 @@
+/* stasync extract INDEX [OUTPUT] — put a blob back together from stores. */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+/* index_open() — open a blob index given on the command line ("-" is
+ * stdin). Prints and returns 1 on failure. */
+static int index_open(const struct cli *c, const char *path, stasync_index_reader **ret)
+{
+	stasync_error err = { 0, "" };
+	int fd;
+
+	if (!path || strcmp(path, "-") == 0)
+		fd = dup(STDIN_FILENO);
+	else
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return cli_error(c, "%s: cannot open: %s", path ? path : "standard input", strerror(errno));
+	if (stasync_index_reader_open(fd, path && strcmp(path, "-") ? path : "standard input", ret, &err) < 0)
+		return cli_fail(c, &err);
+	return 0;
+}
+
+int cli_blob_index_run(struct cli *c, const char *index_path, const char *output,
+		       stasync_chunk_id *digest)
+{
+	stasync_index_reader *idx = NULL;
+	stasync_store **stores = NULL;
+	size_t n_stores = 0;
+	stasync_error err = { 0, "" };
+	stasync_blob_stats stats;
+	stasync_output out = { .fd = -1 };
+	bool writing = output != NULL;
+	int r;
+
+	r = index_open(c, index_path, &idx);
+	if (r)
+		return r;
+	r = cli_stores_open(c, index_path && strcmp(index_path, "-") ? index_path : NULL, 0,
+			    &stores, &n_stores);
+	if (r) {
+		stasync_index_reader_free(idx);
+		return r;
+	}
+	if (writing && stasync_output_open(&out, output, 0644, &err) < 0) {
+		r = -1;
+		goto out;
+	}
+	r = stasync_blob_extract(idx, stores, n_stores, writing ? out.fd : -1,
+				 writing && strcmp(output, "-") ? output : "standard output",
+				 digest, &stats, &err);
+	if (writing) {
+		if (r == 0)
+			r = stasync_output_commit(&out, &err);
+		else
+			stasync_output_abort(&out);
+	}
+	if (r == 0)
+		cli_info(c, "%" PRIu64 " bytes from %" PRIu64 " chunks", stats.bytes, stats.chunks);
+out:
+	stasync_index_reader_free(idx);
+	cli_stores_free(stores, n_stores);
+	return r < 0 ? cli_fail(c, &err) : 0;
+}
+
+int cmd_extract(struct cli *c)
+{
+	const char *input = c->argc > 0 ? cli_strip_file_url(c->argv[0]) : NULL;
+	const char *output = c->argc > 1 ? cli_strip_file_url(c->argv[1]) : "-";
+	enum what what;
+
+	if (c->argc > 3)
+		return cli_error(c, "extract takes the index to read and the output to write, nothing more");
+	if (c->argc > 2)
+		return cli_error(c, "extracting a subtree needs a directory archive, which this version does not support yet");
+	what = cli_what_of(c, input);
+	if (what == WHAT_ARCHIVE || what == WHAT_ARCHIVE_INDEX)
+		return cli_error(c, "%s: directory archives are not supported by this version yet",
+				 input ? input : "-");
+	if (what != WHAT_BLOB_INDEX) {
+		if (!input || strcmp(input, "-") == 0)
+			return cli_error(c, "reading an index from standard input needs --what=blob-index");
+		return cli_error(c, "%s: unknown kind of file to extract (name it .caibx, or pass --what=blob-index)",
+				 input);
+	}
+	return cli_blob_index_run(c, input, output, NULL);
+}

@@ -1,0 +1,201 @@
+/* stasync — main: options, the verb table, help. Called as "casync" it
+ * answers to casync's command line the same way. */
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+struct verb {
+	const char *name;
+	int (*run)(struct cli *c);
+	const char *usage;
+};
+
+static const struct verb verbs[] = {
+	{ "make", cmd_make, "make [BLOB_INDEX] [FILE]" },
+	{ "extract", cmd_extract, "extract [BLOB_INDEX] [FILE]" },
+	{ "digest", cmd_digest, "digest [FILE|BLOB_INDEX]" },
+	/* casync's other verbs: accepted, not there yet. */
+	{ "list", NULL, NULL },
+	{ "mtree", NULL, NULL },
+	{ "stat", NULL, NULL },
+	{ "mount", NULL, NULL },
+	{ "mkdev", NULL, NULL },
+	{ "gc", NULL, NULL },
+};
+
+static void help(const struct cli *c)
+{
+	printf("Content-addressable data synchronization, compatible with casync.\n\n");
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		if (verbs[i].usage)
+			printf("  %s [OPTIONS...] %s\n", c->program, verbs[i].usage);
+	printf("\n"
+	       "Options:\n"
+	       "  -h --help                 Show this help\n"
+	       "     --version              Show the version\n"
+	       "  -v --verbose              Tell what is being done\n"
+	       "     --store=PATH           The chunk store (default: $CASYNC_STORE, or\n"
+	       "                            default.castr beside the index)\n"
+	       "     --extra-store=PATH     Another store to read chunks from (repeatable)\n"
+	       "     --chunk-size=[MIN:]AVG[:MAX]\n"
+	       "                            Chunk sizes in bytes, K/M/G suffixes allowed\n"
+	       "                            (default 16K:64K:256K)\n"
+	       "     --digest=DIGEST        sha512-256 (default) or sha256\n"
+	       "     --compression=zstd     Chunk compression (only zstd is built in)\n"
+	       "     --what=WHAT            blob, blob-index (default: from the file suffix)\n"
+	       "\n"
+	       "Exit status: 0 on success, 1 on failure.\n");
+}
+
+enum {
+	ARG_VERSION = 0x100,
+	ARG_STORE,
+	ARG_EXTRA_STORE,
+	ARG_CHUNK_SIZE,
+	ARG_DIGEST,
+	ARG_COMPRESSION,
+	ARG_WHAT,
+	ARG_IGNORED,
+};
+
+static int parse_what(struct cli *c, const char *v)
+{
+	static const struct { const char *name; enum what what; } table[] = {
+		{ "archive", WHAT_ARCHIVE }, { "archive-index", WHAT_ARCHIVE_INDEX },
+		{ "blob", WHAT_BLOB }, { "blob-index", WHAT_BLOB_INDEX },
+		{ "directory", WHAT_DIRECTORY },
+	};
+
+	if (strcmp(v, "help") == 0) {
+		for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+			printf("%s\n", table[i].name);
+		exit(0);
+	}
+	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+		if (strcmp(v, table[i].name) == 0) {
+			c->what = table[i].what;
+			return 0;
+		}
+	return cli_error(c, "--what=%s: unknown (try --what=help)", v);
+}
+
+static int parse_options(struct cli *c, int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, ARG_VERSION },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "store", required_argument, NULL, ARG_STORE },
+		{ "extra-store", required_argument, NULL, ARG_EXTRA_STORE },
+		{ "chunk-size", required_argument, NULL, ARG_CHUNK_SIZE },
+		{ "digest", required_argument, NULL, ARG_DIGEST },
+		{ "compression", required_argument, NULL, ARG_COMPRESSION },
+		{ "what", required_argument, NULL, ARG_WHAT },
+		{}
+	};
+	stasync_error err = { 0, "" };
+	int opt, r;
+
+	while ((opt = getopt_long(argc, argv, "hvl:", options, NULL)) >= 0) {
+		switch (opt) {
+		case 'h':
+			help(c);
+			exit(0);
+		case ARG_VERSION:
+			printf("stasync %s (casync-compatible)\n", stasync_version());
+			exit(0);
+		case 'v':
+			c->verbose++;
+			break;
+		case 'l':
+			if (strcmp(optarg, "debug") == 0 || strcmp(optarg, "info") == 0)
+				c->verbose++;
+			break;
+		case ARG_STORE:
+			c->store = optarg;
+			break;
+		case ARG_EXTRA_STORE: {
+			const char **v = realloc(c->extra_stores, (c->n_extra_stores + 1) * sizeof(*v));
+			if (!v)
+				return cli_error(c, "out of memory");
+			v[c->n_extra_stores++] = optarg;
+			c->extra_stores = v;
+			break;
+		}
+		case ARG_CHUNK_SIZE:
+			r = stasync_chunk_sizes_parse(optarg, &c->sizes);
+			if (r == -ERANGE)
+				return cli_error(c, "--chunk-size=%s: sizes must lie between 1 byte and 128M", optarg);
+			if (r < 0)
+				return cli_error(c, "--chunk-size=%s: expected AVG or MIN:AVG:MAX with MIN <= AVG <= MAX (K/M/G suffixes allowed)",
+						 optarg);
+			break;
+		case ARG_DIGEST:
+			if (stasync_digest_type_parse(optarg, &c->digest) < 0)
+				return cli_error(c, "--digest=%s: unknown digest (sha512-256 or sha256)", optarg);
+			break;
+		case ARG_COMPRESSION:
+			if (stasync_compression_parse(optarg, &err) < 0)
+				return cli_fail(c, &err);
+			break;
+		case ARG_WHAT:
+			if (parse_what(c, optarg))
+				return 1;
+			break;
+		default:
+			return cli_error(c, "unknown option or missing argument; see '%s --help'", c->program);
+		}
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli c = { .program = "stasync", .digest = STASYNC_DIGEST_SHA512_256 };
+	const char *base = argc > 0 ? strrchr(argv[0], '/') : NULL;
+	const char *verb;
+	int r;
+
+	base = base ? base + 1 : (argc > 0 ? argv[0] : "stasync");
+	if (strcmp(base, "casync") == 0)
+		c.program = "casync";
+	opterr = 0;
+	stasync_chunk_sizes_complete(&c.sizes);
+	if (getenv("CASYNC_VERBOSE") && *getenv("CASYNC_VERBOSE") && strcmp(getenv("CASYNC_VERBOSE"), "0"))
+		c.verbose = 1;
+
+	/* Options may stand before the verb or after it, as with casync:
+	 * getopt_long() moves the operands behind them. */
+	r = parse_options(&c, argc, argv);
+	if (r)
+		return r;
+	if (optind >= argc) {
+		help(&c);
+		return cli_error(&c, "no verb given");
+	}
+	verb = argv[optind];
+	c.argc = argc - optind - 1;
+	c.argv = argv + optind + 1;
+	r = 1;
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
+		if (strcmp(verb, verbs[i].name))
+			continue;
+		if (!verbs[i].run)
+			return cli_error(&c, "'%s' is not supported by this version yet", verb);
+		r = verbs[i].run(&c);
+		goto done;
+	}
+	return cli_error(&c, "unknown verb '%s'; see '%s --help'", verb, c.program);
+done:
+	/* Report a full disk or closed pipe on stdout as the failure it is. */
+	if (fflush(stdout) != 0 || ferror(stdout))
+		return cli_error(&c, "cannot write to standard output: %s", strerror(errno));
+	free(c.extra_stores);
+	return r;
+}

@@ -1,0 +1,73 @@
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tap.h"
+
+static int tests_run, tests_failed;
+static char tmpdir[256];
+
+bool tap_ok(bool cond, const char *fmt, ...)
+{
+	va_list ap;
+
+	tests_run++;
+	if (!cond)
+		tests_failed++;
+	printf("%s %d - ", cond ? "ok" : "not ok", tests_run);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	fflush(stdout);
+	return cond;
+}
+
+void tap_diag(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("# ", stdout);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+}
+
+const char *tap_srcpath(const char *rel)
+{
+	static char buf[4096];
+	const char *top = getenv("top_srcdir");
+
+	snprintf(buf, sizeof(buf), "%s/%s", top && *top ? top : ".", rel);
+	return buf;
+}
+
+const char *tap_tmpdir(void)
+{
+	if (!tmpdir[0]) {
+		const char *base = getenv("TMPDIR");
+
+		snprintf(tmpdir, sizeof(tmpdir), "%s/stasync-unit-XXXXXX", base && *base ? base : "/tmp");
+		if (!mkdtemp(tmpdir)) {
+			perror("mkdtemp");
+			exit(99);
+		}
+	}
+	return tmpdir;
+}
+
+int tap_done(void)
+{
+	if (tmpdir[0]) {
+		char cmd[2 * sizeof(tmpdir) + 64];
+
+		snprintf(cmd, sizeof(cmd), "chmod -R u+w '%s' && rm -rf '%s'", tmpdir, tmpdir);
+		if (system(cmd) != 0)
+			tap_diag("could not remove %s", tmpdir);
+	}
+	printf("1..%d\n", tests_run);
+	return tests_failed ? 1 : 0;
+}

@@ -1,0 +1,19 @@
+/* A tiny TAP producer for the unit tests (run by Automake's tap-driver). */
+#ifndef STASYNC_TESTS_TAP_H
+#define STASYNC_TESTS_TAP_H
+
+#include <stdbool.h>
+
+/* tap_ok() — one test line; returns cond so callers can stop early. */
+bool tap_ok(bool cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* tap_diag() — a "# …" comment line. */
+void tap_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* tap_done() — print the plan; returns the process exit status. */
+int tap_done(void);
+/* tap_path() — top_srcdir/rel (top_srcdir from the environment, else "."),
+ * in a static buffer. */
+const char *tap_srcpath(const char *rel);
+/* tap_tmpdir() — a fresh temporary directory, removed by tap_done(). */
+const char *tap_tmpdir(void);
+
+#endif
