@@ -124,8 +124,8 @@ out:
 }
 
 int stasync_blob_extract(stasync_index_reader *r, stasync_store *const *stores, size_t n_stores,
-			 int out_fd, const char *output, stasync_chunk_id *content,
-			 stasync_blob_stats *stats, stasync_error *err)
+			 int out_fd, const char *output, stasync_digest_type content_type,
+			 stasync_chunk_id *content, stasync_blob_stats *stats, stasync_error *err)
 {
 	const stasync_index_header *h = stasync_index_reader_header(r);
 	stasync_digest_type type = stasync_index_reader_digest_type(r);
@@ -141,7 +141,7 @@ int stasync_blob_extract(stasync_index_reader *r, stasync_store *const *stores, 
 		return sta_error(err, -ENOMEM, "out of memory for chunks of %" PRIu64 " bytes",
 				 h->chunk_size_max);
 	if ((e = stasync_codec_new(&codec)) < 0 ||
-	    (content && (e = stasync_digest_new(type, &digest)) < 0)) {
+	    (content && (e = stasync_digest_new(content_type, &digest)) < 0)) {
 		e = sta_error(err, e, "cannot set up: %s", stasync_strerror(e));
 		goto out;
 	}

@@ -37,6 +37,9 @@ static int local_fetch(stasync_store *s, stasync_codec *c, const stasync_chunk_i
 
 	*compressed = true;
 	chunk_path(id, true, path);
+	if (l->dirfd < 0)
+		return sta_error(err, -ENOENT, "%s/%s: missing (the store does not exist)",
+				 s->locator, path);
 	fd = openat(l->dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0 && errno == ENOENT) {
 		/* casync also reads chunks stored uncompressed, without suffix. */
@@ -74,6 +77,8 @@ static int local_has(stasync_store *s, const stasync_chunk_id *id, stasync_error
 	struct local_store *l = (struct local_store *)s;
 	char path[80];
 
+	if (l->dirfd < 0)
+		return 0;
 	chunk_path(id, true, path);
 	if (faccessat(l->dirfd, path, F_OK, 0) == 0)
 		return 1;
@@ -156,11 +161,12 @@ int sta_store_local_open(const char *path, unsigned flags, stasync_store **ret,
 	l->base.ops = &local_ops;
 	l->base.locator = strdup(path);
 	l->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (!l->base.locator || l->dirfd < 0) {
+	/* casync makes no store for an empty blob, so a store that does not
+	 * exist reads as empty: each chunk asked of it is missing. */
+	if (!l->base.locator ||
+	    (l->dirfd < 0 && !(errno == ENOENT && !(flags & STASYNC_STORE_WRITABLE)))) {
 		r = l->base.locator ? -errno : -ENOMEM;
 		stasync_store_free(&l->base);
-		if (r == -ENOENT)
-			return sta_error(err, r, "store %s does not exist", path);
 		return sta_error(err, r, "cannot open store %s: %s", path, stasync_strerror(r));
 	}
 	*ret = &l->base;

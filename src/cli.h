@@ -24,6 +24,7 @@ struct cli {
 	stasync_chunk_sizes sizes;    /* completed */
 	stasync_digest_type digest;
 	enum what what;
+	bool seed_warned;
 	int argc;                     /* verb arguments, verb name excluded */
 	char **argv;
 };

@@ -51,9 +51,11 @@ int cli_blob_index_run(struct cli *c, const char *index_path, const char *output
 		r = -1;
 		goto out;
 	}
+	/* casync digests the blob of an index with SHA-512/256 whatever
+	 * --digest says (--digest only picks chunk ids when making). */
 	r = stasync_blob_extract(idx, stores, n_stores, writing ? out.fd : -1,
 				 writing && strcmp(output, "-") ? output : "standard output",
-				 digest, &stats, &err);
+				 STASYNC_DIGEST_SHA512_256, digest, &stats, &err);
 	if (writing) {
 		if (r == 0)
 			r = stasync_output_commit(&out, &err);

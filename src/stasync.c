@@ -60,6 +60,7 @@ enum {
 	ARG_DIGEST,
 	ARG_COMPRESSION,
 	ARG_WHAT,
+	ARG_SEED,
 	ARG_IGNORED,
 };
 
@@ -97,12 +98,35 @@ static int parse_options(struct cli *c, int argc, char **argv)
 		{ "digest", required_argument, NULL, ARG_DIGEST },
 		{ "compression", required_argument, NULL, ARG_COMPRESSION },
 		{ "what", required_argument, NULL, ARG_WHAT },
+		{ "seed", required_argument, NULL, ARG_SEED },
+		/* casync options that only concern directory archives, garbage
+		 * collection or remote stores: accepted so that casync command
+		 * lines keep working; they change nothing for blobs. */
+		{ "with", required_argument, NULL, ARG_IGNORED },
+		{ "without", required_argument, NULL, ARG_IGNORED },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "cache", required_argument, NULL, ARG_IGNORED },
+		{ "cache-auto", no_argument, NULL, 'c' },
+		{ "rate-limit-bps", required_argument, NULL, ARG_IGNORED },
+		{ "exclude-nodump", required_argument, NULL, ARG_IGNORED },
+		{ "exclude-submounts", required_argument, NULL, ARG_IGNORED },
+		{ "exclude-file", required_argument, NULL, ARG_IGNORED },
+		{ "reflink", required_argument, NULL, ARG_IGNORED },
+		{ "hardlink", required_argument, NULL, ARG_IGNORED },
+		{ "punch-holes", required_argument, NULL, ARG_IGNORED },
+		{ "delete", required_argument, NULL, ARG_IGNORED },
+		{ "undo-immutable", required_argument, NULL, ARG_IGNORED },
+		{ "seed-output", required_argument, NULL, ARG_IGNORED },
+		{ "recursive", required_argument, NULL, ARG_IGNORED },
+		{ "mkdir", required_argument, NULL, ARG_IGNORED },
+		{ "uid-shift", required_argument, NULL, ARG_IGNORED },
+		{ "uid-range", required_argument, NULL, ARG_IGNORED },
 		{}
 	};
 	stasync_error err = { 0, "" };
 	int opt, r;
 
-	while ((opt = getopt_long(argc, argv, "hvl:", options, NULL)) >= 0) {
+	while ((opt = getopt_long(argc, argv, ":hvl:nc", options, NULL)) >= 0) {
 		switch (opt) {
 		case 'h':
 			help(c);
@@ -148,8 +172,27 @@ static int parse_options(struct cli *c, int argc, char **argv)
 			if (parse_what(c, optarg))
 				return 1;
 			break;
+		case ARG_SEED:
+			/* The output is the same without seeds; only more chunks
+			 * are read from the stores. Say so rather than pretend. */
+			if (!c->seed_warned)
+				fprintf(stderr, "%s: note: --seed is not used by this version; all chunks are read from the stores\n",
+					c->program);
+			c->seed_warned = true;
+			break;
+		case 'n':
+		case 'c':
+		case ARG_IGNORED:
+			break;
+		case ':':
+			return cli_error(c, "option '%s' needs a value; see '%s --help'",
+					 argv[optind - 1], c->program);
 		default:
-			return cli_error(c, "unknown option or missing argument; see '%s --help'", c->program);
+			if (optopt && optopt < 0x100)
+				return cli_error(c, "unknown option '-%c'; see '%s --help'", optopt,
+						 c->program);
+			return cli_error(c, "unknown option '%s'; see '%s --help'", argv[optind - 1],
+					 c->program);
 		}
 	}
 	return 0;

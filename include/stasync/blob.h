@@ -32,12 +32,13 @@ int stasync_blob_make(int in_fd, const char *input, int index_fd, const char *in
 typedef struct stasync_index_reader stasync_index_reader;
 
 /* stasync_blob_extract() — write the blob an index describes to out_fd,
- * fetching chunks from the stores in order. When `content` is non-NULL the
- * digest of the written bytes is returned there. out_fd may be -1 to only
- * compute the digest (`digest` of an index). */
+ * fetching chunks from the stores in order (chunk ids are checked with the
+ * index's digest). When `content` is non-NULL the digest of the written
+ * bytes, of type `content_type`, is returned there. out_fd may be -1 to
+ * only compute the digest (`digest` of an index). */
 int stasync_blob_extract(stasync_index_reader *r, stasync_store *const *stores, size_t n_stores,
-			 int out_fd, const char *output, stasync_chunk_id *content,
-			 stasync_blob_stats *stats, stasync_error *err);
+			 int out_fd, const char *output, stasync_digest_type content_type,
+			 stasync_chunk_id *content, stasync_blob_stats *stats, stasync_error *err);
 
 /* stasync_blob_digest() — the digest of all bytes readable from fd. */
 int stasync_blob_digest(int fd, const char *input, stasync_digest_type type,

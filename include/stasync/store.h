@@ -40,8 +40,10 @@ enum {
 };
 
 /* stasync_store_open() — open the store at `locator` (a directory path or
- * file:// URL). Returns 0, -ENOENT when a read-only store is missing,
- * -EPROTONOSUPPORT for a URL scheme this build cannot reach. */
+ * file:// URL). A read-only store that does not exist opens as an empty
+ * one (casync writes no store for an empty blob). Returns 0,
+ * -EPROTONOSUPPORT for a URL scheme this build cannot reach, or the error
+ * of opening or creating the directory. */
 int stasync_store_open(const char *locator, unsigned flags, stasync_store **ret,
 		       stasync_error *err);
 

@@ -1,0 +1,36 @@
+#!/bin/sh
+# Build stasync from a fresh checkout.
+#   ./build.sh            configure and build ./stasync
+#   ./build.sh --deps     first install the Debian/Ubuntu packages needed to
+#                         build and to run the tests (uses sudo unless root)
+#   ./build.sh --sanitizers   build with AddressSanitizer + UBSan
+set -eu
+cd "$(dirname "$0")"
+
+deps=no
+configure_flags=
+for arg in "$@"; do
+	case "$arg" in
+	--deps) deps=yes ;;
+	--sanitizers) configure_flags="$configure_flags --enable-sanitizers" ;;
+	*) echo "usage: $0 [--deps] [--sanitizers]" >&2; exit 2 ;;
+	esac
+done
+
+if [ "$deps" = yes ]; then
+	sudo=
+	[ "$(id -u)" -eq 0 ] || sudo=sudo
+	export DEBIAN_FRONTEND=noninteractive
+	$sudo apt-get update -qq
+	# Build: compiler, autotools, zstd, libgcrypt, libcurl.
+	# Tests: casync (the reference), zstd and xz (crafted chunks), python3.
+	$sudo apt-get install -y -qq --no-install-recommends \
+		build-essential autoconf automake libtool pkg-config \
+		libzstd-dev libgcrypt20-dev libcurl4-openssl-dev \
+		casync zstd xz-utils python3 ca-certificates </dev/null
+fi
+
+autoreconf -fi
+# shellcheck disable=SC2086
+./configure $configure_flags
+make -j"$(nproc 2>/dev/null || echo 2)"
