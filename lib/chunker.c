@@ -216,6 +216,7 @@ static inline uint32_t fastmod(uint32_t h, uint64_t m, uint32_t d)
 int stasync_chunker_init(stasync_chunker *c, const stasync_chunk_sizes *s)
 {
 	stasync_chunk_sizes sz = *s;
+	double q;
 	size_t d;
 	int r;
 
@@ -227,7 +228,11 @@ int stasync_chunker_init(stasync_chunker *c, const stasync_chunk_sizes *s)
 	c->size = sz;
 	/* casync corrects avg for the skew of the cut test, and keeps the
 	 * discriminator within [min, max]. */
-	d = (size_t)((double)sz.avg / (-1.42888852e-7 * (double)sz.avg + 1.33237515));
+	q = (double)sz.avg / (-1.42888852e-7 * (double)sz.avg + 1.33237515);
+	/* Past avg ≈ 9.3 MB the correction turns negative; casync's cast then
+	 * yields a huge value on x86-64, clamped to max. Say so explicitly
+	 * instead of relying on an undefined conversion. */
+	d = (q <= 0 || q >= (double)sz.max) ? sz.max : (size_t)q;
 	d = MAX(d, sz.min);
 	d = MIN(d, sz.max);
 	c->discriminator = (uint32_t)d;

@@ -78,6 +78,15 @@ int sta_chunk_compress(stasync_codec *c, const void *data, size_t n,
 	return 0;
 }
 
+static int window_log_for(size_t size)
+{
+	int log = 23;
+
+	while (log < 27 && ((size_t)1 << log) < size)
+		log++;
+	return log;
+}
+
 /* Inflate one zstd stream into out[0..size) and require that it fills it
  * exactly: more output is refused the moment it would appear, so a
  * decompression bomb costs at most `size` bytes of memory. */
@@ -89,6 +98,9 @@ static int zstd_inflate(stasync_codec *c, const void *data, size_t n, void *out,
 	uint8_t probe;
 
 	ZSTD_DCtx_reset(c->dctx, ZSTD_reset_session_only);
+	/* A frame may declare a window far larger than its content; cap what
+	 * a small chunk can make us allocate (8 MiB, or the chunk's size). */
+	ZSTD_DCtx_setParameter(c->dctx, ZSTD_d_windowLogMax, window_log_for(size));
 	for (;;) {
 		size_t k = ZSTD_decompressStream(c->dctx, &o, &in);
 		if (ZSTD_isError(k))

@@ -51,6 +51,44 @@ _Static_assert(sizeof(struct ca_format_index) == 48, "index header");
 _Static_assert(sizeof(struct ca_format_table_item) == 40, "table item");
 _Static_assert(sizeof(struct ca_format_table_tail) == 40, "table tail");
 
+/* catar records (type field of the 16-byte record header) */
+#define CA_FORMAT_ENTRY               UINT64_C(0x1396fabcea5bbb51)
+#define CA_FORMAT_USER                UINT64_C(0xf453131aaeeaccb3)
+#define CA_FORMAT_GROUP               UINT64_C(0x25eb6ac969396a52)
+#define CA_FORMAT_XATTR               UINT64_C(0xb8157091f80bc486)
+#define CA_FORMAT_ACL_USER            UINT64_C(0x297dc88b2ef12faf)
+#define CA_FORMAT_ACL_GROUP           UINT64_C(0x36f2acb56cb3dd0b)
+#define CA_FORMAT_ACL_GROUP_OBJ       UINT64_C(0x23047110441f38f3)
+#define CA_FORMAT_ACL_DEFAULT         UINT64_C(0xfe3eeda6823c8cd0)
+#define CA_FORMAT_ACL_DEFAULT_USER    UINT64_C(0xbdf03df9bd010a91)
+#define CA_FORMAT_ACL_DEFAULT_GROUP   UINT64_C(0xa0cb1168782d1f51)
+#define CA_FORMAT_SELINUX             UINT64_C(0x46faf0602fd26c59)
+#define CA_FORMAT_FCAPS               UINT64_C(0xf7267db0afed0629)
+#define CA_FORMAT_QUOTA_PROJID        UINT64_C(0x161baf2d8772a72b)
+#define CA_FORMAT_SYMLINK             UINT64_C(0x664a6fb6830e0d6c)
+#define CA_FORMAT_DEVICE              UINT64_C(0xac3dace369dfe643)
+#define CA_FORMAT_PAYLOAD             UINT64_C(0x8b9e1d93d6dcffc9)
+#define CA_FORMAT_FILENAME            UINT64_C(0x6dbb6ebcb3161f0b)
+#define CA_FORMAT_GOODBYE             UINT64_C(0xdfd35c5e8327c403)
+#define CA_FORMAT_GOODBYE_TAIL_MARKER UINT64_C(0x57446fa533702943)
+
+#define CA_FORMAT_HEADER_SIZE   16
+#define CA_FORMAT_ENTRY_SIZE    64   /* header + 6 × u64 */
+#define CA_FORMAT_DEVICE_SIZE   32
+#define CA_FORMAT_GOODBYE_ITEM_SIZE 24  /* offset, size, hash; the tail too */
+
+/* Size limits of variable records, as casync enforces them */
+#define CA_FORMAT_NAME_MAX      256    /* user/group/file names incl. NUL */
+#define CA_FORMAT_XATTR_MAX     (16 + 255 + 1 + 64 * 1024)
+#define CA_FORMAT_FCAPS_MAX     (16 + 64 * 1024)
+#define CA_FORMAT_SELINUX_MAX   (16 + 4096)
+#define CA_FORMAT_SYMLINK_MAX   (16 + 4096)
+
+/* Key of the SipHash-2-4 over file names in GOODBYE tables */
+#define CA_FORMAT_GOODBYE_HASH_KEY \
+	{ 0xb3, 0x84, 0x1d, 0x0f, 0x2b, 0x44, 0x74, 0x85, \
+	  0xc1, 0x2e, 0xc2, 0xd1, 0x30, 0xed, 0x36, 0x27 }
+
 /* Chunk store */
 #define CA_CHUNK_SUFFIX ".cacnk"
 

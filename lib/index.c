@@ -19,6 +19,7 @@ struct stasync_index_reader {
 	uint64_t n_items;
 	uint64_t end;          /* end offset of the last item */
 	bool done;
+	int failed;            /* once malformed, always malformed */
 	size_t pos, len;       /* unread bytes are buf[pos..len) */
 	uint8_t buf[IO_BUF];
 };
@@ -148,6 +149,8 @@ int stasync_index_reader_next(stasync_index_reader *r, stasync_index_item *item,
 	uint64_t end;
 	ssize_t k;
 
+	if (r->failed)
+		return sta_error(err, r->failed, "%s: already found malformed", r->name);
 	if (r->done)
 		return 0;
 	k = fill(r, ITEM_SIZE);
@@ -158,8 +161,12 @@ int stasync_index_reader_next(stasync_index_reader *r, stasync_index_item *item,
 				 r->name, r->n_items);
 	b = r->buf + r->pos;
 	end = le64_get(b);
-	if (end == 0)
-		return check_tail(r, b, err);
+	if (end == 0) {
+		int e = check_tail(r, b, err);
+		if (e < 0)
+			r->failed = e;
+		return e;
+	}
 	if (end <= r->end)
 		return sta_error(err, -EBADMSG, "%s: chunk %" PRIu64 " ends at %" PRIu64
 				 ", not after the previous end %" PRIu64,
@@ -190,6 +197,7 @@ void stasync_index_reader_free(stasync_index_reader *r)
 struct stasync_index_writer {
 	int fd;
 	char *name;
+	uint64_t max;
 	uint64_t n_items, end;
 	size_t len;
 	uint8_t buf[IO_BUF];
@@ -228,6 +236,7 @@ int stasync_index_writer_new(int fd, const char *name, const stasync_index_heade
 		return sta_error(err, -ENOMEM, "out of memory");
 	}
 	w->fd = fd;
+	w->max = h->chunk_size_max;
 	le64_put(b, sizeof(struct ca_format_index));
 	le64_put(b + 8, CA_FORMAT_INDEX);
 	le64_put(b + 16, h->feature_flags);
@@ -247,8 +256,9 @@ int stasync_index_writer_add(stasync_index_writer *w, uint64_t size, const stasy
 {
 	uint8_t b[ITEM_SIZE];
 
-	if (size == 0)
-		return sta_error(err, -EINVAL, "%s: empty chunk", w->name);
+	if (size == 0 || size > w->max || w->end + size < w->end)
+		return sta_error(err, -EINVAL, "%s: chunk of %" PRIu64 " bytes does not fit the index",
+				 w->name, size);
 	w->end += size;
 	w->n_items++;
 	le64_put(b, w->end);

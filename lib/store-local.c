@@ -159,6 +159,7 @@ int sta_store_local_open(const char *path, unsigned flags, stasync_store **ret,
 	if (!l)
 		return sta_error(err, -ENOMEM, "out of memory");
 	l->base.ops = &local_ops;
+	l->base.flags = flags;
 	l->base.locator = strdup(path);
 	l->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	/* casync makes no store for an empty blob, so a store that does not

@@ -64,6 +64,8 @@ int stasync_store_put(stasync_store *s, stasync_codec *c, const stasync_chunk_id
 	size_t zn;
 	int r;
 
+	if (!(s->flags & STASYNC_STORE_WRITABLE))
+		return sta_error(err, -EROFS, "store %s was opened read-only", s->locator);
 	r = s->ops->has(s, id, err);
 	if (r != 0)
 		return r < 0 ? r : 0;

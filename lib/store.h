@@ -34,6 +34,7 @@ struct sta_store_ops {
 struct stasync_store {
 	const struct sta_store_ops *ops;
 	char *locator;
+	unsigned flags;      /* STASYNC_STORE_* */
 };
 
 int sta_store_local_open(const char *path, unsigned flags, stasync_store **ret,

@@ -8,6 +8,7 @@
 
 #include "util.h"
 
+__attribute__((format(printf, 2, 0)))
 static void vformat(stasync_error *e, const char *fmt, va_list ap)
 {
 	vsnprintf(e->message, sizeof(e->message), fmt, ap);

@@ -33,7 +33,7 @@ int cli_blob_index_run(struct cli *c, const char *index_path, const char *output
 	stasync_store **stores = NULL;
 	size_t n_stores = 0;
 	stasync_error err = { 0, "" };
-	stasync_blob_stats stats;
+	stasync_chunk_stats stats;
 	stasync_output out = { .fd = -1 };
 	bool writing = output != NULL;
 	int r;

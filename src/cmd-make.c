@@ -16,7 +16,7 @@ int cmd_make(struct cli *c)
 	bool to_stdout = !output || strcmp(output, "-") == 0;
 	stasync_blob_make_options o = { .sizes = c->sizes, .digest = c->digest };
 	stasync_error err = { 0, "" };
-	stasync_blob_stats stats;
+	stasync_chunk_stats stats;
 	stasync_chunk_id digest;
 	stasync_output out;
 	stasync_store **stores = NULL;

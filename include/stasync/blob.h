@@ -7,13 +7,8 @@
 #include <stasync/error.h>
 #include <stasync/digest.h>
 #include <stasync/chunker.h>
+#include <stasync/chunk-stream.h>
 #include <stasync/store.h>
-
-typedef struct stasync_blob_stats {
-	uint64_t bytes;       /* blob size */
-	uint64_t chunks;      /* chunks in the index */
-	uint64_t chunks_new;  /* chunks written to the store (make) */
-} stasync_blob_stats;
 
 typedef struct stasync_blob_make_options {
 	stasync_chunk_sizes sizes;     /* completed sizes */
@@ -27,9 +22,7 @@ typedef struct stasync_blob_make_options {
  * prints). Returns 0 or a negative code with a message. */
 int stasync_blob_make(int in_fd, const char *input, int index_fd, const char *index_name,
 		      const stasync_blob_make_options *o, stasync_chunk_id *content,
-		      stasync_blob_stats *stats, stasync_error *err);
-
-typedef struct stasync_index_reader stasync_index_reader;
+		      stasync_chunk_stats *stats, stasync_error *err);
 
 /* stasync_blob_extract() — write the blob an index describes to out_fd,
  * fetching chunks from the stores in order (chunk ids are checked with the
@@ -38,7 +31,7 @@ typedef struct stasync_index_reader stasync_index_reader;
  * only compute the digest (`digest` of an index). */
 int stasync_blob_extract(stasync_index_reader *r, stasync_store *const *stores, size_t n_stores,
 			 int out_fd, const char *output, stasync_digest_type content_type,
-			 stasync_chunk_id *content, stasync_blob_stats *stats, stasync_error *err);
+			 stasync_chunk_id *content, stasync_chunk_stats *stats, stasync_error *err);
 
 /* stasync_blob_digest() — the digest of all bytes readable from fd. */
 int stasync_blob_digest(int fd, const char *input, stasync_digest_type type,

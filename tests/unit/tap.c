@@ -11,16 +11,17 @@ static char tmpdir[256];
 
 bool tap_ok(bool cond, const char *fmt, ...)
 {
+	char line[4096];
 	va_list ap;
 
-	tests_run++;
-	if (!cond)
-		tests_failed++;
-	printf("%s %d - ", cond ? "ok" : "not ok", tests_run);
 	va_start(ap, fmt);
-	vprintf(fmt, ap);
+	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	putchar('\n');
+	tests_run++;
+	/* A "# TODO" test is a known failure: reported, not counted (TAP). */
+	if (!cond && !strstr(line, "# TODO"))
+		tests_failed++;
+	printf("%s %d - %s\n", cond ? "ok" : "not ok", tests_run, line);
 	fflush(stdout);
 	return cond;
 }

@@ -4,7 +4,10 @@
 
 #include <stdbool.h>
 
-/* tap_ok() — one test line; returns cond so callers can stop early. */
+/* tap_ok() — one test line; returns cond so callers can stop early. A
+ * description containing "# TODO reason" marks a known failure (a library
+ * bug not yet fixed): the driver reports it as XFAIL, or XPASS once it
+ * passes, and it does not make the exit status fail. */
 bool tap_ok(bool cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* tap_diag() — a "# …" comment line. */
 void tap_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -1,0 +1,231 @@
+#!/usr/bin/env python3
+"""make-corpus.py — regenerate the seed corpora in fuzz/corpus/.
+
+    fuzz/make-corpus.py [BUILDDIR]
+
+Needs Debian's casync (the index and chunk seeds are what it writes), the
+zstd command line tool and BUILDDIR/tests/unit/gen-testdata (BUILDDIR
+defaults to the source tree; run `make check` once to build it). The
+inputs come from gen-testdata, so the output is the same on every run.
+Every file stays below 8 KB. libFuzzer adds what it finds to these
+directories too: run this script only to start afresh.
+
+Seed formats, as the harnesses read them:
+  fuzz-index       the index file's bytes
+  fuzz-chunk       mode byte, declared size (24-bit little-endian), chunk bytes
+                   (mode bit 0 compressed, bit 1 SHA-256, bit 2 round trip)
+  fuzz-chunk-size  the --chunk-size text, optionally NUL and seed bytes
+"""
+import glob
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+
+SRC = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.path.abspath(sys.argv[1]) if len(sys.argv) > 1 else SRC
+GEN = os.path.join(BUILD, "tests", "unit", "gen-testdata")
+CORPUS = os.path.join(SRC, "fuzz", "corpus")
+LIMIT = 8192
+
+TAIL_MARKER = 0x4B4F050E5549ECD1
+
+
+def run(*args, **kw):
+    return subprocess.run(args, check=True, stdout=subprocess.PIPE, **kw).stdout
+
+
+def gen(kind, seed, size):
+    return run(GEN, kind, str(seed), str(size))
+
+
+def save(harness, name, data):
+    if len(data) >= LIMIT:
+        sys.exit(f"{harness}/{name}: {len(data)} bytes, over the {LIMIT}-byte limit")
+    d = os.path.join(CORPUS, harness)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+def put64(b, at, v):
+    b[at:at + 8] = struct.pack("<Q", v & 0xFFFFFFFFFFFFFFFF)
+
+
+def casync_make(tmp, name, data, *opts):
+    """Run `casync make` on data; returns (index bytes, store path)."""
+    src = os.path.join(tmp, name + ".in")
+    with open(src, "wb") as f:
+        f.write(data)
+    store = os.path.join(tmp, name + ".castr")
+    index = os.path.join(tmp, name + ".caibx")
+    run("casync", "make", "--store=" + store, *opts, index, src)
+    with open(index, "rb") as f:
+        return f.read(), store
+
+
+def chunk_files(store):
+    return sorted(glob.glob(os.path.join(store, "*", "*.cacnk")))
+
+
+def index_seeds(tmp):
+    h = "fuzz-index"
+    small, _ = casync_make(tmp, "1k", gen("random", 1, 64 * 1024), "--chunk-size=1K")
+    save(h, "casync-blob-1k.caibx", small)
+    idx, _ = casync_make(tmp, "sha256", gen("mixed", 2, 48 * 1024), "--digest=sha256",
+                         "--chunk-size=512")
+    save(h, "casync-blob-sha256.caibx", idx)
+    idx, _ = casync_make(tmp, "fixed", gen("random", 4, 4096), "--chunk-size=256:256:256")
+    save(h, "casync-blob-fixed.caibx", idx)
+    idx, _ = casync_make(tmp, "64", gen("random", 4, 4096), "--chunk-size=64")
+    save(h, "casync-blob-64.caibx", idx)
+    idx, _ = casync_make(tmp, "empty", b"")
+    save(h, "casync-blob-empty.caibx", idx)
+    tiny, _ = casync_make(tmp, "tiny", gen("random", 3, 100))
+    save(h, "casync-blob-tiny.caibx", tiny)
+
+    # An archive index: a small tree with fixed times.
+    d = os.path.join(tmp, "tree")
+    os.makedirs(os.path.join(d, "sub"))
+    with open(os.path.join(d, "a.txt"), "wb") as f:
+        f.write(b"hello\n")
+    with open(os.path.join(d, "sub", "b.bin"), "wb") as f:
+        f.write(gen("random", 5, 3072))
+    os.symlink("a.txt", os.path.join(d, "link"))
+    for p in ("a.txt", "sub/b.bin", "link", "sub", "."):
+        os.utime(os.path.join(d, p), (1600000000, 1600000000), follow_symlinks=False)
+    caidx = os.path.join(tmp, "tree.caidx")
+    run("casync", "make", "--store=" + os.path.join(tmp, "tree.castr"), "--with=unix",
+        "--chunk-size=1K", caidx, d)
+    with open(caidx, "rb") as f:
+        save(h, "casync-dir.caidx", f.read())
+
+    # Corrupt variants of a 6-chunk index (the first 6 items of `small`).
+    n = 6
+    base = bytearray(small[:64 + 40 * n])
+    base += struct.pack("<QQQQQ", 0, 0, 48, 16 + 40 * n + 40, TAIL_MARKER)
+    tail = 64 + 40 * n
+    save(h, "six-items.caibx", bytes(base))
+
+    def variant(name, edit):
+        b = bytearray(base)
+        b = edit(b) or b
+        save(h, name, bytes(b))
+
+    variant("bad-trunc-header.caibx", lambda b: b[:30])
+    variant("bad-trunc-table.caibx", lambda b: b[:63])
+    variant("bad-trunc-item.caibx", lambda b: b[:64 + 40 * 2 + 17])
+    variant("bad-no-tail.caibx", lambda b: b[:tail])
+    variant("bad-trunc-tail.caibx", lambda b: b[:-1])
+    variant("bad-trailing.caibx", lambda b: b + b"\0")
+    variant("bad-magic.caibx", lambda b: put64(b, 8, 0x96824D9C7B129FF8))
+    variant("bad-table-header.caibx", lambda b: put64(b, 48, 0))
+    variant("bad-flags.caibx", lambda b: put64(b, 16, 0xB000000200000000))
+    variant("bad-min-gt-avg.caibx", lambda b: put64(b, 24, 2048))
+    variant("bad-max-too-big.caibx", lambda b: put64(b, 40, 128 * 1024 * 1024 + 1))
+    variant("bad-min-zero.caibx", lambda b: put64(b, 24, 0))
+    first_end = struct.unpack_from("<Q", base, 64)[0]
+    variant("bad-offset-equal.caibx", lambda b: put64(b, 64 + 40, first_end))
+    variant("bad-offset-decreasing.caibx", lambda b: put64(b, 64 + 40, first_end - 1))
+    variant("bad-chunk-too-big.caibx", lambda b: put64(b, 64, 4097))
+    variant("bad-tail-size.caibx", lambda b: put64(b, tail + 24, 16 + 40 * 5 + 40))
+    variant("bad-tail-marker.caibx", lambda b: put64(b, tail + 32, TAIL_MARKER ^ 1))
+    variant("bad-tail-offset.caibx", lambda b: put64(b, tail + 16, 64))
+
+
+def chunk_seed(mode, size, data):
+    return bytes([mode]) + struct.pack("<I", size)[:3] + data
+
+
+def zstd(data, *opts):
+    return run("zstd", "-q", "-c", *opts, input=data)
+
+
+def chunk_seeds(tmp):
+    h = "fuzz-chunk"
+    # Chunks as casync stores them (zstd, and xz/gzip which we refuse).
+    # The declared size is the chunk's real size.
+    for label, kind, seed, opts, mode in (
+            ("zstd", "random", 11, [], 0x01),
+            ("zstd-mixed", "mixed", 12, [], 0x01),
+            ("zstd-sha256", "mixed", 13, ["--digest=sha256"], 0x03),
+            ("xz", "mixed", 14, ["--compression=xz"], 0x01),
+            ("gzip", "mixed", 15, ["--compression=gzip"], 0x01)):
+        content = gen(kind, seed, 12 * 1024)
+        idx, store = casync_make(tmp, "chunk-" + label, content, "--chunk-size=1K", *opts)
+        saved = 0
+        prev = 0
+        items = {}
+        for i in range((len(idx) - 104) // 40):
+            end = struct.unpack_from("<Q", idx, 64 + 40 * i)[0]
+            items[idx[72 + 40 * i:104 + 40 * i].hex()] = end - prev
+            prev = end
+        for path in chunk_files(store):
+            cid = os.path.basename(path)[:64]
+            with open(path, "rb") as f:
+                stored = f.read()
+            if len(stored) + 4 >= LIMIT:
+                continue
+            save(h, f"casync-{label}-{saved}", chunk_seed(mode, items[cid], stored))
+            saved += 1
+            if saved == 3:
+                break
+
+    text = gen("mixed", 16, 2000)
+    z = zstd(text)
+    save(h, "raw", chunk_seed(0x00, len(text), text))
+    save(h, "raw-sha256", chunk_seed(0x02, len(text), text))
+    save(h, "raw-empty", chunk_seed(0x00, 0, b""))
+    save(h, "raw-wrong-size", chunk_seed(0x00, len(text) - 1, text))
+    save(h, "zstd-content-size", chunk_seed(0x01, len(text), z))
+    save(h, "zstd-stream", chunk_seed(0x01, len(text), zstd(text, "--no-check")))
+    save(h, "zstd-too-small", chunk_seed(0x01, len(text) - 1, z))
+    save(h, "zstd-too-large", chunk_seed(0x01, len(text) + 1, z))
+    save(h, "zstd-truncated", chunk_seed(0x01, len(text), z[:len(z) // 2]))
+    save(h, "zstd-empty", chunk_seed(0x01, 0, zstd(b"")))
+    save(h, "zstd-two-frames", chunk_seed(0x01, len(text), zstd(text[:700]) + zstd(text[700:])))
+    skippable = struct.pack("<II", 0x184D2A50, 5) + b"skip!"
+    save(h, "zstd-skippable", chunk_seed(0x01, len(text), skippable + z))
+    save(h, "zstd-trailing", chunk_seed(0x01, len(text), z + b"\0\0\0\0"))
+    save(h, "zstd-magic-only", chunk_seed(0x01, 100, b"\x28\xb5\x2f\xfd"))
+    save(h, "bomb", chunk_seed(0x01, 4096, zstd(bytes(1 << 20), "-19")))
+    save(h, "xz-magic", chunk_seed(0x01, 10, b"\xfd\x37\x7a\x58\x5a\x00" + bytes(10)))
+    save(h, "gzip-magic", chunk_seed(0x01, 10, b"\x1f\x8b" + bytes(10)))
+    save(h, "not-compressed", chunk_seed(0x01, len(text), text))
+    save(h, "round-trip", chunk_seed(0x04 | 2 << 3, 0, text))
+    save(h, "round-trip-sha256", chunk_seed(0x06, 0, gen("random", 17, 3000)))
+    save(h, "round-trip-empty", chunk_seed(0x04, 0, b""))
+
+
+def chunk_size_seeds():
+    h = "fuzz-chunk-size"
+    for i, text in enumerate((
+            b"auto", b"64K", b"1K", b"16K:64K:256K", b"1:2:3", b"1:1:1", b"48", b"64",
+            b"64B", b"777:3333:12345", b"4096:4096:4096", b"47:47:47", b"16:64:48",
+            b"1:1:128M", b"100M", b"1024:2048:1G", b"0", b"abc", b"", b"1K\0\x01\x02\x03",
+            b"16:64:256\0seed", b"8K:8K:8K\0\xff")):
+        save(h, f"seed-{i:02d}", text)
+    # Inputs fuzzing found problems with (kept so `make check` re-checks them).
+    # avg > ~9.3 MB makes casync's discriminator formula negative: converting
+    # it to size_t is undefined behaviour (UBSan: float-cast-overflow).
+    for name, text in (("crash-discriminator-100M", b"100M"),
+                       ("crash-discriminator-10M", b"1M:10M:16M")):
+        save(h, name, text)
+
+
+def main():
+    for tool in ("casync", "zstd"):
+        if not shutil.which(tool):
+            sys.exit(f"{tool} not found (apt-get install casync zstd)")
+    if not os.access(GEN, os.X_OK):
+        sys.exit(f"{GEN} not built (run `make check` first)")
+    with tempfile.TemporaryDirectory() as tmp:
+        index_seeds(tmp)
+        chunk_seeds(tmp)
+    chunk_size_seeds()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,70 @@
+/* ==== Chunked streams ======================================================
+ * The two ends every index-based verb shares: a writer that chunks a byte
+ * stream into a store and an index, and a reader that turns an index and
+ * stores back into the byte stream. Blobs and catar archives both use them. */
+#ifndef STASYNC_CHUNK_STREAM_H
+#define STASYNC_CHUNK_STREAM_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <stasync/error.h>
+#include <stasync/digest.h>
+#include <stasync/chunker.h>
+#include <stasync/index.h>
+#include <stasync/store.h>
+
+typedef struct stasync_chunk_stats {
+	uint64_t bytes;       /* stream size */
+	uint64_t chunks;      /* chunks in the index */
+	uint64_t chunks_new;  /* chunks written to the store (writer) */
+} stasync_chunk_stats;
+
+/* ---- Writing ------------------------------------------------------------- */
+typedef struct stasync_chunk_writer stasync_chunk_writer;
+
+typedef struct stasync_chunk_writer_options {
+	stasync_chunk_sizes sizes;     /* completed sizes */
+	stasync_digest_type digest;    /* chunk ids and the stream digest */
+	uint64_t feature_flags;        /* for the index header */
+	stasync_store *store;          /* NULL: write only the index */
+} stasync_chunk_writer_options;
+
+/* stasync_chunk_writer_new() — chunks go to o->store, the index to
+ * index_fd (not owned), named index_name in messages. */
+int stasync_chunk_writer_new(const stasync_chunk_writer_options *o, int index_fd,
+			     const char *index_name, stasync_chunk_writer **ret,
+			     stasync_error *err);
+
+/* stasync_chunk_writer_write() — append n bytes of the stream. Has the
+ * stasync_write_fn signature, so it can be handed to the catar encoder. */
+int stasync_chunk_writer_write(void *w, const void *p, size_t n, stasync_error *err);
+
+/* stasync_chunk_writer_finish() — emit the last chunk, write the index tail;
+ * *digest receives the digest of the whole stream (what casync prints). */
+int stasync_chunk_writer_finish(stasync_chunk_writer *w, stasync_chunk_id *digest,
+				stasync_chunk_stats *stats, stasync_error *err);
+void stasync_chunk_writer_free(stasync_chunk_writer *w);
+
+/* ---- Reading ------------------------------------------------------------- */
+typedef struct stasync_chunk_reader stasync_chunk_reader;
+
+/* stasync_chunk_reader_new() — read the stream `index` describes from the
+ * stores, tried in order for each chunk. Takes ownership of neither. */
+int stasync_chunk_reader_new(stasync_index_reader *index, stasync_store *const *stores,
+			     size_t n_stores, stasync_chunk_reader **ret, stasync_error *err);
+
+/* stasync_chunk_reader_read() — stasync_read_fn: up to n bytes, 0 at the
+ * end of the stream (the index fully read and checked). */
+ssize_t stasync_chunk_reader_read(void *r, void *p, size_t n, stasync_error *err);
+
+/* stasync_chunk_reader_next() — the next whole chunk without copying:
+ * 1 with *p and *n valid until the next call, 0 at the end. Do not mix with
+ * _read() on the same reader. */
+int stasync_chunk_reader_next(stasync_chunk_reader *r, const void **p, size_t *n,
+			      stasync_error *err);
+
+void stasync_chunk_reader_stats(const stasync_chunk_reader *r, stasync_chunk_stats *stats);
+void stasync_chunk_reader_free(stasync_chunk_reader *r);
+
+#endif
