@@ -30,6 +30,7 @@ if [ "$deps" = yes ]; then
 		casync zstd xz-utils python3 ca-certificates </dev/null
 fi
 
+mkdir -p m4
 autoreconf -fi
 # shellcheck disable=SC2086
 ./configure $configure_flags

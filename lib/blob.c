@@ -15,8 +15,9 @@ int stasync_blob_make(int in_fd, const char *input, int index_fd, const char *in
 	stasync_chunk_writer_options wo = {
 		.sizes = o->sizes,
 		.digest = o->digest,
-		.feature_flags = CA_FORMAT_BLOB_INDEX_FLAGS |
-				 (o->digest == STASYNC_DIGEST_SHA512_256 ? CA_FORMAT_SHA512_256 : 0),
+		.feature_flags = o->feature_flags ? o->feature_flags
+				 : CA_FORMAT_BLOB_INDEX_FLAGS |
+				   (o->digest == STASYNC_DIGEST_SHA512_256 ? CA_FORMAT_SHA512_256 : 0),
 		.store = o->store,
 	};
 	stasync_chunk_writer *w = NULL;

@@ -134,3 +134,24 @@ fail:
 	cli_stores_free(stores, k);
 	return cli_fail(c, &err);
 }
+
+uint64_t cli_feature_flags(const struct cli *c, bool directory)
+{
+	uint64_t f = c->with ? c->with : (directory ? STASYNC_WITH_ALL : 0);
+
+	f &= ~c->without;
+	if (c->exclude_nodump)
+		f |= STASYNC_EXCLUDE_NODUMP;
+	if (c->exclude_file)
+		f |= STASYNC_EXCLUDE_FILE;
+	if (c->exclude_submounts)
+		f |= STASYNC_EXCLUDE_SUBMOUNTS;
+	if (c->digest == STASYNC_DIGEST_SHA512_256)
+		f |= STASYNC_SHA512_256;
+	return stasync_feature_flags_normalize(f);
+}
+
+uint64_t cli_restore_mask(const struct cli *c)
+{
+	return (c->with ? c->with : STASYNC_WITH_ALL) & ~c->without;
+}

@@ -25,6 +25,10 @@ struct cli {
 	stasync_digest_type digest;
 	enum what what;
 	bool seed_warned;
+	/* --with= / --without= and the exclude switches, combined by
+	 * cli_feature_flags() the way casync combines them. */
+	uint64_t with, without;
+	bool exclude_nodump, exclude_file, exclude_submounts;
 	int argc;                     /* verb arguments, verb name excluded */
 	char **argv;
 };
@@ -51,6 +55,22 @@ int cli_stores_open(const struct cli *c, const char *index_path, unsigned flags,
 		    stasync_store ***ret, size_t *n);
 void cli_stores_free(stasync_store **stores, size_t n);
 
+/* cli_feature_flags() — the feature flags to make an archive (directory)
+ * or a blob index with. */
+uint64_t cli_feature_flags(const struct cli *c, bool directory);
+/* cli_restore_mask() — which archive features extraction restores. */
+uint64_t cli_restore_mask(const struct cli *c);
+
+/* cli_archive_open() — a decoder over a .catar, a .caidx (with the
+ * stores) or a directory (encoded on the fly). Prints and returns 1 on
+ * failure. Release with cli_archive_close(). */
+struct cli_archive;
+int cli_archive_open(struct cli *c, const char *path, enum what what, struct cli_archive **ret);
+stasync_catar_decoder *cli_archive_decoder(struct cli_archive *a);
+/* cli_archive_close() — free; returns 1 (after printing) when the source
+ * failed in a way the decoder could not see (the directory encoder). */
+int cli_archive_close(struct cli_archive *a);
+
 /* cli_blob_index_run() — read a blob index and its chunks; write the blob
  * to `output` ("-" stdout, NULL nowhere) and/or return its digest. */
 int cli_blob_index_run(struct cli *c, const char *index_path, const char *output,
@@ -59,5 +79,8 @@ int cli_blob_index_run(struct cli *c, const char *index_path, const char *output
 int cmd_make(struct cli *c);
 int cmd_extract(struct cli *c);
 int cmd_digest(struct cli *c);
+int cmd_list(struct cli *c);
+int cmd_mtree(struct cli *c);
+int cmd_stat(struct cli *c);
 
 #endif

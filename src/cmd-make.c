@@ -1,12 +1,142 @@
-/* stasync make INDEX [INPUT] — chunk a file or block device into a store. */
+/* stasync make OUTPUT [INPUT] — a blob index from a file or block device,
+ * or a .catar / .caidx from a directory. */
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
+
+/* Where encoded catar bytes go when making a plain .catar: a buffer in
+ * front of the output file, and the archive digest casync prints. */
+struct catar_sink {
+	int fd;
+	const char *name;
+	stasync_digest *digest;
+	uint8_t buf[1 << 18];
+	size_t len;
+};
+
+static int sink_flush(struct catar_sink *s, stasync_error *err)
+{
+	for (size_t done = 0; done < s->len;) {
+		ssize_t k = write(s->fd, s->buf + done, s->len - done);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0) {
+			int e = k < 0 ? -errno : -EIO;
+			snprintf(err->message, sizeof(err->message), "%s: cannot write: %s", s->name,
+				 stasync_strerror(e));
+			return err->code = e;
+		}
+		done += (size_t)k;
+	}
+	s->len = 0;
+	return 0;
+}
+
+static int sink_write(void *ctx, const void *p, size_t n, stasync_error *err)
+{
+	struct catar_sink *s = ctx;
+	const uint8_t *q = p;
+
+	stasync_digest_write(s->digest, p, n);
+	while (n > 0) {
+		size_t k = sizeof(s->buf) - s->len < n ? sizeof(s->buf) - s->len : n;
+		memcpy(s->buf + s->len, q, k);
+		s->len += k;
+		q += k;
+		n -= k;
+		if (s->len == sizeof(s->buf)) {
+			int r = sink_flush(s, err);
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+static int make_archive(struct cli *c, const char *output, const char *input, enum what what)
+{
+	const char *out_name = output && strcmp(output, "-") ? output : "standard output";
+	stasync_encode_options eo = { .feature_flags = cli_feature_flags(c, true) };
+	stasync_error err = { 0, "" };
+	stasync_chunk_writer *cw = NULL;
+	stasync_store **stores = NULL;
+	size_t n_stores = 0;
+	struct catar_sink *sink = NULL;
+	stasync_chunk_id digest;
+	stasync_chunk_stats stats = { 0, 0, 0 };
+	stasync_output out;
+	int dir_fd, r;
+
+	dir_fd = open(input, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir_fd < 0)
+		return cli_error(c, "%s: cannot open directory: %s", input, strerror(errno));
+	if (what == WHAT_ARCHIVE_INDEX) {
+		r = cli_stores_open(c, output && strcmp(output, "-") ? output : NULL,
+				    STASYNC_STORE_WRITABLE, &stores, &n_stores);
+		if (r) {
+			close(dir_fd);
+			return r;
+		}
+	}
+	if (stasync_output_open(&out, output, 0644, &err) < 0) {
+		r = -1;
+		goto done;
+	}
+	if (what == WHAT_ARCHIVE_INDEX) {
+		stasync_chunk_writer_options wo = {
+			.sizes = c->sizes,
+			.digest = c->digest,
+			.feature_flags = eo.feature_flags,
+			.store = stores[0],
+		};
+		r = stasync_chunk_writer_new(&wo, out.fd, out_name, &cw, &err);
+		if (r == 0)
+			r = stasync_catar_encode(dir_fd, input, &eo, stasync_chunk_writer_write, cw, &err);
+		if (r == 0)
+			r = stasync_chunk_writer_finish(cw, &digest, &stats, &err);
+	} else {
+		sink = calloc(1, sizeof(*sink));
+		r = sink ? stasync_digest_new(c->digest, &sink->digest) : -ENOMEM;
+		if (r < 0)
+			snprintf(err.message, sizeof(err.message), "out of memory");
+		else {
+			sink->fd = out.fd;
+			sink->name = out_name;
+			r = stasync_catar_encode(dir_fd, input, &eo, sink_write, sink, &err);
+			if (r == 0)
+				r = sink_flush(sink, &err);
+			if (r == 0)
+				stasync_digest_final(sink->digest, &digest);
+		}
+	}
+	if (r == 0)
+		r = stasync_output_commit(&out, &err);
+	else
+		stasync_output_abort(&out);
+done:
+	if (sink)
+		stasync_digest_free(sink->digest);
+	free(sink);
+	stasync_chunk_writer_free(cw);
+	cli_stores_free(stores, n_stores);
+	close(dir_fd);
+	if (r < 0)
+		return cli_fail(c, &err);
+	if (what == WHAT_ARCHIVE_INDEX)
+		cli_info(c, "%" PRIu64 " bytes in %" PRIu64 " chunks, %" PRIu64 " new in the store",
+			 stats.bytes, stats.chunks, stats.chunks_new);
+	if (output && strcmp(output, "-")) {
+		char hex[STASYNC_DIGEST_HEX_SIZE];
+		printf("%s\n", stasync_chunk_id_format(&digest, hex));
+	}
+	return 0;
+}
 
 int cmd_make(struct cli *c)
 {
@@ -26,15 +156,14 @@ int cmd_make(struct cli *c)
 	int fd, r;
 
 	if (c->argc > 2)
-		return cli_error(c, "make takes the index to write and the file to read, nothing more");
+		return cli_error(c, "make takes the file to write and the path to read, nothing more");
 	what = cli_what_of(c, output);
 	if (what == WHAT_ARCHIVE || what == WHAT_ARCHIVE_INDEX)
-		return cli_error(c, "%s: directory archives are not supported by this version yet",
-				 output ? output : "-");
+		return make_archive(c, output, input ? input : ".", what);
 	if (what != WHAT_BLOB_INDEX) {
 		if (to_stdout)
-			return cli_error(c, "writing an index to standard output needs --what=blob-index");
-		return cli_error(c, "%s: unknown kind of file to make (name it .caibx, or pass --what=blob-index)",
+			return cli_error(c, "writing to standard output needs --what=archive, --what=archive-index or --what=blob-index");
+		return cli_error(c, "%s: unknown kind of file to make (name it .catar, .caidx or .caibx, or pass --what=)",
 				 output);
 	}
 
@@ -45,7 +174,7 @@ int cmd_make(struct cli *c)
 	if (fstat(fd, &st) < 0)
 		return cli_error(c, "%s: cannot stat: %s", input_name, strerror(errno));
 	if (S_ISDIR(st.st_mode))
-		return cli_error(c, "%s: is a directory; directory archives are not supported by this version yet",
+		return cli_error(c, "%s: is a directory; make a .catar or .caidx of it, not a blob index",
 				 input_name);
 	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode) && !S_ISFIFO(st.st_mode) &&
 	    !S_ISCHR(st.st_mode))
@@ -57,6 +186,7 @@ int cmd_make(struct cli *c)
 	if (r)
 		return r;
 	o.store = stores[0];
+	o.feature_flags = cli_feature_flags(c, false);
 
 	if (stasync_output_open(&out, to_stdout ? NULL : output, 0644, &err) < 0) {
 		cli_stores_free(stores, n_stores);

@@ -16,9 +16,9 @@ struct verb {
 };
 
 static const struct verb verbs[] = {
-	{ "make", cmd_make, "make [BLOB_INDEX] [FILE]" },
-	{ "extract", cmd_extract, "extract [BLOB_INDEX] [FILE]" },
-	{ "digest", cmd_digest, "digest [FILE|BLOB_INDEX]" },
+	{ "make", cmd_make, "make [ARCHIVE|ARCHIVE_INDEX|BLOB_INDEX] [PATH]" },
+	{ "extract", cmd_extract, "extract [ARCHIVE|ARCHIVE_INDEX|BLOB_INDEX] [PATH]" },
+	{ "digest", cmd_digest, "digest [ARCHIVE|BLOB|ARCHIVE_INDEX|BLOB_INDEX|DIRECTORY]" },
 	/* casync's other verbs: accepted, not there yet. */
 	{ "list", NULL, NULL },
 	{ "mtree", NULL, NULL },
@@ -61,6 +61,11 @@ enum {
 	ARG_COMPRESSION,
 	ARG_WHAT,
 	ARG_SEED,
+	ARG_WITH,
+	ARG_WITHOUT,
+	ARG_EXCLUDE_NODUMP,
+	ARG_EXCLUDE_SUBMOUNTS,
+	ARG_EXCLUDE_FILE,
 	ARG_IGNORED,
 };
 
@@ -85,6 +90,28 @@ static int parse_what(struct cli *c, const char *v)
 	return cli_error(c, "--what=%s: unknown (try --what=help)", v);
 }
 
+/* casync's --with=/--without= take feature and set names only. */
+static int parse_feature(struct cli *c, const char *opt, const char *v, uint64_t *acc)
+{
+	uint64_t f;
+
+	if (stasync_feature_flags_from_name(v, &f) < 0 || (f & ~STASYNC_WITH_ALL))
+		return cli_error(c, "--%s=%s: unknown feature (see '%s --help')", opt, v, c->program);
+	*acc |= f;
+	return 0;
+}
+
+static int parse_bool(struct cli *c, const char *opt, const char *v, bool *ret)
+{
+	if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "on") || !strcmp(v, "1"))
+		*ret = true;
+	else if (!strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "off") || !strcmp(v, "0"))
+		*ret = false;
+	else
+		return cli_error(c, "--%s=%s: expected yes or no", opt, v);
+	return 0;
+}
+
 static int parse_options(struct cli *c, int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -102,15 +129,15 @@ static int parse_options(struct cli *c, int argc, char **argv)
 		/* casync options that only concern directory archives, garbage
 		 * collection or remote stores: accepted so that casync command
 		 * lines keep working; they change nothing for blobs. */
-		{ "with", required_argument, NULL, ARG_IGNORED },
-		{ "without", required_argument, NULL, ARG_IGNORED },
+		{ "with", required_argument, NULL, ARG_WITH },
+		{ "without", required_argument, NULL, ARG_WITHOUT },
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "cache", required_argument, NULL, ARG_IGNORED },
 		{ "cache-auto", no_argument, NULL, 'c' },
 		{ "rate-limit-bps", required_argument, NULL, ARG_IGNORED },
-		{ "exclude-nodump", required_argument, NULL, ARG_IGNORED },
-		{ "exclude-submounts", required_argument, NULL, ARG_IGNORED },
-		{ "exclude-file", required_argument, NULL, ARG_IGNORED },
+		{ "exclude-nodump", required_argument, NULL, ARG_EXCLUDE_NODUMP },
+		{ "exclude-submounts", required_argument, NULL, ARG_EXCLUDE_SUBMOUNTS },
+		{ "exclude-file", required_argument, NULL, ARG_EXCLUDE_FILE },
 		{ "reflink", required_argument, NULL, ARG_IGNORED },
 		{ "hardlink", required_argument, NULL, ARG_IGNORED },
 		{ "punch-holes", required_argument, NULL, ARG_IGNORED },
@@ -180,6 +207,26 @@ static int parse_options(struct cli *c, int argc, char **argv)
 					c->program);
 			c->seed_warned = true;
 			break;
+		case ARG_WITH:
+			if (parse_feature(c, "with", optarg, &c->with))
+				return 1;
+			break;
+		case ARG_WITHOUT:
+			if (parse_feature(c, "without", optarg, &c->without))
+				return 1;
+			break;
+		case ARG_EXCLUDE_NODUMP:
+			if (parse_bool(c, "exclude-nodump", optarg, &c->exclude_nodump))
+				return 1;
+			break;
+		case ARG_EXCLUDE_SUBMOUNTS:
+			if (parse_bool(c, "exclude-submounts", optarg, &c->exclude_submounts))
+				return 1;
+			break;
+		case ARG_EXCLUDE_FILE:
+			if (parse_bool(c, "exclude-file", optarg, &c->exclude_file))
+				return 1;
+			break;
 		case 'n':
 		case 'c':
 		case ARG_IGNORED:
@@ -200,7 +247,12 @@ static int parse_options(struct cli *c, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	struct cli c = { .program = "stasync", .digest = STASYNC_DIGEST_SHA512_256 };
+	struct cli c = {
+		.program = "stasync",
+		.digest = STASYNC_DIGEST_SHA512_256,
+		.exclude_nodump = true,
+		.exclude_file = true,
+	};
 	const char *base = argc > 0 ? strrchr(argv[0], '/') : NULL;
 	const char *verb;
 	int r;

@@ -13,6 +13,7 @@
 typedef struct stasync_blob_make_options {
 	stasync_chunk_sizes sizes;     /* completed sizes */
 	stasync_digest_type digest;
+	uint64_t feature_flags;        /* for the index header; 0: casync's */
 	stasync_store *store;          /* NULL: write only the index */
 } stasync_blob_make_options;
 

@@ -14,6 +14,8 @@
 #include <stasync/store.h>
 #include <stasync/chunk-stream.h>
 #include <stasync/blob.h>
+#include <stasync/features.h>
+#include <stasync/catar.h>
 #include <stasync/output.h>
 
 /* stasync_version() — the library's version string, e.g. "0.1.0". */
