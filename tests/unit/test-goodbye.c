@@ -420,7 +420,7 @@ static int make_tree(const char *root, unsigned *n_dirs)
 				(*n_dirs)++;
 				if (j % 2) {
 					/* a non-empty subdirectory with a grandchild directory */
-					char sub[4096 + 8];
+					char sub[sizeof(path) + 8];
 
 					snprintf(sub, sizeof(sub), "%s/f", path);
 					if ((r = write_file(sub, j)) < 0)
