@@ -15,6 +15,10 @@ Seed formats, as the harnesses read them:
   fuzz-chunk       mode byte, declared size (24-bit little-endian), chunk bytes
                    (mode bit 0 compressed, bit 1 SHA-256, bit 2 round trip)
   fuzz-chunk-size  the --chunk-size text, optionally NUL and seed bytes
+
+fuzz-catar's seeds (small archives made by Debian's `casync make` with the
+default features, --with=unix, --without=all, --with=best and
+--with=2sec-time --with=read-only --with=symlinks) are kept as they are.
 """
 import glob
 import os

@@ -10,6 +10,7 @@
 
 #include <stasync/catar.h>
 #include "buf.h"
+#include "catar-records.h"
 #include "entry-read.h"
 #include "format.h"
 #include "goodbye.h"
@@ -75,102 +76,6 @@ static int emit(struct enc *c, const void *p, size_t n)
 	if (r < 0)
 		return r;
 	c->offset += n;
-	return 0;
-}
-
-static int put_header(struct sta_buf *b, uint64_t type, uint64_t payload_size)
-{
-	int r = sta_buf_append_le64(b, CA_FORMAT_HEADER_SIZE + payload_size);
-
-	return r < 0 ? r : sta_buf_append_le64(b, type);
-}
-
-static int put_string_record(struct sta_buf *b, uint64_t type, const char *s)
-{
-	size_t n = strlen(s) + 1;
-	int r = put_header(b, type, n);
-
-	return r < 0 ? r : sta_buf_append(b, s, n);
-}
-
-static int put_acl_items(struct sta_buf *b, uint64_t type, const stasync_acl_item *v, size_t n)
-{
-	int r = 0;
-
-	for (size_t i = 0; i < n && r == 0; i++) {
-		size_t name = v[i].name ? strlen(v[i].name) + 1 : 0;
-		if ((r = put_header(b, type, 16 + name)) < 0 ||
-		    (r = sta_buf_append_le64(b, v[i].id)) < 0 ||
-		    (r = sta_buf_append_le64(b, v[i].permissions)) < 0)
-			break;
-		if (name)
-			r = sta_buf_append(b, v[i].name, name);
-	}
-	return r;
-}
-
-/* All records of one entry up to (and including the header of) its
- * PAYLOAD, or its SYMLINK / DEVICE record. */
-static int entry_records(struct sta_buf *b, const stasync_entry *e)
-{
-	int r;
-
-	if ((r = put_header(b, CA_FORMAT_ENTRY, CA_FORMAT_ENTRY_SIZE - CA_FORMAT_HEADER_SIZE)) < 0 ||
-	    (r = sta_buf_append_le64(b, e->feature_flags)) < 0 ||
-	    (r = sta_buf_append_le64(b, e->mode)) < 0 ||
-	    (r = sta_buf_append_le64(b, e->flags)) < 0 ||
-	    (r = sta_buf_append_le64(b, e->uid)) < 0 ||
-	    (r = sta_buf_append_le64(b, e->gid)) < 0 ||
-	    (r = sta_buf_append_le64(b, e->mtime)) < 0)
-		return r;
-	if (e->user && (r = put_string_record(b, CA_FORMAT_USER, e->user)) < 0)
-		return r;
-	if (e->group && (r = put_string_record(b, CA_FORMAT_GROUP, e->group)) < 0)
-		return r;
-	for (size_t i = 0; i < e->n_xattrs; i++) {
-		size_t name = strlen(e->xattrs[i].name) + 1;
-		if ((r = put_header(b, CA_FORMAT_XATTR, name + e->xattrs[i].size)) < 0 ||
-		    (r = sta_buf_append(b, e->xattrs[i].name, name)) < 0 ||
-		    (r = sta_buf_append(b, e->xattrs[i].value, e->xattrs[i].size)) < 0)
-			return r;
-	}
-	if ((r = put_acl_items(b, CA_FORMAT_ACL_USER, e->acl_user, e->n_acl_user)) < 0 ||
-	    (r = put_acl_items(b, CA_FORMAT_ACL_GROUP, e->acl_group, e->n_acl_group)) < 0)
-		return r;
-	if (e->acl_group_obj != STASYNC_ACL_NONE &&
-	    ((r = put_header(b, CA_FORMAT_ACL_GROUP_OBJ, 8)) < 0 ||
-	     (r = sta_buf_append_le64(b, e->acl_group_obj)) < 0))
-		return r;
-	if (e->acl_default_user_obj != STASYNC_ACL_NONE || e->acl_default_group_obj != STASYNC_ACL_NONE ||
-	    e->acl_default_other != STASYNC_ACL_NONE || e->acl_default_mask != STASYNC_ACL_NONE) {
-		if ((r = put_header(b, CA_FORMAT_ACL_DEFAULT, 32)) < 0 ||
-		    (r = sta_buf_append_le64(b, e->acl_default_user_obj)) < 0 ||
-		    (r = sta_buf_append_le64(b, e->acl_default_group_obj)) < 0 ||
-		    (r = sta_buf_append_le64(b, e->acl_default_other)) < 0 ||
-		    (r = sta_buf_append_le64(b, e->acl_default_mask)) < 0)
-			return r;
-	}
-	if ((r = put_acl_items(b, CA_FORMAT_ACL_DEFAULT_USER, e->acl_default_user, e->n_acl_default_user)) < 0 ||
-	    (r = put_acl_items(b, CA_FORMAT_ACL_DEFAULT_GROUP, e->acl_default_group, e->n_acl_default_group)) < 0)
-		return r;
-	if (e->selinux && (r = put_string_record(b, CA_FORMAT_SELINUX, e->selinux)) < 0)
-		return r;
-	if (e->fcaps && ((r = put_header(b, CA_FORMAT_FCAPS, e->fcaps_size)) < 0 ||
-			 (r = sta_buf_append(b, e->fcaps, e->fcaps_size)) < 0))
-		return r;
-	if (e->quota_projid && ((r = put_header(b, CA_FORMAT_QUOTA_PROJID, 8)) < 0 ||
-				(r = sta_buf_append_le64(b, e->quota_projid)) < 0))
-		return r;
-	if (S_ISREG(e->mode))
-		return put_header(b, CA_FORMAT_PAYLOAD, e->size);
-	if (S_ISLNK(e->mode))
-		return put_string_record(b, CA_FORMAT_SYMLINK, e->symlink);
-	if (S_ISBLK(e->mode) || S_ISCHR(e->mode)) {
-		if ((r = put_header(b, CA_FORMAT_DEVICE, 16)) < 0 ||
-		    (r = sta_buf_append_le64(b, e->rdev_major)) < 0)
-			return r;
-		return sta_buf_append_le64(b, e->rdev_minor);
-	}
 	return 0;
 }
 
@@ -243,7 +148,7 @@ static int list_dir(struct enc *c, struct frame *f)
 	}
 	if (errno)
 		r = sta_error(c->err, -errno, "%s: cannot list: %s", cur_path(c), stasync_strerror(-errno));
-	qsort(f->names, f->n_names, sizeof(char *), cmp_names);
+	sta_qsort(f->names, f->n_names, sizeof(char *), cmp_names);
 out:
 	closedir(d);
 	return r;
@@ -291,7 +196,7 @@ static int encode_entry(struct enc *c, const struct sta_node *n)
 	if (S_ISREG(n->st.st_mode) && !is_virtual_fs(n->magic))
 		e.size = (uint64_t)n->st.st_size;
 	sta_buf_reset(&c->rec);
-	r = entry_records(&c->rec, &e);
+	r = sta_entry_records(&c->rec, &e);
 	if (r < 0) {
 		r = sta_error(c->err, r, "%s: metadata too large to archive", cur_path(c));
 		goto out;
@@ -466,7 +371,7 @@ static int step(struct enc *c)
 
 	filename_start = c->offset;
 	sta_buf_reset(&c->rec);
-	if ((r = put_string_record(&c->rec, CA_FORMAT_FILENAME, name)) < 0)
+	if ((r = sta_put_string_record(&c->rec, CA_FORMAT_FILENAME, name)) < 0)
 		goto oom;
 	if ((r = emit(c, c->rec.data, c->rec.len)) < 0)
 		goto fail;

@@ -232,7 +232,7 @@ static int read_xattrs(struct sta_entry_reader *r, const struct sta_node *n, sta
 		if (!e->xattrs[e->n_xattrs++].name)
 			return -ENOMEM;
 	}
-	qsort(e->xattrs, e->n_xattrs, sizeof(*e->xattrs), cmp_xattr);
+	sta_qsort(e->xattrs, e->n_xattrs, sizeof(*e->xattrs), cmp_xattr);
 	return 0;
 }
 
@@ -322,15 +322,15 @@ static int parse_acl(struct sta_entry_reader *r, const uint8_t *p, size_t len, b
 		e->acl_default_group_obj = group_obj;
 		e->acl_default_other = other;
 		e->acl_default_mask = mask;
-		qsort(e->acl_default_user, e->n_acl_default_user, sizeof(stasync_acl_item), cmp_acl);
-		qsort(e->acl_default_group, e->n_acl_default_group, sizeof(stasync_acl_item), cmp_acl);
+		sta_qsort(e->acl_default_user, e->n_acl_default_user, sizeof(stasync_acl_item), cmp_acl);
+		sta_qsort(e->acl_default_group, e->n_acl_default_group, sizeof(stasync_acl_item), cmp_acl);
 	} else {
 		/* stat() shows the mask as group bits when there is one; the
 		 * group entry proper is then kept separately. */
 		if (group_obj != STASYNC_ACL_NONE && mask != STASYNC_ACL_NONE)
 			e->acl_group_obj = group_obj;
-		qsort(e->acl_user, e->n_acl_user, sizeof(stasync_acl_item), cmp_acl);
-		qsort(e->acl_group, e->n_acl_group, sizeof(stasync_acl_item), cmp_acl);
+		sta_qsort(e->acl_user, e->n_acl_user, sizeof(stasync_acl_item), cmp_acl);
+		sta_qsort(e->acl_group, e->n_acl_group, sizeof(stasync_acl_item), cmp_acl);
 	}
 	return 0;
 }

@@ -18,8 +18,6 @@ const char *stasync_strerror(int code)
 		return "success";
 	case EBADMSG:
 		return "malformed data";
-	case EOPNOTSUPP:
-		return "not supported by this build";
 	case ERANGE:
 		return "value out of range";
 	default:

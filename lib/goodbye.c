@@ -77,7 +77,7 @@ int sta_goodbye_serialize(struct sta_goodbye_item *items, size_t n, uint64_t goo
 			return -EINVAL;
 
 	if (n > 1)
-		qsort(items, n, sizeof(*items), goodbye_item_compare);
+		sta_qsort(items, n, sizeof(*items), goodbye_item_compare);
 
 	le64_put(out, size);
 	le64_put(out + 8, CA_FORMAT_GOODBYE);

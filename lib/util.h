@@ -68,6 +68,15 @@ int sta_error(stasync_error *e, int code, const char *fmt, ...)
 int sta_error_prefix(stasync_error *e, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* sta_qsort() — qsort() that accepts an empty (even NULL) array, which
+ * qsort() itself does not. */
+static inline void sta_qsort(void *base, size_t n, size_t size,
+			     int (*cmp)(const void *, const void *))
+{
+	if (n > 1)
+		qsort(base, n, size, cmp);
+}
+
 /* sta_read_full() — read until n bytes or EOF; returns bytes read or -errno. */
 ssize_t sta_read_full(int fd, void *p, size_t n);
 /* sta_write_full() — write all n bytes; 0 or -errno. */

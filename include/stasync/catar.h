@@ -62,6 +62,12 @@ void stasync_entry_init(stasync_entry *e);
 /* stasync_entry_clear() — free everything the entry owns and re-init. */
 void stasync_entry_clear(stasync_entry *e);
 
+/* stasync_entry_records() — the entry's records exactly as casync writes
+ * them: ENTRY, the metadata records, then the PAYLOAD header (without the
+ * contents), the SYMLINK or the DEVICE record. *ret is malloc()ed. Returns
+ * 0, -ENOMEM, or -E2BIG for metadata past 64 MiB. */
+int stasync_entry_records(const stasync_entry *e, uint8_t **ret, size_t *ret_size);
+
 /* ---- Byte streams --------------------------------------------------------
  * The encoder pushes bytes into a writer; the decoder pulls them from a
  * reader. Both return 0 / a byte count, or a negative errno with a message

@@ -16,6 +16,7 @@
 #include <stasync/blob.h>
 #include <stasync/features.h>
 #include <stasync/catar.h>
+#include <stasync/extract.h>
 #include <stasync/output.h>
 
 /* stasync_version() — the library's version string, e.g. "0.1.0". */

@@ -22,8 +22,9 @@ mktree() {
 	printf 'x' >"odd names/$(printf 'new\nline')"
 	printf 'x' >"odd names/ünïcödé-日本"
 	printf 'x' >"odd names/$(printf 'lat1-\351')"
-	# the longest name a file system allows
-	printf 'x' >"odd names/$(printf '%0255d' 0 | tr 0 n)"
+	# the longest name a file system allows (casync cannot extract it:
+	# MKTREE_NO_LONG_NAME=1 leaves it out for trees casync extracts)
+	[ -n "${MKTREE_NO_LONG_NAME:-}" ] || printf 'x' >"odd names/$(printf '%0255d' 0 | tr 0 n)"
 	ln -s hello.txt link-rel
 	ln -s /etc/hostname link-abs
 	ln -s does/not/exist link-dangling

@@ -1,0 +1,40 @@
+/* ==== Extraction ===========================================================
+ * Writing a decoded catar archive into a directory, safely: every path is
+ * opened relative to the target with O_NOFOLLOW, names are checked, and
+ * nothing is ever written outside the target. */
+#ifndef STASYNC_EXTRACT_H
+#define STASYNC_EXTRACT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <stasync/error.h>
+#include <stasync/catar.h>
+
+typedef struct stasync_extract_options {
+	/* Features to restore: the archive's flags ANDed with this mask
+	 * (--without=… clears bits). UINT64_MAX restores all there is. */
+	uint64_t restore_mask;
+	uid_t uid_shift;           /* added to every uid/gid … */
+	uid_t uid_range;           /* … after taking it modulo this (0: no modulo) */
+	bool delete_extra;         /* --delete: remove what the archive lacks */
+	bool undo_immutable;       /* clear +i/+a on files about to be replaced */
+	bool punch_holes;          /* write runs of zeros as holes */
+	const char *subtree;       /* extract only this path (NULL: all); as in
+				    * casync it lands at TARGET/<its name> */
+} stasync_extract_options;
+
+/* stasync_extract_options_init() — casync's defaults: restore everything,
+ * no shift, no range, delete what the archive lacks, leave immutable
+ * files alone, punch holes. */
+void stasync_extract_options_init(stasync_extract_options *o);
+
+/* stasync_extract() — decode all of `d` into the directory target_fd
+ * (not closed; it may already hold files, which are replaced).
+ * `target` names it in messages. Returns 0 or a negative code with a
+ * message naming the path inside the archive and the reason. */
+int stasync_extract(stasync_catar_decoder *d, int target_fd, const char *target,
+		    const stasync_extract_options *o, stasync_error *err);
+
+#endif
