@@ -29,6 +29,10 @@ struct cli {
 	 * cli_feature_flags() the way casync combines them. */
 	uint64_t with, without;
 	bool exclude_nodump, exclude_file, exclude_submounts;
+	bool recursive;               /* --recursive= (list): default true */
+	/* extraction */
+	bool delete_extra, undo_immutable, punch_holes, uid_shift_apply;
+	uid_t uid_shift, uid_range;
 	int argc;                     /* verb arguments, verb name excluded */
 	char **argv;
 };
@@ -62,14 +66,20 @@ uint64_t cli_feature_flags(const struct cli *c, bool directory);
 uint64_t cli_restore_mask(const struct cli *c);
 
 /* cli_archive_open() — a decoder over a .catar, a .caidx (with the
- * stores) or a directory (encoded on the fly). Prints and returns 1 on
- * failure. Release with cli_archive_close(). */
+ * stores) or a directory (encoded on the fly); WHAT_AUTO tells a directory
+ * from a .catar. With `digest`, every byte decoded is digested too
+ * (cli_archive_digest() once all is read). Prints and returns 1 on
+ * failure. Release with cli_archive_finish(). */
 struct cli_archive;
-int cli_archive_open(struct cli *c, const char *path, enum what what, struct cli_archive **ret);
+int cli_archive_open(struct cli *c, const char *path, enum what what, bool digest,
+		     struct cli_archive **ret);
 stasync_catar_decoder *cli_archive_decoder(struct cli_archive *a);
-/* cli_archive_close() — free; returns 1 (after printing) when the source
- * failed in a way the decoder could not see (the directory encoder). */
-int cli_archive_close(struct cli_archive *a);
+int cli_archive_digest(struct cli_archive *a, stasync_chunk_id *ret);
+/* cli_archive_finish() — free everything. r and err are the verb's own
+ * outcome; the exit status is returned after printing the error that
+ * explains it best (a failing directory encoder explains a short stream
+ * better than the decoder can). */
+int cli_archive_finish(struct cli_archive *a, int r, const stasync_error *err);
 
 /* cli_blob_index_run() — read a blob index and its chunks; write the blob
  * to `output` ("-" stdout, NULL nowhere) and/or return its digest. */

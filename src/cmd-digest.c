@@ -8,6 +8,42 @@
 
 #include "cli.h"
 
+/* The digest of a catar stream: the archive is decoded (and so checked)
+ * while its bytes are digested. */
+static int digest_archive(struct cli *c, const char *input, enum what what)
+{
+	char hex[STASYNC_DIGEST_HEX_SIZE], buf[65536];
+	stasync_error err = { 0, "" };
+	struct cli_archive *a = NULL;
+	const stasync_entry *e;
+	stasync_chunk_id digest;
+	int r;
+
+	r = cli_archive_open(c, input ? input : ".", what, true, &a);
+	if (r)
+		return r;
+	while ((r = stasync_catar_decoder_next(cli_archive_decoder(a), &e, &err)) > 0) {
+		ssize_t k;
+		if (r != STASYNC_CATAR_ENTRY || !S_ISREG(e->mode))
+			continue;
+		while ((k = stasync_catar_decoder_read_payload(cli_archive_decoder(a), buf, sizeof(buf), &err)) > 0)
+			;
+		if (k < 0) {
+			r = (int)k;
+			break;
+		}
+	}
+	if (r == 0 && cli_archive_digest(a, &digest) < 0) {
+		r = -EBADMSG;
+		snprintf(err.message, sizeof(err.message), "%s: too short to be an archive",
+			 input ? input : ".");
+	}
+	r = cli_archive_finish(a, r, &err);
+	if (r == 0)
+		printf("%s\n", stasync_chunk_id_format(&digest, hex));
+	return r;
+}
+
 int cmd_digest(struct cli *c)
 {
 	const char *input = c->argc > 0 ? cli_strip_file_url(c->argv[0]) : NULL;
@@ -22,15 +58,17 @@ int cmd_digest(struct cli *c)
 	if (c->argc > 1)
 		return cli_error(c, "digest of a path inside an archive needs a directory archive, which this version does not support yet");
 	what = cli_what_of(c, input);
+	if (!input && (what == WHAT_AUTO || what == WHAT_DIRECTORY))
+		return digest_archive(c, ".", WHAT_DIRECTORY);   /* as casync */
 	if (what == WHAT_BLOB_INDEX) {
 		r = cli_blob_index_run(c, input, NULL, &digest);
 		if (r)
 			return r;
 		goto print;
 	}
-	if (what == WHAT_ARCHIVE || what == WHAT_ARCHIVE_INDEX || what == WHAT_DIRECTORY)
-		return cli_error(c, "%s: digests of directory archives are not supported by this version yet",
-				 name);
+	if (what == WHAT_ARCHIVE || what == WHAT_ARCHIVE_INDEX || what == WHAT_DIRECTORY ||
+	    (what == WHAT_AUTO && input && stat(input, &st) == 0 && S_ISDIR(st.st_mode)))
+		return digest_archive(c, input, what);
 
 	if (!input || strcmp(input, "-") == 0)
 		fd = STDIN_FILENO;
@@ -38,9 +76,6 @@ int cmd_digest(struct cli *c)
 		return cli_error(c, "%s: cannot open: %s", input, strerror(errno));
 	if (fstat(fd, &st) < 0)
 		return cli_error(c, "%s: cannot stat: %s", name, strerror(errno));
-	if (S_ISDIR(st.st_mode))
-		return cli_error(c, "%s: is a directory; directory digests are not supported by this version yet",
-				 name);
 	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	r = stasync_blob_digest(fd, name, c->digest, &digest, &err);
 	if (fd != STDIN_FILENO)

@@ -70,25 +70,59 @@ out:
 	return r < 0 ? cli_fail(c, &err) : 0;
 }
 
+/* A directory archive (.catar, .caidx) into a directory, made if missing. */
+static int extract_archive(struct cli *c, const char *input, const char *output,
+			   const char *subtree, enum what what)
+{
+	stasync_extract_options o;
+	stasync_error err = { 0, "" };
+	struct cli_archive *a = NULL;
+	int fd, r;
+
+	if (mkdir(output, 0755) < 0 && errno != EEXIST)
+		return cli_error(c, "%s: cannot create directory: %s", output, strerror(errno));
+	fd = open(output, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return cli_error(c, "%s: cannot open directory: %s", output, strerror(errno));
+	r = cli_archive_open(c, input, what, false, &a);
+	if (r) {
+		close(fd);
+		return r;
+	}
+	stasync_extract_options_init(&o);
+	o.restore_mask = cli_restore_mask(c);
+	o.delete_extra = c->delete_extra;
+	o.undo_immutable = c->undo_immutable;
+	o.punch_holes = c->punch_holes;
+	o.subtree = subtree;
+	if (c->uid_shift_apply) {
+		o.uid_shift = c->uid_shift;
+		o.uid_range = c->uid_range;
+	}
+	r = stasync_extract(cli_archive_decoder(a), fd, output, &o, &err);
+	close(fd);
+	return cli_archive_finish(a, r, &err);
+}
+
 int cmd_extract(struct cli *c)
 {
 	const char *input = c->argc > 0 ? cli_strip_file_url(c->argv[0]) : NULL;
-	const char *output = c->argc > 1 ? cli_strip_file_url(c->argv[1]) : "-";
+	const char *output = c->argc > 1 ? cli_strip_file_url(c->argv[1]) : NULL;
+	const char *subtree = c->argc > 2 ? c->argv[2] : NULL;
 	enum what what;
 
 	if (c->argc > 3)
-		return cli_error(c, "extract takes the index to read and the output to write, nothing more");
-	if (c->argc > 2)
-		return cli_error(c, "extracting a subtree needs a directory archive, which this version does not support yet");
+		return cli_error(c, "extract takes the archive or index to read, the output and a subtree, nothing more");
 	what = cli_what_of(c, input);
 	if (what == WHAT_ARCHIVE || what == WHAT_ARCHIVE_INDEX)
-		return cli_error(c, "%s: directory archives are not supported by this version yet",
-				 input ? input : "-");
+		return extract_archive(c, input, output ? output : ".", subtree, what);
+	if (subtree)
+		return cli_error(c, "a subtree can only be extracted from a directory archive");
 	if (what != WHAT_BLOB_INDEX) {
 		if (!input || strcmp(input, "-") == 0)
-			return cli_error(c, "reading an index from standard input needs --what=blob-index");
-		return cli_error(c, "%s: unknown kind of file to extract (name it .caibx, or pass --what=blob-index)",
+			return cli_error(c, "reading from standard input needs --what=archive, --what=archive-index or --what=blob-index");
+		return cli_error(c, "%s: unknown kind of file to extract (name it .catar, .caidx or .caibx, or pass --what=)",
 				 input);
 	}
-	return cli_blob_index_run(c, input, output, NULL);
+	return cli_blob_index_run(c, input, output ? output : "-", NULL);
 }

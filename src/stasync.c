@@ -19,10 +19,10 @@ static const struct verb verbs[] = {
 	{ "make", cmd_make, "make [ARCHIVE|ARCHIVE_INDEX|BLOB_INDEX] [PATH]" },
 	{ "extract", cmd_extract, "extract [ARCHIVE|ARCHIVE_INDEX|BLOB_INDEX] [PATH]" },
 	{ "digest", cmd_digest, "digest [ARCHIVE|BLOB|ARCHIVE_INDEX|BLOB_INDEX|DIRECTORY]" },
+	{ "list", cmd_list, "list [ARCHIVE|ARCHIVE_INDEX|DIRECTORY] [PATH]" },
+	{ "mtree", cmd_mtree, "mtree [ARCHIVE|ARCHIVE_INDEX|DIRECTORY] [PATH]" },
+	{ "stat", cmd_stat, "stat [ARCHIVE|ARCHIVE_INDEX|DIRECTORY] [PATH]" },
 	/* casync's other verbs: accepted, not there yet. */
-	{ "list", NULL, NULL },
-	{ "mtree", NULL, NULL },
-	{ "stat", NULL, NULL },
 	{ "mount", NULL, NULL },
 	{ "mkdev", NULL, NULL },
 	{ "gc", NULL, NULL },
@@ -66,6 +66,12 @@ enum {
 	ARG_EXCLUDE_NODUMP,
 	ARG_EXCLUDE_SUBMOUNTS,
 	ARG_EXCLUDE_FILE,
+	ARG_PUNCH_HOLES,
+	ARG_DELETE,
+	ARG_UNDO_IMMUTABLE,
+	ARG_UID_SHIFT,
+	ARG_UID_RANGE,
+	ARG_RECURSIVE,
 	ARG_IGNORED,
 };
 
@@ -112,6 +118,32 @@ static int parse_bool(struct cli *c, const char *opt, const char *v, bool *ret)
 	return 0;
 }
 
+/* --uid-shift=yes|no|SHIFT, --uid-range=yes|no|RANGE (1 … 2^32), as in
+ * casync: a number also switches shifting on. */
+static int parse_uid_option(struct cli *c, bool shift, const char *v)
+{
+	unsigned long long n;
+	char *end;
+	bool b;
+
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (*v >= '0' && *v <= '9' && !*end && !errno) {
+		if (shift ? n >= UINT32_MAX : (n == 0 || n > UINT64_C(0x100000000)))
+			return cli_error(c, "--uid-%s=%s: out of range", shift ? "shift" : "range", v);
+		if (shift)
+			c->uid_shift = (uid_t)n;
+		else
+			c->uid_range = (uid_t)n;  /* 2^32 wraps to 0: no limit */
+		c->uid_shift_apply = true;
+		return 0;
+	}
+	if (parse_bool(c, shift ? "uid-shift" : "uid-range", v, &b))
+		return 1;
+	c->uid_shift_apply = b;
+	return 0;
+}
+
 static int parse_options(struct cli *c, int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -140,14 +172,14 @@ static int parse_options(struct cli *c, int argc, char **argv)
 		{ "exclude-file", required_argument, NULL, ARG_EXCLUDE_FILE },
 		{ "reflink", required_argument, NULL, ARG_IGNORED },
 		{ "hardlink", required_argument, NULL, ARG_IGNORED },
-		{ "punch-holes", required_argument, NULL, ARG_IGNORED },
-		{ "delete", required_argument, NULL, ARG_IGNORED },
-		{ "undo-immutable", required_argument, NULL, ARG_IGNORED },
+		{ "punch-holes", required_argument, NULL, ARG_PUNCH_HOLES },
+		{ "delete", required_argument, NULL, ARG_DELETE },
+		{ "undo-immutable", required_argument, NULL, ARG_UNDO_IMMUTABLE },
 		{ "seed-output", required_argument, NULL, ARG_IGNORED },
-		{ "recursive", required_argument, NULL, ARG_IGNORED },
+		{ "recursive", required_argument, NULL, ARG_RECURSIVE },
 		{ "mkdir", required_argument, NULL, ARG_IGNORED },
-		{ "uid-shift", required_argument, NULL, ARG_IGNORED },
-		{ "uid-range", required_argument, NULL, ARG_IGNORED },
+		{ "uid-shift", required_argument, NULL, ARG_UID_SHIFT },
+		{ "uid-range", required_argument, NULL, ARG_UID_RANGE },
 		{}
 	};
 	stasync_error err = { 0, "" };
@@ -223,8 +255,29 @@ static int parse_options(struct cli *c, int argc, char **argv)
 			if (parse_bool(c, "exclude-submounts", optarg, &c->exclude_submounts))
 				return 1;
 			break;
+		case ARG_RECURSIVE:
+			if (parse_bool(c, "recursive", optarg, &c->recursive))
+				return 1;
+			break;
 		case ARG_EXCLUDE_FILE:
 			if (parse_bool(c, "exclude-file", optarg, &c->exclude_file))
+				return 1;
+			break;
+		case ARG_PUNCH_HOLES:
+			if (parse_bool(c, "punch-holes", optarg, &c->punch_holes))
+				return 1;
+			break;
+		case ARG_DELETE:
+			if (parse_bool(c, "delete", optarg, &c->delete_extra))
+				return 1;
+			break;
+		case ARG_UNDO_IMMUTABLE:
+			if (parse_bool(c, "undo-immutable", optarg, &c->undo_immutable))
+				return 1;
+			break;
+		case ARG_UID_SHIFT:
+		case ARG_UID_RANGE:
+			if (parse_uid_option(c, opt == ARG_UID_SHIFT, optarg))
 				return 1;
 			break;
 		case 'n':
@@ -252,6 +305,10 @@ int main(int argc, char **argv)
 		.digest = STASYNC_DIGEST_SHA512_256,
 		.exclude_nodump = true,
 		.exclude_file = true,
+		.recursive = true,
+		.punch_holes = true,
+		.delete_extra = true,
+		.uid_range = 0x10000,
 	};
 	const char *base = argc > 0 ? strrchr(argv[0], '/') : NULL;
 	const char *verb;

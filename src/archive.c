@@ -1,0 +1,252 @@
+/* Opening anything that holds a catar stream — a .catar file, a .caidx
+ * with its stores, or a directory encoded on the fly — as one decoder, so
+ * that extract, list, mtree, stat and digest treat them alike. */
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+struct cli_archive {
+	struct cli *c;
+	const char *name;
+	int fd;                            /* .catar or .caidx */
+	stasync_index_reader *index;
+	stasync_store **stores;
+	size_t n_stores;
+	stasync_chunk_reader *chunks;
+	stasync_catar_decoder *decoder;
+	/* a directory: the encoder runs in a thread and writes into a pipe */
+	int dir_fd, pipe_r, pipe_w;
+	pthread_t thread;
+	bool thread_started;
+	int encode_r;
+	stasync_error encode_err;
+	/* The digest of every byte the decoder reads. Its type is the
+	 * archive's own (casync's rule), read from the root ENTRY's feature
+	 * flags at offset 16: the first bytes wait here until then. */
+	bool want_digest;
+	stasync_digest *digest;
+	uint8_t head[24];
+	size_t head_len;
+};
+
+static ssize_t source_read(struct cli_archive *a, void *p, size_t n, stasync_error *err)
+{
+	int fd = a->pipe_r >= 0 ? a->pipe_r : a->fd;
+
+	if (a->chunks)
+		return stasync_chunk_reader_read(a->chunks, p, n, err);
+	for (;;) {
+		ssize_t k = read(fd, p, n);
+		if (k >= 0)
+			return k;
+		if (errno != EINTR) {
+			int e = -errno;
+			snprintf(err->message, sizeof(err->message), "%s: cannot read: %s", a->name,
+				 stasync_strerror(e));
+			return err->code = e;
+		}
+	}
+}
+
+/* What the decoder reads through: the source, digested on the way. */
+static ssize_t archive_read(void *ctx, void *p, size_t n, stasync_error *err)
+{
+	struct cli_archive *a = ctx;
+	ssize_t k = source_read(a, p, n, err);
+
+	const uint8_t *q = p;
+	size_t n_read = k > 0 ? (size_t)k : 0;
+
+	if (a->want_digest && !a->digest && n_read > 0) {
+		size_t room = sizeof(a->head) - a->head_len;
+		size_t take = n_read < room ? n_read : room;
+		uint64_t flags = 0;
+
+		memcpy(a->head + a->head_len, q, take);
+		a->head_len += take;
+		q += take;
+		n_read -= take;
+		if (a->head_len < sizeof(a->head))
+			return k;
+		for (int i = 7; i >= 0; i--)
+			flags = flags << 8 | a->head[16 + i];
+		if (stasync_digest_new((flags & STASYNC_SHA512_256) ? STASYNC_DIGEST_SHA512_256
+								    : STASYNC_DIGEST_SHA256, &a->digest) < 0) {
+			snprintf(err->message, sizeof(err->message), "cannot set up the digest");
+			return err->code = -ENOMEM;
+		}
+		stasync_digest_write(a->digest, a->head, sizeof(a->head));
+	}
+	if (n_read > 0 && a->digest)
+		stasync_digest_write(a->digest, q, n_read);
+	return k;
+}
+
+static int pipe_write(void *ctx, const void *p, size_t n, stasync_error *err)
+{
+	struct cli_archive *a = ctx;
+	const char *q = p;
+
+	while (n > 0) {
+		ssize_t k = write(a->pipe_w, q, n);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0) {
+			/* EPIPE: the reader has all it wanted. */
+			snprintf(err->message, sizeof(err->message), "%s: %s", a->name, strerror(errno));
+			return err->code = -errno;
+		}
+		q += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+static void *encode_thread(void *ctx)
+{
+	struct cli_archive *a = ctx;
+	stasync_encode_options o = { .feature_flags = cli_feature_flags(a->c, true) };
+	sigset_t ss;
+
+	/* When the reader stops early its end of the pipe closes: this
+	 * thread then gets EPIPE instead of the process a SIGPIPE. */
+	sigemptyset(&ss);
+	sigaddset(&ss, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &ss, NULL);
+
+	a->encode_r = stasync_catar_encode(a->dir_fd, a->name, &o, pipe_write, a, &a->encode_err);
+	close(a->pipe_w);
+	a->pipe_w = -1;
+	return NULL;
+}
+
+int cli_archive_open(struct cli *c, const char *path, enum what what, bool digest,
+		     struct cli_archive **ret)
+{
+	stasync_error err = { 0, "" };
+	struct cli_archive *a;
+	struct stat st;
+	int p[2], r;
+
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return cli_error(c, "out of memory");
+	a->c = c;
+	a->name = path && strcmp(path, "-") ? path : "standard input";
+	a->fd = a->dir_fd = a->pipe_r = a->pipe_w = -1;
+	a->want_digest = digest;
+
+	if (!path || strcmp(path, "-") == 0)
+		a->fd = dup(STDIN_FILENO);
+	else
+		a->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (a->fd < 0 || fstat(a->fd, &st) < 0) {
+		r = cli_error(c, "%s: cannot open: %s", a->name, strerror(errno));
+		goto fail;
+	}
+	if (what == WHAT_AUTO)
+		what = S_ISDIR(st.st_mode) ? WHAT_DIRECTORY : WHAT_ARCHIVE;
+	if (S_ISDIR(st.st_mode) != (what == WHAT_DIRECTORY)) {
+		r = cli_error(c, "%s: %s a directory", a->name,
+			      S_ISDIR(st.st_mode) ? "is" : "is not");
+		goto fail;
+	}
+
+	switch (what) {
+	case WHAT_ARCHIVE:
+		r = 0;
+		break;
+	case WHAT_ARCHIVE_INDEX:
+		r = stasync_index_reader_open(a->fd, a->name, &a->index, &err);
+		a->fd = -1;   /* the index reader owns it */
+		if (r < 0)
+			break;
+		r = cli_stores_open(c, path && strcmp(path, "-") ? path : NULL, 0, &a->stores, &a->n_stores);
+		if (r) {
+			cli_archive_finish(a, 0, NULL);
+			return r;
+		}
+		r = stasync_chunk_reader_new(a->index, a->stores, a->n_stores, &a->chunks, &err);
+		break;
+	case WHAT_DIRECTORY:
+		a->dir_fd = a->fd;
+		a->fd = -1;
+		if (pipe2(p, O_CLOEXEC) < 0) {
+			r = cli_error(c, "cannot create a pipe: %s", strerror(errno));
+			goto fail;
+		}
+		a->pipe_r = p[0];
+		a->pipe_w = p[1];
+		if ((errno = pthread_create(&a->thread, NULL, encode_thread, a))) {
+			r = cli_error(c, "cannot start a thread: %s", strerror(errno));
+			goto fail;
+		}
+		a->thread_started = true;
+		r = 0;
+		break;
+	default:
+		r = cli_error(c, "%s: expected a .catar, a .caidx or a directory", a->name);
+		goto fail;
+	}
+	if (r == 0)
+		r = stasync_catar_decoder_new(archive_read, a, a->name, &a->decoder, &err);
+	if (r < 0)
+		return cli_archive_finish(a, r, &err);
+	*ret = a;
+	return 0;
+fail:
+	cli_archive_finish(a, 0, NULL);
+	return r;
+}
+
+stasync_catar_decoder *cli_archive_decoder(struct cli_archive *a)
+{
+	return a->decoder;
+}
+
+int cli_archive_digest(struct cli_archive *a, stasync_chunk_id *ret)
+{
+	if (!a->digest)
+		return -EBADMSG;   /* never got past the first record */
+	stasync_digest_final(a->digest, ret);
+	return 0;
+}
+
+int cli_archive_finish(struct cli_archive *a, int r, const stasync_error *err)
+{
+	int status = 0;
+
+	stasync_catar_decoder_free(a->decoder);
+	a->decoder = NULL;
+	if (a->pipe_r >= 0) {
+		close(a->pipe_r);   /* an encoder still writing gets EPIPE */
+		a->pipe_r = -1;
+	}
+	if (a->thread_started)
+		pthread_join(a->thread, NULL);
+	/* When the directory encoder failed, the decoder only saw a short
+	 * stream: the encoder's message says what really went wrong. */
+	if (a->thread_started && a->encode_r < 0 && a->encode_r != -EPIPE)
+		status = cli_fail(a->c, &a->encode_err);
+	else if (r < 0)
+		status = cli_fail(a->c, err);
+	if (a->pipe_w >= 0)
+		close(a->pipe_w);
+	if (a->dir_fd >= 0)
+		close(a->dir_fd);
+	if (a->fd >= 0)
+		close(a->fd);
+	stasync_chunk_reader_free(a->chunks);
+	stasync_index_reader_free(a->index);
+	cli_stores_free(a->stores, a->n_stores);
+	stasync_digest_free(a->digest);
+	free(a);
+	return status;
+}
