@@ -79,9 +79,11 @@ static int emit(struct enc *c, const void *p, size_t n)
 	return 0;
 }
 
+/* The current path for messages: the root as the user named it, then the
+ * path below it. */
 static const char *cur_path(struct enc *c)
 {
-	return c->path.len ? (const char *)c->path.data : ".";
+	return (const char *)c->path.data;
 }
 
 static int path_push(struct enc *c, const char *name)
@@ -412,9 +414,13 @@ int stasync_catar_encode(int dir_fd, const char *root, const stasync_encode_opti
 	int fd, r;
 
 	c.flags = o->feature_flags ? o->feature_flags : STASYNC_FEATURES_DEFAULT;
-	sta_entry_reader_init(&c.reader, c.flags);
+	sta_entry_reader_init(&c.reader, o);
 	c.rec.limit = (size_t)64 << 20;
 	c.path.limit = (size_t)64 << 20;
+	if (sta_buf_append(&c.path, root ? root : ".", strlen(root ? root : ".") + 1) < 0) {
+		r = oom(&c);
+		goto out;
+	}
 	c.payload = malloc(PAYLOAD_BUF);
 	if (!c.payload) {
 		r = oom(&c);
@@ -448,8 +454,6 @@ int stasync_catar_encode(int dir_fd, const char *root, const stasync_encode_opti
 	while (r == 0 && c.depth > 0)
 		r = step(&c);
 out:
-	if (r < 0 && err && root && !strstr(err->message, root))
-		sta_error_prefix(err, r, "%s", root);
 	while (c.depth > 0)
 		frame_free(&c.stack[--c.depth]);
 	free(c.stack);

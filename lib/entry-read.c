@@ -15,10 +15,14 @@
 #define XATTR_VALUE_MAX (64 * 1024)
 #define XATTR_LIST_MAX_BYTES (64 * 1024)
 
-void sta_entry_reader_init(struct sta_entry_reader *r, uint64_t flags)
+void sta_entry_reader_init(struct sta_entry_reader *r, const stasync_encode_options *o)
 {
+	uint64_t flags = o->feature_flags ? o->feature_flags : STASYNC_FEATURES_DEFAULT;
+
 	memset(r, 0, sizeof(*r));
 	r->flags = flags;
+	r->uid_shift = o->uid_shift;
+	r->uid_range = o->uid_range;
 	if (flags & STASYNC_WITH_NSEC_TIME)
 		r->granularity = 1;
 	else if (flags & STASYNC_WITH_USEC_TIME)
@@ -82,6 +86,24 @@ static const struct {
 	{ STASYNC_WITH_FLAG_ARCHIVE, STA_FAT_ATTR_ARCH },
 };
 
+static bool uid_valid(uint64_t id)
+{
+	return id != UINT32_MAX && id != 65535;
+}
+
+/* The id as stored: (id − shift) mod range, as casync's encoder does;
+ * -EINVAL for an invalid id or one below the shift. */
+static int shift_id(const struct sta_entry_reader *r, uint64_t id, uint64_t *ret)
+{
+	if (!uid_valid(id) || id < r->uid_shift)
+		return -EINVAL;
+	id -= r->uid_shift;
+	if (r->uid_range)
+		id %= r->uid_range;
+	*ret = id;
+	return 0;
+}
+
 /* casync's rule for owner names: none for root (obvious), the name when
  * the system knows one, else the number as text unless numeric ids are
  * stored anyway. */
@@ -105,9 +127,13 @@ static int owner_name(struct sta_entry_reader *r, bool group, unsigned id, char 
 			name = strdup(p->pw_name);
 	}
 	if (!name) {
+		uint64_t shifted;
+
 		if (r->flags & (STASYNC_WITH_16BIT_UIDS | STASYNC_WITH_32BIT_UIDS))
 			return 0;
-		if (asprintf(&name, "%u", id) < 0)
+		if (shift_id(r, id, &shifted) < 0)
+			return -EINVAL;
+		if (asprintf(&name, "%" PRIu64, shifted) < 0)
 			return -ENOMEM;
 	}
 	if (!name)
@@ -137,11 +163,6 @@ static int cached_owner_name(struct sta_entry_reader *r, bool group, unsigned id
 	if (*cache && !(*ret = strdup(*cache)))
 		return -ENOMEM;
 	return 0;
-}
-
-static bool uid_valid(uint64_t id)
-{
-	return id != UINT32_MAX && id != 65535;
 }
 
 /* Read one xattr value into r->value; 0, -ENODATA when gone, or -errno. */
@@ -257,12 +278,14 @@ static int acl_add(struct sta_entry_reader *r, stasync_acl_item **v, size_t *n, 
 	if (!p)
 		return -ENOMEM;
 	*v = p;
-	if (!uid_valid(id))
+	uint64_t shifted;
+
+	if (shift_id(r, id, &shifted) < 0)
 		return -EINVAL;
-	if ((r->flags & STASYNC_WITH_16BIT_UIDS) && id > UINT16_MAX)
+	if ((r->flags & STASYNC_WITH_16BIT_UIDS) && shifted > UINT16_MAX)
 		return -EPROTONOSUPPORT;
 	if (r->flags & (STASYNC_WITH_16BIT_UIDS | STASYNC_WITH_32BIT_UIDS))
-		it.id = id;
+		it.id = shifted;
 	if (r->flags & STASYNC_WITH_USER_NAMES) {
 		e = owner_name(r, group, id, &it.name);
 		if (e < 0)
@@ -406,15 +429,13 @@ int sta_entry_read(struct sta_entry_reader *r, const struct sta_node *n, stasync
 
 	/* owners */
 	if (f & (STASYNC_WITH_16BIT_UIDS | STASYNC_WITH_32BIT_UIDS)) {
-		if (!uid_valid(n->st.st_uid) || !uid_valid(n->st.st_gid))
-			return sta_error(err, -EINVAL, "%s: invalid owner %u:%u", path,
-					 (unsigned)n->st.st_uid, (unsigned)n->st.st_gid);
-		if ((f & STASYNC_WITH_16BIT_UIDS) && (n->st.st_uid > UINT16_MAX || n->st.st_gid > UINT16_MAX))
-			return sta_error(err, -EPROTONOSUPPORT,
-					 "%s: owner %u:%u does not fit 16-bit ids (use --with=32bit-uids)",
+		if (shift_id(r, n->st.st_uid, &e->uid) < 0 || shift_id(r, n->st.st_gid, &e->gid) < 0)
+			return sta_error(err, -EINVAL, "%s: owner %u:%u is invalid or below --uid-shift",
 					 path, (unsigned)n->st.st_uid, (unsigned)n->st.st_gid);
-		e->uid = n->st.st_uid;
-		e->gid = n->st.st_gid;
+		if ((f & STASYNC_WITH_16BIT_UIDS) && (e->uid > UINT16_MAX || e->gid > UINT16_MAX))
+			return sta_error(err, -EPROTONOSUPPORT,
+					 "%s: owner %" PRIu64 ":%" PRIu64 " does not fit 16-bit ids (use --with=32bit-uids)",
+					 path, e->uid, e->gid);
 	}
 	if (f & STASYNC_WITH_USER_NAMES) {
 		if ((x = cached_owner_name(r, false, n->st.st_uid, &e->user)) < 0 ||

@@ -11,6 +11,7 @@
 struct sta_entry_reader {
 	uint64_t flags;           /* the archive's normalized feature flags */
 	uint64_t granularity;     /* mtime rounding in ns; 0: no times */
+	uid_t uid_shift, uid_range;  /* see stasync_encode_options */
 	/* The last uid/gid looked up: files mostly share owners. */
 	uid_t cached_uid;
 	gid_t cached_gid;
@@ -19,7 +20,7 @@ struct sta_entry_reader {
 	struct sta_buf list, value; /* xattr scratch */
 };
 
-void sta_entry_reader_init(struct sta_entry_reader *r, uint64_t flags);
+void sta_entry_reader_init(struct sta_entry_reader *r, const stasync_encode_options *o);
 void sta_entry_reader_done(struct sta_entry_reader *r);
 
 /* The inode as found while walking: fd is open for regular files and

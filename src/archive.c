@@ -112,7 +112,7 @@ static int pipe_write(void *ctx, const void *p, size_t n, stasync_error *err)
 static void *encode_thread(void *ctx)
 {
 	struct cli_archive *a = ctx;
-	stasync_encode_options o = { .feature_flags = cli_feature_flags(a->c, true) };
+	stasync_encode_options o = cli_encode_options(a->c);
 	sigset_t ss;
 
 	/* When the reader stops early its end of the pipe closes: this

@@ -155,3 +155,14 @@ uint64_t cli_restore_mask(const struct cli *c)
 {
 	return (c->with ? c->with : STASYNC_WITH_ALL) & ~c->without;
 }
+
+stasync_encode_options cli_encode_options(const struct cli *c)
+{
+	stasync_encode_options o = { .feature_flags = cli_feature_flags(c, true) };
+
+	if (c->uid_shift_apply) {
+		o.uid_shift = c->uid_shift;
+		o.uid_range = c->uid_range;
+	}
+	return o;
+}

@@ -62,6 +62,9 @@ void cli_stores_free(stasync_store **stores, size_t n);
 /* cli_feature_flags() — the feature flags to make an archive (directory)
  * or a blob index with. */
 uint64_t cli_feature_flags(const struct cli *c, bool directory);
+/* cli_encode_options() — features and --uid-shift/--uid-range for the
+ * catar encoder. */
+stasync_encode_options cli_encode_options(const struct cli *c);
 /* cli_restore_mask() — which archive features extraction restores. */
 uint64_t cli_restore_mask(const struct cli *c);
 

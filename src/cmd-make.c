@@ -62,7 +62,7 @@ static int sink_write(void *ctx, const void *p, size_t n, stasync_error *err)
 static int make_archive(struct cli *c, const char *output, const char *input, enum what what)
 {
 	const char *out_name = output && strcmp(output, "-") ? output : "standard output";
-	stasync_encode_options eo = { .feature_flags = cli_feature_flags(c, true) };
+	stasync_encode_options eo = cli_encode_options(c);
 	stasync_error err = { 0, "" };
 	stasync_chunk_writer *cw = NULL;
 	stasync_store **stores = NULL;

@@ -78,6 +78,10 @@ typedef ssize_t (*stasync_read_fn)(void *ctx, void *p, size_t n, stasync_error *
 /* ---- Encoding ------------------------------------------------------------ */
 typedef struct stasync_encode_options {
 	uint64_t feature_flags;   /* normalized; STASYNC_FEATURES_DEFAULT if 0 */
+	/* casync's --uid-shift/--uid-range when making: ids are stored as
+	 * (id − uid_shift) mod uid_range (no modulo when 0); an id below the
+	 * shift is an error. */
+	uid_t uid_shift, uid_range;
 } stasync_encode_options;
 
 /* stasync_catar_encode() — serialize the tree below dir_fd (a directory

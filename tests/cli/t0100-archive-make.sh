@@ -16,7 +16,8 @@ mktree tree || bail_out "could not build the test tree"
 n=0
 for opts in "" "--with=unix" "--without=privileged" "--with=best" \
 	"--without=user-names --with=sec-time" "--without=all" "--with=16bit-uids --with=permissions" \
-	"--digest=sha256" "--exclude-nodump=no" "--with=fuse --without=xattrs"; do
+	"--digest=sha256" "--exclude-nodump=no" "--with=fuse --without=xattrs" \
+	"--uid-range=1000" "--uid-shift=1000"; do
 	n=$((n + 1))
 	label=${opts:-default}
 	# shellcheck disable=SC2086 # word splitting of the options is wanted
