@@ -452,7 +452,9 @@ static int list_walk(struct list_run *run, stasync_catar_decoder *d, const char 
 		depth = stasync_catar_decoder_depth(d);
 
 		if (r == STASYNC_CATAR_DIR_END) {
-			if (found && depth == base)
+			/* A whole listing reads on to the archive's end, so that
+			 * anything after it is reported; a PATH stops here. */
+			if (found && depth == base && *seek)
 				break;
 			continue;
 		}
