@@ -9,6 +9,7 @@
 #include <sys/xattr.h>
 
 #include "entry-read.h"
+#include "fsflags.h"
 #include "linux.h"
 #include "util.h"
 
@@ -43,48 +44,19 @@ void sta_entry_reader_done(struct sta_entry_reader *r)
 	sta_buf_free(&r->value);
 }
 
-static bool errno_unsupported(int e)
-{
-	return e == EOPNOTSUPP || e == ENOTTY || e == ENOSYS || e == EINVAL;
-}
 
 int sta_read_chattr(int fd, unsigned *ret)
 {
 	unsigned v = 0;
 
 	if (ioctl(fd, STA_FS_IOC_GETFLAGS, &v) < 0) {
-		if (!errno_unsupported(errno))
+		if (!sta_errno_unsupported(-errno))
 			return -errno;
 		v = 0;
 	}
 	*ret = v;
 	return 0;
 }
-
-static const struct {
-	uint64_t feature;
-	unsigned chattr;
-} chattr_map[] = {
-	{ STASYNC_WITH_FLAG_APPEND, STA_FS_APPEND_FL },
-	{ STASYNC_WITH_FLAG_NOATIME, STA_FS_NOATIME_FL },
-	{ STASYNC_WITH_FLAG_COMPR, STA_FS_COMPR_FL },
-	{ STASYNC_WITH_FLAG_NOCOW, STA_FS_NOCOW_FL },
-	{ STASYNC_WITH_FLAG_NODUMP, STA_FS_NODUMP_FL },
-	{ STASYNC_WITH_FLAG_DIRSYNC, STA_FS_DIRSYNC_FL },
-	{ STASYNC_WITH_FLAG_IMMUTABLE, STA_FS_IMMUTABLE_FL },
-	{ STASYNC_WITH_FLAG_SYNC, STA_FS_SYNC_FL },
-	{ STASYNC_WITH_FLAG_NOCOMP, STA_FS_NOCOMP_FL },
-	{ STASYNC_WITH_FLAG_PROJINHERIT, STA_FS_PROJINHERIT_FL },
-};
-
-static const struct {
-	uint64_t feature;
-	uint32_t fat;
-} fat_map[] = {
-	{ STASYNC_WITH_FLAG_HIDDEN, STA_FAT_ATTR_HIDDEN },
-	{ STASYNC_WITH_FLAG_SYSTEM, STA_FAT_ATTR_SYS },
-	{ STASYNC_WITH_FLAG_ARCHIVE, STA_FAT_ATTR_ARCH },
-};
 
 static bool uid_valid(uint64_t id)
 {
@@ -451,21 +423,17 @@ int sta_entry_read(struct sta_entry_reader *r, const struct sta_node *n, stasync
 
 	/* chattr, FAT and subvolume flags, for regular files and dirs */
 	if (reg_or_dir && (f & STASYNC_WITH_CHATTR)) {
-		for (size_t i = 0; i < ELEMENTSOF(chattr_map); i++)
-			if (n->chattr & chattr_map[i].chattr)
-				e->flags |= chattr_map[i].feature & f;
+		e->flags |= sta_chattr_to_features(n->chattr) & f;
 	}
 	if (reg_or_dir && (f & STASYNC_WITH_FAT_ATTRS) &&
 	    (n->magic == STA_MSDOS_SUPER_MAGIC || n->magic == STA_FUSE_SUPER_MAGIC)) {
 		uint32_t a = 0;
 		if (ioctl(n->fd, STA_FAT_IOCTL_GET_ATTRIBUTES, &a) < 0) {
-			if (!errno_unsupported(errno))
+			if (!sta_errno_unsupported(-errno))
 				return fail(err, -errno, path, "FAT attributes", "fat-attrs");
 			a = 0;
 		}
-		for (size_t i = 0; i < ELEMENTSOF(fat_map); i++)
-			if (a & fat_map[i].fat)
-				e->flags |= fat_map[i].feature & f;
+		e->flags |= sta_fat_to_features(a) & f;
 	}
 	if (S_ISDIR(m) && (f & STASYNC_WITH_SUBVOLUME) && n->magic == STA_BTRFS_SUPER_MAGIC &&
 	    n->st.st_ino == STA_BTRFS_FIRST_FREE_OBJECTID) {
@@ -517,7 +485,7 @@ int sta_entry_read(struct sta_entry_reader *r, const struct sta_node *n, stasync
 		struct sta_fsxattr fx;
 		memset(&fx, 0, sizeof(fx));
 		if (ioctl(n->fd, STA_FS_IOC_FSGETXATTR, &fx) < 0) {
-			if (!errno_unsupported(errno))
+			if (!sta_errno_unsupported(-errno))
 				return fail(err, -errno, path, "the quota project id", "quota-projid");
 		} else
 			e->quota_projid = fx.fsx_projid;

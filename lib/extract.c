@@ -69,6 +69,7 @@
 #include <sys/xattr.h>
 
 #include <stasync/extract.h>
+#include "fsflags.h"
 #include "linux.h"
 #include "util.h"
 
@@ -99,69 +100,9 @@ struct sta_btrfs_vol_args {
 #define ACL_NO_ID UINT32_MAX
 
 /* ---- chattr and FAT flags -------------------------------------------------- */
-static const struct {
-	uint64_t feature;
-	unsigned fs_flag;
-} chattr_map[] = {
-	{ STASYNC_WITH_FLAG_APPEND, STA_FS_APPEND_FL },
-	{ STASYNC_WITH_FLAG_NOATIME, STA_FS_NOATIME_FL },
-	{ STASYNC_WITH_FLAG_COMPR, STA_FS_COMPR_FL },
-	{ STASYNC_WITH_FLAG_NOCOW, STA_FS_NOCOW_FL },
-	{ STASYNC_WITH_FLAG_NODUMP, STA_FS_NODUMP_FL },
-	{ STASYNC_WITH_FLAG_DIRSYNC, STA_FS_DIRSYNC_FL },
-	{ STASYNC_WITH_FLAG_IMMUTABLE, STA_FS_IMMUTABLE_FL },
-	{ STASYNC_WITH_FLAG_SYNC, STA_FS_SYNC_FL },
-	{ STASYNC_WITH_FLAG_NOCOMP, STA_FS_NOCOMP_FL },
-	{ STASYNC_WITH_FLAG_PROJINHERIT, STA_FS_PROJINHERIT_FL },
-};
-
-static const struct {
-	uint64_t feature;
-	uint32_t fat_attr;
-} fat_map[] = {
-	{ STASYNC_WITH_FLAG_HIDDEN, STA_FAT_ATTR_HIDDEN },
-	{ STASYNC_WITH_FLAG_SYSTEM, STA_FAT_ATTR_SYS },
-	{ STASYNC_WITH_FLAG_ARCHIVE, STA_FAT_ATTR_ARCH },
-};
-
 /* Flags that only work, or work best, on a still empty file. */
 #define EARLY_FS_FLAGS (STA_FS_NOATIME_FL | STA_FS_COMPR_FL | STA_FS_NOCOW_FL | STA_FS_NOCOMP_FL | STA_FS_PROJINHERIT_FL)
 
-static unsigned features_to_chattr(uint64_t f)
-{
-	unsigned r = 0;
-
-	for (size_t i = 0; i < ELEMENTSOF(chattr_map); i++)
-		if (f & chattr_map[i].feature)
-			r |= chattr_map[i].fs_flag;
-	return r;
-}
-
-static uint64_t chattr_to_features(unsigned fl)
-{
-	uint64_t r = 0;
-
-	for (size_t i = 0; i < ELEMENTSOF(chattr_map); i++)
-		if (fl & chattr_map[i].fs_flag)
-			r |= chattr_map[i].feature;
-	return r;
-}
-
-static uint32_t features_to_fat(uint64_t f)
-{
-	uint32_t r = 0;
-
-	for (size_t i = 0; i < ELEMENTSOF(fat_map); i++)
-		if (f & fat_map[i].feature)
-			r |= fat_map[i].fat_attr;
-	return r;
-}
-
-/* The errors with which a file system or node type says "not here". */
-static bool errno_unsupported(int r)
-{
-	return r == -EOPNOTSUPP || r == -ENOTTY || r == -ENOSYS || r == -EINVAL;
-}
 
 /* ---- state ----------------------------------------------------------------- */
 struct dir_frame {
@@ -327,7 +268,7 @@ static int clear_immutable_fd(int fd)
 	int r = get_fs_flags(fd, &fl);
 
 	if (r < 0)
-		return errno_unsupported(r) ? 0 : r;
+		return sta_errno_unsupported(r) ? 0 : r;
 	if (!(fl & (STA_FS_IMMUTABLE_FL | STA_FS_APPEND_FL)))
 		return 0;
 	r = set_fs_flags(fd, fl & ~(unsigned)(STA_FS_IMMUTABLE_FL | STA_FS_APPEND_FL));
@@ -967,8 +908,8 @@ static int apply_xattrs(struct extractor *x, const struct node *n, const stasync
 static int apply_chattr(struct extractor *x, int fd, const stasync_entry *e, unsigned only,
 			const char *path)
 {
-	unsigned mask = features_to_chattr(x->eff) & only;
-	unsigned value = features_to_chattr(e->flags) & mask;
+	unsigned mask = sta_features_to_chattr(x->eff) & only;
+	unsigned value = sta_features_to_chattr(e->flags) & mask;
 	unsigned old = 0, nw;
 	int r;
 
@@ -976,7 +917,7 @@ static int apply_chattr(struct extractor *x, int fd, const stasync_entry *e, uns
 		return 0;
 	r = get_fs_flags(fd, &old);
 	if (r < 0) {
-		if (errno_unsupported(r) && value == 0)
+		if (sta_errno_unsupported(r) && value == 0)
 			return 0;
 		old = 0;
 	} else {
@@ -988,8 +929,8 @@ static int apply_chattr(struct extractor *x, int fd, const stasync_entry *e, uns
 			return 0;
 	}
 	char names[512];
-	stasync_feature_flags_format(chattr_to_features(value ? value : mask), names, sizeof(names));
-	if (errno_unsupported(r))
+	stasync_feature_flags_format(sta_chattr_to_features(value ? value : mask), names, sizeof(names));
+	if (sta_errno_unsupported(r))
 		return fail(x, -EOPNOTSUPP, path,
 			    "the target file system does not support (some of) these file attributes; "
 			    "pass --without=chattr (or the single flags) to skip them",
@@ -1010,7 +951,7 @@ static int apply_projid(struct extractor *x, int fd, const stasync_entry *e, con
 		return 0;
 	if (ioctl(fd, STA_FS_IOC_FSGETXATTR, &fa) < 0) {
 		r = -errno;
-		if (e->quota_projid == 0 && errno_unsupported(r))
+		if (e->quota_projid == 0 && sta_errno_unsupported(r))
 			return 0;
 		goto error;
 	}
@@ -1025,8 +966,8 @@ static int apply_projid(struct extractor *x, int fd, const stasync_entry *e, con
 		return 0;
 error:
 	r = -errno;
-	return fail(x, errno_unsupported(r) ? -EOPNOTSUPP : r, path,
-		    errno_unsupported(r) ? "the target file system does not support quota project "
+	return fail(x, sta_errno_unsupported(r) ? -EOPNOTSUPP : r, path,
+		    sta_errno_unsupported(r) ? "the target file system does not support quota project "
 					   "ids; pass --without=quota-projid to skip them"
 					 : NULL,
 		    "cannot set quota project id %" PRIu64, e->quota_projid);
@@ -1188,7 +1129,7 @@ static int apply_meta(struct extractor *x, const struct node *n, const stasync_e
 /* apply_late() — flags that must come after everything else. */
 static int apply_late(struct extractor *x, int fd, const stasync_entry *e, const char *path)
 {
-	uint32_t mask = features_to_fat(x->eff), value = features_to_fat(e->flags) & mask;
+	uint32_t mask = sta_features_to_fat(x->eff), value = sta_features_to_fat(e->flags) & mask;
 	int r;
 
 	r = apply_chattr(x, fd, e, ~0u, path);
@@ -1199,7 +1140,7 @@ static int apply_late(struct extractor *x, int fd, const stasync_entry *e, const
 		uint32_t old;
 		if (ioctl(fd, STA_FAT_IOCTL_GET_ATTRIBUTES, &old) < 0) {
 			r = -errno;
-			if (errno_unsupported(r) && value == 0)
+			if (sta_errno_unsupported(r) && value == 0)
 				return 0;
 		} else {
 			uint32_t nw = (old & ~mask) | value;
@@ -1207,8 +1148,8 @@ static int apply_late(struct extractor *x, int fd, const stasync_entry *e, const
 				return 0;
 			r = -errno;
 		}
-		return fail(x, errno_unsupported(r) ? -EOPNOTSUPP : r, path,
-			    errno_unsupported(r) ? "the target file system does not support FAT "
+		return fail(x, sta_errno_unsupported(r) ? -EOPNOTSUPP : r, path,
+			    sta_errno_unsupported(r) ? "the target file system does not support FAT "
 						   "attributes; pass --without=fat-attrs to skip them"
 						 : NULL,
 			    "cannot set FAT attributes");
@@ -1470,8 +1411,8 @@ static int make_dir(struct extractor *x, int dir_fd, const char *name, bool subv
 		int r = -errno;
 		if (r == -EEXIST)
 			return r;
-		return fail(x, errno_unsupported(r) ? -EOPNOTSUPP : r, path,
-			    errno_unsupported(r) ? "the target is not btrfs; pass --without=subvolume "
+		return fail(x, sta_errno_unsupported(r) ? -EOPNOTSUPP : r, path,
+			    sta_errno_unsupported(r) ? "the target is not btrfs; pass --without=subvolume "
 						   "to make plain directories"
 						 : NULL,
 			    "cannot create subvolume");
