@@ -61,7 +61,7 @@ for bad in dotdot slash unsorted duplicate truncated trailing huge-size unknown-
 	took=$(($(date +%s) - start))
 	check '[ "$rc" -eq 1 ] && [ "$(line_count "$T/err")" -eq 1 ] && grep -q "$bad.catar" "$T/err"' \
 		"extract $bad: exit 1, one line naming the archive" || show_run
-	check '[ "$took" -le 10 ]' "extract $bad: refused within seconds ($took s)"
+	check '[ "$took" -le 2 ]' "extract $bad: refused within a second or two ($took s)"
 	check '[ -z "$(find target -name ".#*" -o -name ".stasync-*")" ] && dir_is_empty outside' \
 		"extract $bad: no temporary files, nothing outside the target"
 	run timeout 20 "$STASYNC" list "$bad.catar"
