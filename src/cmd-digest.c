@@ -1,5 +1,5 @@
-/* stasync digest [FILE|INDEX] — print the digest of a blob, read directly
- * or put together from an index and stores. */
+/* stasync digest — the digest of a blob (a file, or put together from an
+ * index) or of a directory archive (a directory, .catar or .caidx). */
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>

@@ -1,4 +1,5 @@
-/* stasync extract INDEX [OUTPUT] — put a blob back together from stores. */
+/* stasync extract — a blob index back into a file or device, or a directory
+ * archive (.catar, .caidx) into a directory. */
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
