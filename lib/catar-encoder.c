@@ -12,6 +12,7 @@
 #include "buf.h"
 #include "catar-records.h"
 #include "entry-read.h"
+#include "exclude.h"
 #include "format.h"
 #include "goodbye.h"
 #include "linux.h"
@@ -52,6 +53,7 @@ struct frame {
 	size_t n_items, cap_items;
 	size_t path_len;          /* length of its path in enc->path */
 	char *name;               /* its name in the parent (NULL for root) */
+	struct sta_exclude *exclude; /* .caexclude rules for its children */
 };
 
 struct enc {
@@ -165,6 +167,7 @@ static void frame_free(struct frame *f)
 	free(f->names);
 	free(f->items);
 	free(f->name);
+	sta_exclude_unref(f->exclude);
 }
 
 static int add_item(struct enc *c, struct frame *f, const char *name, uint64_t start)
@@ -239,13 +242,18 @@ static unsigned long fs_magic(int fd, unsigned long fallback)
 	return fstatfs(fd, &s) == 0 ? (unsigned long)s.f_type : fallback;
 }
 
+/* Push a directory; takes over fd and the reference `exclude` (the rules
+ * inherited from above, to which its own .caexclude is added). */
 static int push_dir(struct enc *c, int fd, const struct stat *st, unsigned long magic,
-		    const char *name, uint64_t filename_start)
+		    const char *name, uint64_t filename_start, struct sta_exclude *exclude)
 {
 	struct frame *f;
+	struct sta_exclude *own;
+	int r;
 
 	if (c->depth == DEPTH_MAX) {
 		close(fd);
+		sta_exclude_unref(exclude);
 		return sta_error(c->err, -ELOOP, "%s: directories nested deeper than %d levels",
 				 cur_path(c), DEPTH_MAX);
 	}
@@ -254,6 +262,7 @@ static int push_dir(struct enc *c, int fd, const struct stat *st, unsigned long 
 		struct frame *v = realloc(c->stack, cap * sizeof(*v));
 		if (!v) {
 			close(fd);
+			sta_exclude_unref(exclude);
 			return oom(c);
 		}
 		c->stack = v;
@@ -267,33 +276,49 @@ static int push_dir(struct enc *c, int fd, const struct stat *st, unsigned long 
 	f->entry_start = c->offset;
 	f->filename_start = filename_start;
 	f->path_len = c->path.len;   /* its own path is the current one */
+	f->exclude = exclude;
 	if (name && !(f->name = strdup(name)))
 		return oom(c);
 	if (is_virtual_fs(magic))
 		return 0;
-	return list_dir(c, f);
+	r = list_dir(c, f);
+	if (r < 0 || !(c->flags & STASYNC_EXCLUDE_FILE) || f->n_names == 0 ||
+	    !bsearch(&(const char *){ STA_EXCLUDE_FILE }, f->names, f->n_names, sizeof(char *), cmp_names))
+		return r;
+	r = sta_exclude_load(f->exclude, f->fd, cur_path(c), &own, c->err);
+	if (r < 0)
+		return r;
+	sta_exclude_unref(f->exclude);
+	f->exclude = own;
+	return 0;
 }
 
 /* Should this child be left out? casync's rules: types the features do
  * not cover, chattr +d with exclude-nodump, other mounts with
- * exclude-submounts. */
-static bool skip_child(struct enc *c, const struct frame *parent, const struct sta_node *n)
+ * exclude-submounts, a match in the .caexclude rules. 1 skip, 0 keep,
+ * negative on error. */
+static int skip_child(struct enc *c, const struct frame *parent, const struct sta_node *n)
 {
 	mode_t m = n->st.st_mode;
+	int r;
 
 	if (S_ISLNK(m) && !(c->flags & STASYNC_WITH_SYMLINKS))
-		return true;
+		return 1;
 	if ((S_ISBLK(m) || S_ISCHR(m)) && !(c->flags & STASYNC_WITH_DEVICE_NODES))
-		return true;
+		return 1;
 	if (S_ISFIFO(m) && !(c->flags & STASYNC_WITH_FIFOS))
-		return true;
+		return 1;
 	if (S_ISSOCK(m) && !(c->flags & STASYNC_WITH_SOCKETS))
-		return true;
+		return 1;
 	if ((c->flags & STASYNC_EXCLUDE_NODUMP) && (n->chattr & STA_FS_NODUMP_FL))
-		return true;
+		return 1;
 	if ((c->flags & STASYNC_EXCLUDE_SUBMOUNTS) && n->st.st_dev != parent->st.st_dev)
-		return true;
-	return false;
+		return 1;
+	r = sta_exclude_test(parent->exclude, n->name, S_ISDIR(m));
+	if (r < 0)
+		return sta_error(c->err, r, "%s: cannot match against the %s patterns",
+				 cur_path(c), STA_EXCLUDE_FILE);
+	return r;
 }
 
 /* Open (regular files, directories) or just stat one child. */
@@ -366,7 +391,10 @@ static int step(struct enc *c)
 	r = open_child(c, f, name, &n);
 	if (r < 0)
 		goto fail;
-	if (skip_child(c, f, &n)) {
+	r = skip_child(c, f, &n);
+	if (r < 0)
+		goto fail;
+	if (r > 0) {
 		r = 0;
 		goto done;
 	}
@@ -380,9 +408,18 @@ static int step(struct enc *c)
 
 	if (S_ISDIR(n.st.st_mode)) {
 		struct sta_node dn = n;
+		struct sta_exclude *sub;
 
+		r = sta_exclude_descend(f->exclude, name, &sub);
+		if (r == -ENOMEM)
+			goto oom;
+		if (r < 0) {
+			r = sta_error(c->err, r, "%s: cannot match against the %s patterns",
+				      cur_path(c), STA_EXCLUDE_FILE);
+			goto fail;
+		}
 		n.fd = -1;   /* the frame owns it now */
-		r = push_dir(c, dn.fd, &dn.st, dn.magic, name, filename_start);
+		r = push_dir(c, dn.fd, &dn.st, dn.magic, name, filename_start, sub);
 		if (r < 0)
 			return r;
 		dn.parent_fd = c->stack[c->depth - 2].fd;
@@ -446,7 +483,7 @@ int stasync_catar_encode(int dir_fd, const char *root, const stasync_encode_opti
 			goto out;
 		}
 	}
-	r = push_dir(&c, fd, &st, fs_magic(fd, 0), NULL, 0);
+	r = push_dir(&c, fd, &st, fs_magic(fd, 0), NULL, 0, NULL);
 	if (r < 0)
 		goto out;
 	r = encode_entry(&c, &(struct sta_node){ .fd = fd, .parent_fd = fd, .name = ".",
