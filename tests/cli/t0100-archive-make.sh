@@ -55,14 +55,23 @@ done
 run "$STASYNC" make x.catar does-not-exist
 check '[ "$rc" -eq 1 ] && grep -q does-not-exist "$T/err" && [ ! -e x.catar ]' \
 	"missing input directory: exit 1, named, no output"
-mkdir -p locked/inner
+mkdir -p locked/inner userout
 chmod 000 locked/inner
-if [ "$(id -u)" -ne 0 ]; then
-	run "$STASYNC" make y.catar locked
-	check '[ "$rc" -eq 1 ] && grep -q "inner" "$T/err" && [ ! -e y.catar ]' \
-		"unreadable directory: exit 1, path named, no output"
+as_user=
+if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null &&
+	setpriv --reuid=65534 --regid=65534 --clear-groups true 2>/dev/null; then
+	# root reads everything: try as nobody, in a directory nobody can write
+	chmod 755 "$T"
+	chmod 777 userout
+	as_user="setpriv --reuid=65534 --regid=65534 --clear-groups"
+fi
+if [ "$(id -u)" -ne 0 ] || [ -n "$as_user" ]; then
+	# shellcheck disable=SC2086 # $as_user is a command prefix
+	run $as_user "$STASYNC" make userout/y.catar locked
+	check '[ "$rc" -eq 1 ] && grep -q "locked/inner" "$T/err" && [ -z "$(ls -A userout 2>/dev/null)" ]' \
+		"unreadable directory: exit 1, path named, no output" || show_run
 else
-	skip "unreadable directory: exit 1, path named, no output" "root reads everything"
+	skip "unreadable directory: exit 1, path named, no output" "cannot run as another user here"
 fi
 chmod 755 locked/inner
 
