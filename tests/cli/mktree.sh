@@ -45,12 +45,15 @@ mktree() {
 
 	if command -v setfattr >/dev/null && setfattr -n user.probe -v 1 "$_d/empty-file" 2>/dev/null; then
 		setfattr -x user.probe "$_d/empty-file"
+		# hello.txt is read-only; user.* xattrs need write access
+		chmod u+w "$_d/hello.txt"
 		setfattr -n user.colour -v blue "$_d/hello.txt"
 		setfattr -n user.empty "$_d/hello.txt"
+		chmod 0444 "$_d/hello.txt"
 		setfattr -n user.bin -v 0x00ff10 "$_d/sub/random.bin"
 		setfattr -n user.dir -v yes "$_d/sub"
 		if [ "$(id -u)" -eq 0 ]; then
-			setfattr -n trusted.secret -v t "$_d/hello.txt"
+			setfattr -n trusted.secret -v t "$_d/hello.txt"   # root may
 		else
 			MKTREE_SKIPPED="$MKTREE_SKIPPED trusted-xattrs"
 		fi
