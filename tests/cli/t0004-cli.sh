@@ -254,4 +254,12 @@ stderr_is_one_line casync does-not-exist.bin "error through a link named casync 
 run ./casync frobnicate
 stderr_is_one_line casync frobnicate "unknown verb through a link named casync starts with 'casync:'"
 
+# A 255-byte output name: the temporary name must be shorter (casync's
+# is longer and fails with "File name too long").
+mkdata random 255 100000 long-src.bin
+"$STASYNC" make --store=long.castr long.caibx long-src.bin >/dev/null 2>&1
+long=$(printf '%0255d' 0 | tr 0 n)
+run_ok "extract to a 255-byte file name" "$STASYNC" extract --store=long.castr long.caibx "$long"
+check 'cmp -s "$long" long-src.bin' "... with the right bytes"
+
 done_testing
