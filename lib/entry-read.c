@@ -137,7 +137,22 @@ static int cached_owner_name(struct sta_entry_reader *r, bool group, unsigned id
 	return 0;
 }
 
-/* Read one xattr value into r->value; 0, -ENODATA when gone, or -errno. */
+static int get_xattr(struct sta_entry_reader *r, int fd, const char *path, const char *name);
+
+/* Read one xattr value into r->value; 0, -ENODATA when gone, or -errno.
+ * Without fd, `path` is the /proc/self/fd path of the node; where /proc
+ * is missing (an empty chroot), `fallback` (the node's path as the user
+ * named the tree) reaches it instead. */
+static int get_xattr_at(struct sta_entry_reader *r, int fd, const char *path, const char *fallback,
+			const char *name)
+{
+	int x = get_xattr(r, fd, path, name);
+
+	if (x == -ENOENT && fd < 0 && fallback && access("/proc/self/fd", F_OK) < 0)
+		x = get_xattr(r, -1, fallback, name);
+	return x;
+}
+
 static int get_xattr(struct sta_entry_reader *r, int fd, const char *path, const char *name)
 {
 	for (size_t space = 256;; space *= 2) {
@@ -331,7 +346,7 @@ static int parse_acl(struct sta_entry_reader *r, const uint8_t *p, size_t len, b
 }
 
 static int read_acls(struct sta_entry_reader *r, const struct sta_node *n, const char *proc_path,
-		     stasync_entry *e)
+		     const char *fallback, stasync_entry *e)
 {
 	for (int deflt = 0; deflt < 2; deflt++) {
 		const char *name = deflt ? STA_ACL_XATTR_DEFAULT : STA_ACL_XATTR_ACCESS;
@@ -339,7 +354,7 @@ static int read_acls(struct sta_entry_reader *r, const struct sta_node *n, const
 
 		if (deflt && !S_ISDIR(n->st.st_mode))
 			break;
-		x = get_xattr(r, n->fd, proc_path, name);
+		x = get_xattr_at(r, n->fd, proc_path, fallback, name);
 		if (x == -ENODATA || x == -EOPNOTSUPP || x == -EBADF || x == -ENOENT)
 			continue;
 		if (x < 0)
@@ -352,9 +367,9 @@ static int read_acls(struct sta_entry_reader *r, const struct sta_node *n, const
 }
 
 static int read_selinux(struct sta_entry_reader *r, const struct sta_node *n, const char *proc_path,
-			stasync_entry *e)
+			const char *fallback, stasync_entry *e)
 {
-	int x = get_xattr(r, n->fd, proc_path, "security.selinux");
+	int x = get_xattr_at(r, n->fd, proc_path, fallback, "security.selinux");
 
 	if (x == -ENODATA || x == -EOPNOTSUPP || x == -ENOENT)
 		return 0;
@@ -466,14 +481,14 @@ int sta_entry_read(struct sta_entry_reader *r, const struct sta_node *n, stasync
 
 	/* POSIX ACLs */
 	if ((f & STASYNC_WITH_ACL) && !S_ISLNK(m)) {
-		x = read_acls(r, n, reg_or_dir ? NULL : proc_path, e);
+		x = read_acls(r, n, reg_or_dir ? NULL : proc_path, path, e);
 		if (x < 0)
 			return fail(err, x, path, "ACLs", "acl");
 	}
 
 	/* SELinux label */
 	if (f & STASYNC_WITH_SELINUX) {
-		x = read_selinux(r, n, reg_or_dir ? NULL : proc_path, e);
+		x = read_selinux(r, n, reg_or_dir ? NULL : proc_path, path, e);
 		if (x < 0)
 			return fail(err, x, path, "the SELinux label", "selinux");
 	}

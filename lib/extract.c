@@ -813,6 +813,15 @@ static int apply_acl(struct extractor *x, const struct node *n, const stasync_en
 	if (r < 0)
 		return r == -ENOMEM ? fail(x, r, n->path, NULL, "cannot set ACL") : r;
 	if (size == 0) {
+		/* A node just made inherits only its directory's default ACL:
+		 * where there is none, there is nothing to remove (and no need
+		 * for /proc, which an empty root may lack). */
+		if (n->opath && !def) {
+			int pfd = n->dir_fd >= 0 ? n->dir_fd : x->target_fd;
+			if (fgetxattr(pfd, STA_ACL_XATTR_DEFAULT, NULL, 0) < 0 &&
+			    (errno == ENODATA || errno == EOPNOTSUPP))
+				return 0;
+		}
 		r = node_removexattr(n, xname);
 		if (r < 0)
 			return fail(x, r, n->path, hint_proc(n, r), "cannot remove %s ACL",

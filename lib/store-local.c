@@ -110,8 +110,13 @@ static int local_put(stasync_store *s, const stasync_chunk_id *id, const void *d
 
 	/* Write under a temporary name next to the final one, then rename:
 	 * a reader never sees a partial chunk under its real name. */
-	snprintf(tmp, sizeof(tmp), "%.4s/.%s.%016" PRIx64 ".tmp", path, path + 5, sta_random_u64());
-	fd = openat(l->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0444);
+	for (int tries = 0; tries < 16; tries++) {
+		snprintf(tmp, sizeof(tmp), "%.4s/.%s.%016" PRIx64 ".tmp", path, path + 5,
+			 sta_random_u64());
+		fd = openat(l->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0444);
+		if (fd >= 0 || errno != EEXIST)
+			break;
+	}
 	if (fd < 0)
 		return sta_error(err, -errno, "%s/%s: cannot create: %s", s->locator, tmp,
 				 stasync_strerror(-errno));

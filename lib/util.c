@@ -3,7 +3,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <time.h>
 
 #include "util.h"
@@ -113,21 +112,18 @@ int sta_mkdir_p(const char *path)
 
 uint64_t sta_random_u64(void)
 {
-	uint64_t v = 0;
-#ifdef SYS_getrandom
-	/* getrandom(2) is Linux 3.17+: ENOSYS on older kernels. */
-	if (syscall(SYS_getrandom, &v, sizeof(v), 0x1 /* GRND_NONBLOCK */) == (long)sizeof(v))
-		return v;
-#endif
-	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		ssize_t k = sta_read_full(fd, &v, sizeof(v));
-		close(fd);
-		if (k == (ssize_t)sizeof(v))
-			return v;
-	}
+	/* Unpredictability is not needed, only names unlikely to collide
+	 * (callers create with O_EXCL and retry): time, process, thread and
+	 * stack address, mixed (splitmix64). No system call beyond the vDSO,
+	 * so nothing to fall back from on old kernels. */
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ ((uint64_t)getpid() << 40) ^
-	       (uint64_t)(uintptr_t)&ts;
+	uint64_t z;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	z = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^ ((uint64_t)getpid() << 42) ^
+	    (uint64_t)(uintptr_t)&ts ^ (uint64_t)(uintptr_t)pthread_self();
+	z += UINT64_C(0x9e3779b97f4a7c15);
+	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+	return z ^ (z >> 31);
 }

@@ -88,8 +88,8 @@ char *sta_strdup(const char *s);
 /* sta_mkdir_p() — create a directory and its parents (mode 0755). */
 int sta_mkdir_p(const char *path);
 
-/* sta_random_u64() — a non-cryptographic random number for temporary
- * names (getrandom when the kernel has it, else /dev/urandom, else time). */
+/* sta_random_u64() — a number for temporary names, unlikely to repeat
+ * across threads and processes; not random in any cryptographic sense. */
 uint64_t sta_random_u64(void);
 
 #endif
