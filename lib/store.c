@@ -4,12 +4,22 @@
 #include <stdio.h>
 #include <zstd.h>
 
+#include <stasync/http.h>
 #include "store.h"
 #include "util.h"
 
 int stasync_store_open(const char *locator, unsigned flags, stasync_store **ret,
 		       stasync_error *err)
 {
+	return stasync_store_open_with(locator, flags, NULL, ret, err);
+}
+
+int stasync_store_open_with(const char *locator, unsigned flags,
+			    const struct stasync_http_options *http, stasync_store **ret,
+			    stasync_error *err)
+{
+	if (stasync_is_http_url(locator))
+		return sta_store_http_open(locator, flags, http, ret, err);
 	if (strncmp(locator, "file://", 7) == 0)
 		locator += 7;
 	else if (strstr(locator, "://"))

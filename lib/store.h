@@ -39,5 +39,8 @@ struct stasync_store {
 
 int sta_store_local_open(const char *path, unsigned flags, stasync_store **ret,
 			 stasync_error *err);
+/* store-http.c: an http:// or https:// store, read-only for now. */
+int sta_store_http_open(const char *locator, unsigned flags, const struct stasync_http_options *o,
+			stasync_store **ret, stasync_error *err);
 
 #endif

@@ -15,6 +15,7 @@
 struct cli_archive {
 	struct cli *c;
 	const char *name;
+	char *url_name;                    /* an index URL, password hidden */
 	int fd;                            /* .catar or .caidx */
 	stasync_index_reader *index;
 	stasync_store **stores;
@@ -143,7 +144,18 @@ int cli_archive_open(struct cli *c, const char *path, enum what what, bool diges
 	a->fd = a->dir_fd = a->pipe_r = a->pipe_w = -1;
 	a->want_digest = digest;
 
-	if (!path || strcmp(path, "-") == 0)
+	if (path && stasync_is_http_url(path)) {
+		/* Over HTTP: an index only, fetched whole into a temporary
+		 * file; its chunks then come from the stores. */
+		if (what != WHAT_ARCHIVE_INDEX) {
+			r = cli_url_error(c, path, "only a .caidx can be read over HTTP for now (name it .caidx or pass --what=archive-index)");
+			goto fail;
+		}
+		r = cli_index_fd_open(c, path, &a->fd, &a->url_name);
+		if (r)
+			goto fail;
+		a->name = a->url_name;
+	} else if (!path || strcmp(path, "-") == 0)
 		a->fd = dup(STDIN_FILENO);
 	else
 		a->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
@@ -247,6 +259,7 @@ int cli_archive_finish(struct cli_archive *a, int r, const stasync_error *err)
 	stasync_index_reader_free(a->index);
 	cli_stores_free(a->stores, a->n_stores);
 	stasync_digest_free(a->digest);
+	free(a->url_name);
 	free(a);
 	return status;
 }

@@ -1,7 +1,9 @@
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -42,17 +44,37 @@ static bool has_suffix(const char *s, const char *suffix)
 	return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
+/* Where the part of a URL that matters for names ends: before any
+ * "?…" or "#…" after the host. The whole string for a path. */
+static size_t url_path_end(const char *s)
+{
+	const char *auth;
+
+	if (!stasync_is_http_url(s))
+		return strlen(s);
+	auth = strstr(s, "://") + 3;
+	auth += strcspn(auth, "/?#");
+	return (size_t)(auth - s) + strcspn(auth, "?#");
+}
+
 enum what cli_what_of(const struct cli *c, const char *path)
 {
+	char *p;
+	enum what w = WHAT_AUTO;
+
 	if (c->what != WHAT_AUTO || !path || strcmp(path, "-") == 0)
 		return c->what;
-	if (has_suffix(path, ".catar"))
-		return WHAT_ARCHIVE;
-	if (has_suffix(path, ".caidx"))
-		return WHAT_ARCHIVE_INDEX;
-	if (has_suffix(path, ".caibx"))
-		return WHAT_BLOB_INDEX;
-	return WHAT_AUTO;
+	p = strndup(path, url_path_end(path));
+	if (!p)
+		return WHAT_AUTO;
+	if (has_suffix(p, ".catar"))
+		w = WHAT_ARCHIVE;
+	else if (has_suffix(p, ".caidx"))
+		w = WHAT_ARCHIVE_INDEX;
+	else if (has_suffix(p, ".caibx"))
+		w = WHAT_BLOB_INDEX;
+	free(p);
+	return w;
 }
 
 const char *cli_what_name(enum what w)
@@ -72,15 +94,65 @@ const char *cli_strip_file_url(const char *s)
 	return s;
 }
 
-/* casync's rule: the store sits beside the index, named default.castr. */
+int cli_url_error(const struct cli *c, const char *url, const char *message)
+{
+	char *name = stasync_url_redact(url);
+
+	cli_error(c, "%s: %s", name ? name : url, message);
+	free(name);
+	return 1;
+}
+
+int cli_index_fd_open(const struct cli *c, const char *path, int *ret_fd, char **ret_name)
+{
+	stasync_error err = { 0, "" };
+	char *name;
+	int fd;
+
+	if (!path || strcmp(path, "-") == 0)
+		name = strdup("standard input");
+	else if (stasync_is_http_url(path))
+		name = stasync_url_redact(path);
+	else
+		name = strdup(path);
+	if (!name)
+		return cli_error(c, "out of memory");
+	if (!path || strcmp(path, "-") == 0)
+		fd = dup(STDIN_FILENO);
+	else if (stasync_is_http_url(path)) {
+		if (stasync_http_fetch_file(path, &c->http, STASYNC_HTTP_INDEX_MAX, &fd, &err) < 0) {
+			free(name);
+			return cli_fail(c, &err);
+		}
+	} else
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		cli_error(c, "%s: cannot open: %s", name, strerror(errno));
+		free(name);
+		return 1;
+	}
+	*ret_fd = fd;
+	*ret_name = name;
+	return 0;
+}
+
+/* casync's rule: the store sits beside the index, named default.castr
+ * (http://h/x/a.caibx?k=v → http://h/x/default.castr). */
 static char *default_store_for(const char *index_path)
 {
-	const char *slash;
+	const char *slash, *auth;
+	size_t n;
 	char *s;
 
 	if (!index_path || strcmp(index_path, "-") == 0)
 		return strdup("default.castr");
-	slash = strrchr(index_path, '/');
+	n = url_path_end(index_path);
+	slash = memrchr(index_path, '/', n);
+	if (stasync_is_http_url(index_path)) {
+		auth = strstr(index_path, "://") + 3;
+		if (!slash || slash < auth)   /* http://host: no path at all */
+			slash = index_path + n;
+	}
 	if (!slash)
 		return strdup("default.castr");
 	if (asprintf(&s, "%.*s/default.castr", (int)(slash - index_path), index_path) < 0)
@@ -118,13 +190,13 @@ int cli_stores_open(const struct cli *c, const char *index_path, unsigned flags,
 		}
 		primary = derived;
 	}
-	if (stasync_store_open(primary, flags, &stores[k], &err) < 0)
+	if (stasync_store_open_with(primary, flags, &c->http, &stores[k], &err) < 0)
 		goto fail;
 	k++;
 	for (size_t i = 0; i < c->n_extra_stores; i++, k++)
-		if (stasync_store_open(c->extra_stores[i], 0, &stores[k], &err) < 0)
+		if (stasync_store_open_with(c->extra_stores[i], 0, &c->http, &stores[k], &err) < 0)
 			goto fail;
-	cli_info(c, "Using store %s", primary);
+	cli_info(c, "Using store %s", stasync_store_locator(stores[0]));
 	free(derived);
 	*ret = stores;
 	*n = k;

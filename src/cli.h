@@ -33,6 +33,8 @@ struct cli {
 	/* extraction */
 	bool delete_extra, undo_immutable, punch_holes, uid_shift_apply;
 	uid_t uid_shift, uid_range;
+	/* HTTP(S): --cacert, --insecure, --retries, --timeout */
+	stasync_http_options http;
 	int argc;                     /* verb arguments, verb name excluded */
 	char **argv;
 };
@@ -51,8 +53,20 @@ const char *cli_what_name(enum what w);
 /* cli_strip_file_url() — "file:///x" → "/x"; other strings unchanged. */
 const char *cli_strip_file_url(const char *s);
 
+/* cli_url_error() — cli_error() for "URL: message", the URL's password
+ * hidden. Returns 1. */
+int cli_url_error(const struct cli *c, const char *url, const char *message);
+
+/* cli_index_fd_open() — open an index named on the command line: NULL or
+ * "-" is stdin, an http(s):// URL is fetched whole (at most
+ * STASYNC_HTTP_INDEX_MAX bytes) into an unlinked temporary file, anything
+ * else is a file. *ret_name is its name for messages (a URL without its
+ * password); free() it. Prints and returns 1 on failure. */
+int cli_index_fd_open(const struct cli *c, const char *path, int *ret_fd, char **ret_name);
+
 /* cli_stores_open() — the primary store (--store, CASYNC_STORE, or
- * default.castr beside index_path) followed by the --extra-store ones.
+ * default.castr beside index_path, a URL beside a URL) followed by the
+ * --extra-store ones. Any of them may be an http(s):// URL.
  * `flags` apply to the primary store only. Returns 0 or exit status 1
  * after printing. Free with cli_stores_free(). */
 int cli_stores_open(const struct cli *c, const char *index_path, unsigned flags,

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -10,21 +11,19 @@
 #include "cli.h"
 
 /* index_open() — open a blob index given on the command line ("-" is
- * stdin). Prints and returns 1 on failure. */
+ * stdin, an http(s):// URL is fetched). Prints and returns 1 on failure. */
 static int index_open(const struct cli *c, const char *path, stasync_index_reader **ret)
 {
 	stasync_error err = { 0, "" };
-	int fd;
+	char *name = NULL;
+	int fd, r;
 
-	if (!path || strcmp(path, "-") == 0)
-		fd = dup(STDIN_FILENO);
-	else
-		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return cli_error(c, "%s: cannot open: %s", path ? path : "standard input", strerror(errno));
-	if (stasync_index_reader_open(fd, path && strcmp(path, "-") ? path : "standard input", ret, &err) < 0)
-		return cli_fail(c, &err);
-	return 0;
+	r = cli_index_fd_open(c, path, &fd, &name);
+	if (r)
+		return r;
+	r = stasync_index_reader_open(fd, name, ret, &err);
+	free(name);
+	return r < 0 ? cli_fail(c, &err) : 0;
 }
 
 int cli_blob_index_run(struct cli *c, const char *index_path, const char *output,

@@ -39,15 +39,24 @@ static void help(const struct cli *c)
 	       "  -h --help                 Show this help\n"
 	       "     --version              Show the version\n"
 	       "  -v --verbose              Tell what is being done\n"
-	       "     --store=PATH           The chunk store (default: $CASYNC_STORE, or\n"
+	       "     --store=PATH|URL       The chunk store (default: $CASYNC_STORE, or\n"
 	       "                            default.castr beside the index)\n"
-	       "     --extra-store=PATH     Another store to read chunks from (repeatable)\n"
+	       "     --extra-store=PATH|URL Another store to read chunks from (repeatable)\n"
 	       "     --chunk-size=[MIN:]AVG[:MAX]\n"
 	       "                            Chunk sizes in bytes, K/M/G suffixes allowed\n"
 	       "                            (default 16K:64K:256K)\n"
 	       "     --digest=DIGEST        sha512-256 (default) or sha256\n"
 	       "     --compression=zstd     Chunk compression (only zstd is built in)\n"
 	       "     --what=WHAT            blob, blob-index (default: from the file suffix)\n"
+	       "\n"
+	       "HTTP(S) stores and indexes:\n"
+	       "     --cacert=FILE          CA certificates to check servers with (default:\n"
+	       "                            $CURL_CA_BUNDLE, $SSL_CERT_FILE, $SSL_CERT_DIR,\n"
+	       "                            else the system's)\n"
+	       "     --insecure             Do not check certificates and host names\n"
+	       "     --retries=N            Retries of a failed request (default 3)\n"
+	       "     --timeout=SECONDS      Give up an attempt after this long without\n"
+	       "                            progress (default 10 to connect, 15 to receive)\n"
 	       "\n"
 	       "Exit status: 0 on success, 1 on failure.\n");
 }
@@ -72,6 +81,10 @@ enum {
 	ARG_UID_SHIFT,
 	ARG_UID_RANGE,
 	ARG_RECURSIVE,
+	ARG_CACERT,
+	ARG_INSECURE,
+	ARG_RETRIES,
+	ARG_TIMEOUT,
 	ARG_IGNORED,
 };
 
@@ -144,6 +157,21 @@ static int parse_uid_option(struct cli *c, bool shift, const char *v)
 	return 0;
 }
 
+/* A whole number in [min, max]. */
+static int parse_unsigned(struct cli *c, const char *opt, const char *v, unsigned min,
+			  unsigned max, unsigned *ret)
+{
+	unsigned long n;
+	char *end;
+
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (*v < '0' || *v > '9' || *end || errno || n < min || n > max)
+		return cli_error(c, "--%s=%s: expected a whole number from %u to %u", opt, v, min, max);
+	*ret = (unsigned)n;
+	return 0;
+}
+
 static int parse_options(struct cli *c, int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -180,6 +208,10 @@ static int parse_options(struct cli *c, int argc, char **argv)
 		{ "mkdir", required_argument, NULL, ARG_IGNORED },
 		{ "uid-shift", required_argument, NULL, ARG_UID_SHIFT },
 		{ "uid-range", required_argument, NULL, ARG_UID_RANGE },
+		{ "cacert", required_argument, NULL, ARG_CACERT },
+		{ "insecure", no_argument, NULL, ARG_INSECURE },
+		{ "retries", required_argument, NULL, ARG_RETRIES },
+		{ "timeout", required_argument, NULL, ARG_TIMEOUT },
 		{}
 	};
 	stasync_error err = { 0, "" };
@@ -280,6 +312,23 @@ static int parse_options(struct cli *c, int argc, char **argv)
 			if (parse_uid_option(c, opt == ARG_UID_SHIFT, optarg))
 				return 1;
 			break;
+		case ARG_CACERT:
+			c->http.cacert = optarg;
+			break;
+		case ARG_INSECURE:
+			c->http.insecure = true;
+			break;
+		case ARG_RETRIES:
+			if (parse_unsigned(c, "retries", optarg, 0, 100, &c->http.retries))
+				return 1;
+			break;
+		case ARG_TIMEOUT: {
+			unsigned t;
+			if (parse_unsigned(c, "timeout", optarg, 1, 86400, &t))
+				return 1;
+			c->http.connect_timeout = c->http.stall_timeout = t;
+			break;
+		}
 		case 'n':
 		case 'c':
 		case ARG_IGNORED:
@@ -319,6 +368,7 @@ int main(int argc, char **argv)
 		c.program = "casync";
 	opterr = 0;
 	stasync_chunk_sizes_complete(&c.sizes);
+	stasync_http_options_init(&c.http);
 	if (getenv("CASYNC_VERBOSE") && *getenv("CASYNC_VERBOSE") && strcmp(getenv("CASYNC_VERBOSE"), "0"))
 		c.verbose = 1;
 

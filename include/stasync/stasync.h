@@ -12,6 +12,7 @@
 #include <stasync/chunker.h>
 #include <stasync/index.h>
 #include <stasync/store.h>
+#include <stasync/http.h>
 #include <stasync/chunk-stream.h>
 #include <stasync/blob.h>
 #include <stasync/features.h>

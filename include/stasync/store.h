@@ -39,13 +39,22 @@ enum {
 	STASYNC_STORE_WRITABLE = 1 << 0, /* create the directory, allow put */
 };
 
-/* stasync_store_open() — open the store at `locator` (a directory path or
- * file:// URL). A read-only store that does not exist opens as an empty
- * one (casync writes no store for an empty blob). Returns 0,
- * -EPROTONOSUPPORT for a URL scheme this build cannot reach, or the error
- * of opening or creating the directory. */
+/* stasync_store_open() — open the store at `locator`: a directory path, a
+ * file:// URL, or an http:// or https:// URL (read-only; see
+ * <stasync/http.h>). A read-only local store that does not exist opens as
+ * an empty one (casync writes no store for an empty blob). Returns 0,
+ * -EPROTONOSUPPORT for a URL scheme this build cannot reach (http(s)://
+ * without libcurl), -EROFS for a writable HTTP store, or the error of
+ * opening or creating the directory. */
 int stasync_store_open(const char *locator, unsigned flags, stasync_store **ret,
 		       stasync_error *err);
+
+/* stasync_store_open_with() — the same, with options for HTTP(S) stores
+ * (NULL: the defaults of stasync_http_options_init()). */
+struct stasync_http_options;
+int stasync_store_open_with(const char *locator, unsigned flags,
+			    const struct stasync_http_options *http, stasync_store **ret,
+			    stasync_error *err);
 
 /* stasync_store_free() — accepts NULL, returns NULL. */
 stasync_store *stasync_store_free(stasync_store *s);

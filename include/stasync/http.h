@@ -1,0 +1,80 @@
+/* ==== HTTP(S) ==============================================================
+ * Chunk stores and indexes on a web server, read through libcurl.
+ *
+ * A store URL names a directory of chunk files: STORE_URL/<4 hex>/<64 hex>.cacnk
+ * (a trailing "/" and any "?…", ";…" or "#…" part of STORE_URL are dropped).
+ * 404 and 410 mean "missing" (the next store is asked); every other failure
+ * is an error naming the URL and the reason (libcurl's text or the HTTP
+ * status). Redirects are followed (at most max_redirects, http and https
+ * only); proxy environment variables, ~/.netrc and user:password@ in the URL
+ * work as with curl. Passwords never appear in messages.
+ *
+ * Time bounds, per request, with the defaults below:
+ * - an attempt fails when connecting (TCP and TLS) takes more than
+ *   connect_timeout (10 s), or when nothing arrives for stall_timeout
+ *   (15 s), whether before the response or in the middle of its body
+ *   (checked about once a second);
+ * - connection errors, timeouts, HTTP 5xx, 408 and 429 are retried
+ *   `retries` times (3) after retry_delay_ms (500 ms), doubling each time
+ *   (at most 30 s); other 4xx, certificate errors and oversized responses
+ *   are not retried;
+ * so a server that accepts connections and never answers fails after
+ * 4 × 15 s + 0.5 + 1 + 2 s ≈ 64 s (plus up to 1 s per attempt), one that
+ * drops connection attempts after 4 × 10 s + 3.5 s ≈ 44 s, and a refused
+ * connection after ≈ 3.5 s. A server that keeps sending, however slowly, is
+ * not cut off by time; the size limit bounds it. A store whose server could
+ * not be reached (refused, unresolved or timed out on every attempt) is not
+ * asked again during its lifetime: later chunks fail over to the next store
+ * at once, so a dead server costs one bounded wait per run, not per chunk.
+ *
+ * Built without libcurl, every function here that would reach a server
+ * returns -EPROTONOSUPPORT ("this build has no HTTP support"). */
+#ifndef STASYNC_HTTP_H
+#define STASYNC_HTTP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stasync/error.h>
+
+#define STASYNC_HTTP_RETRIES 3
+#define STASYNC_HTTP_RETRY_DELAY_MS 500
+#define STASYNC_HTTP_CONNECT_TIMEOUT 10   /* seconds */
+#define STASYNC_HTTP_STALL_TIMEOUT 15     /* seconds */
+#define STASYNC_HTTP_MAX_REDIRECTS 10
+/* The largest index fetched over HTTP: 1 GiB is 26 million chunks. */
+#define STASYNC_HTTP_INDEX_MAX ((uint64_t)1 << 30)
+
+typedef struct stasync_http_options {
+	/* CA certificates (PEM file) to verify servers with, instead of the
+	 * system's. NULL: $CURL_CA_BUNDLE, else $SSL_CERT_FILE, else the
+	 * directory $SSL_CERT_DIR, else libcurl's default. */
+	const char *cacert;
+	bool insecure;              /* do not verify certificates or host names */
+	unsigned retries;           /* extra attempts after a transient failure */
+	unsigned retry_delay_ms;    /* before the first retry; doubles each time */
+	unsigned connect_timeout;   /* seconds, > 0 */
+	unsigned stall_timeout;     /* seconds without progress, > 0 */
+	unsigned max_redirects;
+} stasync_http_options;
+
+/* stasync_http_options_init() — the defaults above. */
+void stasync_http_options_init(stasync_http_options *o);
+
+/* stasync_is_http_url() — true for "http://…" and "https://…" (the scheme
+ * in any case). */
+bool stasync_is_http_url(const char *s);
+
+/* stasync_url_redact() — a copy of url fit for messages: a password in it
+ * is replaced by "***". NULL when out of memory. Free with free(). */
+char *stasync_url_redact(const char *url);
+
+/* stasync_http_fetch_file() — GET url (with retries) into an unlinked
+ * temporary file in $TMPDIR (else /tmp), refusing a body of more than
+ * max_size bytes as soon as it is announced or has arrived. *ret_fd is
+ * positioned at the start; the caller closes it. `o` may be NULL for the
+ * defaults. Returns 0, -ENOENT (HTTP 404/410), -EFBIG (too large), or
+ * another negative code with a message naming the URL and the reason. */
+int stasync_http_fetch_file(const char *url, const stasync_http_options *o, uint64_t max_size,
+			    int *ret_fd, stasync_error *err);
+
+#endif

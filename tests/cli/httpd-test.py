@@ -1,0 +1,144 @@
+#!/usr/bin/env python3
+"""A web server for the failures nginx cannot produce, for tests/cli/t0200.
+
+Listens on 127.0.0.1 only, on a port the kernel picks (written to
+--port-file), logs "METHOD PATH STATUS" per request to --log, and exits by
+itself after --lifetime seconds or --max-requests requests.
+
+Modes:
+  serve    files from --root; the first --fail=N requests (all paths
+           together) answer --fail-status (500) instead
+  stall    read the request, then never answer
+  endless  answer 200 with a body that never ends (no Content-Length)
+  liar     answer 200 announcing --length bytes, then send a few and close
+  halt     answer 200 announcing --length bytes, send 100000, then nothing
+"""
+import argparse
+import os
+import posixpath
+import sys
+import threading
+import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--port-file", required=True)
+    ap.add_argument("--log", required=True)
+    ap.add_argument("--mode", default="serve",
+                    choices=["serve", "stall", "endless", "liar", "halt"])
+    ap.add_argument("--root", default=".")
+    ap.add_argument("--fail", type=int, default=0)
+    ap.add_argument("--fail-status", type=int, default=500)
+    ap.add_argument("--length", type=int, default=1 << 31)
+    ap.add_argument("--lifetime", type=float, default=120)
+    ap.add_argument("--max-requests", type=int, default=2000)
+    a = ap.parse_args()
+
+    lock = threading.Lock()
+    state = {"requests": 0}
+    log = open(a.log, "a", buffering=1)
+
+    def done_one():
+        with lock:
+            state["requests"] += 1
+            if state["requests"] >= a.max_requests:
+                threading.Thread(target=lambda: (time.sleep(0.2), os._exit(0)),
+                                 daemon=True).start()
+            return state["requests"]
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, fmt, *args):
+            pass
+
+        def note(self, status):
+            log.write("%s %s %d\n" % (self.command, self.path, status))
+
+        def reply(self, status, body=b"", length=None):
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body) if length is None else length))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+            self.note(status)
+
+        def do_GET(self):
+            n = done_one()
+            if a.mode == "stall":
+                self.note(0)
+                time.sleep(a.lifetime + 5)
+                return
+            if a.mode == "endless":
+                self.send_response(200)
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.close_connection = True
+                self.note(200)
+                block = b"\0" * 65536
+                try:
+                    for _ in range(16384):          # 1 GiB at most
+                        self.wfile.write(block)
+                except OSError:
+                    pass
+                return
+            if a.mode == "halt":
+                self.send_response(200)
+                self.send_header("Content-Length", str(a.length))
+                self.end_headers()
+                self.note(200)
+                try:
+                    for _ in range(10):
+                        self.wfile.write(b"\0" * 10000)
+                        self.wfile.flush()
+                        time.sleep(0.05)
+                except OSError:
+                    return
+                time.sleep(a.lifetime + 5)
+                return
+            if a.mode == "liar":
+                self.send_response(200)
+                self.send_header("Content-Length", str(a.length))
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.close_connection = True
+                self.note(200)
+                try:
+                    self.wfile.write(b"\0" * 1000)
+                except OSError:
+                    pass
+                return
+            if n <= a.fail:
+                self.reply(a.fail_status, b"failing on purpose\n")
+                return
+            path = urllib.parse.urlsplit(self.path).path
+            path = posixpath.normpath(urllib.parse.unquote(path)).lstrip("/")
+            if path.startswith("..") or path == ".":
+                self.reply(404)
+                return
+            try:
+                with open(os.path.join(a.root, path), "rb") as f:
+                    data = f.read()
+            except OSError:
+                self.reply(404, b"no such file\n")
+                return
+            self.reply(200, data)
+
+        do_HEAD = do_GET
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    srv.daemon_threads = True
+    tmp = a.port_file + ".tmp"
+    with open(tmp, "w") as f:
+        f.write("%d\n" % srv.server_address[1])
+    os.rename(tmp, a.port_file)
+    threading.Thread(target=lambda: (time.sleep(a.lifetime), os._exit(0)),
+                     daemon=True).start()
+    srv.serve_forever()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,148 @@
+# Web servers on 127.0.0.1 for the HTTP tests, started and stopped by the
+# test itself. Sourced after lib.sh (uses $T, diag, bail_out).
+#
+#   nginx_start NAME ROOT [CERT KEY]
+#       Debian's nginx serving ROOT, in the foreground (daemon off, one
+#       process), with a configuration of its own in $T/NAME.nginx/ (no
+#       global configuration is read) and its logs and pid file there too.
+#       With CERT and KEY it speaks HTTPS. $NGINX_EXTRA is added inside the
+#       server block. Sets NGINX_PORT and NGINX_DIR; the access log
+#       ($NGINX_DIR/access.log) has lines "CONNECTION REQUEST_NO METHOD URI
+#       STATUS BYTES".
+#   testhttpd_start NAME ARGS...
+#       tests/cli/httpd-test.py (the failures nginx cannot produce) with
+#       ARGS; sets TESTHTTPD_PORT and TESTHTTPD_LOG (one line per request:
+#       "METHOD PATH STATUS").
+#   httpd_stop_all
+#       stop every server started (also done on exit).
+#   free_port
+#       a port on 127.0.0.1 that nothing listens on right now.
+#
+# Only 127.0.0.1 is ever used.
+
+NGINX=${NGINX:-}
+if [ -z "$NGINX" ]; then
+	NGINX=$(command -v nginx 2>/dev/null || true)
+	[ -n "$NGINX" ] || { [ -x /usr/sbin/nginx ] && NGINX=/usr/sbin/nginx; }
+fi
+PYTHON3=${PYTHON3:-$(command -v python3 2>/dev/null || true)}
+HTTPD_PIDS=
+
+have_nginx() {
+	[ -n "$NGINX" ] && [ -x "$NGINX" ]
+}
+
+have_python3() {
+	[ -n "$PYTHON3" ]
+}
+
+free_port() {
+	"$PYTHON3" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# wait_port PORT PID: wait (at most 10 s) until 127.0.0.1:PORT accepts
+# connections while process PID lives.
+wait_port() {
+	"$PYTHON3" - "$1" "$2" <<'EOF'
+import os, socket, sys, time
+port, pid = int(sys.argv[1]), int(sys.argv[2])
+end = time.time() + 10
+while time.time() < end:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        sys.exit(1)
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        sys.exit(0)
+    except OSError:
+        time.sleep(0.05)
+sys.exit(1)
+EOF
+}
+
+httpd_stop_all() {
+	for _p in $HTTPD_PIDS; do
+		kill "$_p" 2>/dev/null && wait "$_p" 2>/dev/null
+	done
+	HTTPD_PIDS=
+}
+trap 'httpd_stop_all; cleanup' EXIT
+
+nginx_start() {
+	_name=$1 _root=$2 _cert=${3:-} _key=${4:-}
+	NGINX_DIR=$T/$_name.nginx
+	mkdir -p "$NGINX_DIR/tmp" || bail_out "cannot create $NGINX_DIR"
+	_ssl= _tls=
+	if [ -n "$_cert" ]; then
+		_ssl=" ssl"
+		_tls="ssl_certificate $_cert; ssl_certificate_key $_key;"
+	fi
+	# A port from the kernel may be taken again before nginx binds it:
+	# try a few.
+	for _try in 1 2 3 4 5; do
+		NGINX_PORT=$(free_port)
+		cat >"$NGINX_DIR/nginx.conf" <<EOF
+daemon off;
+master_process off;
+worker_processes 1;
+pid $NGINX_DIR/nginx.pid;
+error_log $NGINX_DIR/error.log info;
+events { worker_connections 64; }
+http {
+	default_type application/octet-stream;
+	log_format stasync '\$connection \$connection_requests \$request_method \$request_uri \$status \$body_bytes_sent';
+	access_log $NGINX_DIR/access.log stasync;
+	client_body_temp_path $NGINX_DIR/tmp/body;
+	proxy_temp_path $NGINX_DIR/tmp/proxy;
+	fastcgi_temp_path $NGINX_DIR/tmp/fastcgi;
+	uwsgi_temp_path $NGINX_DIR/tmp/uwsgi;
+	scgi_temp_path $NGINX_DIR/tmp/scgi;
+	keepalive_timeout 60;
+	keepalive_requests 10000;
+	server {
+		listen 127.0.0.1:$NGINX_PORT$_ssl;
+		server_name localhost;
+		root $_root;
+		$_tls
+		${NGINX_EXTRA:-}
+	}
+}
+EOF
+		"$NGINX" -p "$NGINX_DIR" -c "$NGINX_DIR/nginx.conf" -e "$NGINX_DIR/error.log" \
+			>"$NGINX_DIR/stdout" 2>&1 </dev/null &
+		_pid=$!
+		if wait_port "$NGINX_PORT" "$_pid"; then
+			HTTPD_PIDS="$HTTPD_PIDS $_pid"
+			return 0
+		fi
+		kill "$_pid" 2>/dev/null
+		wait "$_pid" 2>/dev/null
+		grep -q "in use" "$NGINX_DIR/error.log" "$NGINX_DIR/stdout" 2>/dev/null || break
+	done
+	diag_file "nginx stdout" "$NGINX_DIR/stdout"
+	diag_file "nginx error.log" "$NGINX_DIR/error.log"
+	bail_out "nginx did not start"
+}
+
+testhttpd_start() {
+	_name=$1
+	shift
+	TESTHTTPD_LOG=$T/$_name.log
+	: >"$TESTHTTPD_LOG"
+	rm -f "$T/$_name.port"
+	"$PYTHON3" "$top_srcdir/tests/cli/httpd-test.py" --port-file="$T/$_name.port" \
+		--log="$TESTHTTPD_LOG" "$@" >"$T/$_name.stderr" 2>&1 </dev/null &
+	_pid=$!
+	_i=0
+	while [ ! -s "$T/$_name.port" ] && [ "$_i" -lt 100 ] && kill -0 "$_pid" 2>/dev/null; do
+		sleep 0.1
+		_i=$((_i + 1))
+	done
+	TESTHTTPD_PORT=$(cat "$T/$_name.port" 2>/dev/null)
+	if [ -z "$TESTHTTPD_PORT" ]; then
+		diag_file "httpd-test.py stderr" "$T/$_name.stderr"
+		bail_out "httpd-test.py did not start"
+	fi
+	HTTPD_PIDS="$HTTPD_PIDS $_pid"
+}
