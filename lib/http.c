@@ -248,38 +248,103 @@ static const char *env_nonempty(const char *name)
 	return v && *v ? v : NULL;
 }
 
-/* A libcurl built without a CA location of its own (a static build, say)
- * gets the system's, from where the common distributions keep it. */
-static void ca_default(CURL *curl, const char **ret_file, const char **ret_dir)
+/* Where the CA certificates come from, in the curl tool's order: the
+ * option, then the environment (libcurl itself reads none), then libcurl's
+ * own default; a libcurl built without one (the static build) gets the
+ * system's, from where the common distributions keep it. `why` says which
+ * rule chose it, for -v. */
+static void ca_choose(const stasync_http_options *o, CURL *curl, const char **ret_file,
+		      const char **ret_dir, const char **why)
 {
-#if LIBCURL_VERSION_NUM >= 0x075400
 	static const char *const files[] = {
-		"/etc/ssl/certs/ca-certificates.crt",                /* Debian, Alpine, Arch */
+		"/etc/ssl/certs/ca-certificates.crt",                /* Debian, Ubuntu, Alpine, Arch */
 		"/etc/pki/tls/certs/ca-bundle.crt",                  /* Fedora, RHEL */
 		"/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem", /* RHEL */
 		"/etc/ssl/ca-bundle.pem",                            /* openSUSE */
+		"/var/lib/ca-certificates/ca-bundle.pem",            /* SUSE */
+		"/etc/pki/tls/cacert.pem",                           /* older RHEL */
 		"/etc/ssl/cert.pem",                                 /* Alpine, BSDs */
 	};
-	char *file = NULL, *dir = NULL;
+	static const char *const dirs[] = { "/etc/ssl/certs", "/etc/pki/tls/certs" };
+	const char *v;
 
-	curl_easy_getinfo(curl, CURLINFO_CAINFO, &file);
-	curl_easy_getinfo(curl, CURLINFO_CAPATH, &dir);
-	if (file || dir)
+	*ret_file = *ret_dir = NULL;
+	if (o->cacert) {
+		*ret_file = o->cacert;
+		*why = "--cacert";
 		return;
+	}
+	if ((v = env_nonempty("CURL_CA_BUNDLE")) || (v = env_nonempty("SSL_CERT_FILE"))) {
+		*ret_file = v;
+		*why = env_nonempty("CURL_CA_BUNDLE") ? "CURL_CA_BUNDLE" : "SSL_CERT_FILE";
+		return;
+	}
+	if ((v = env_nonempty("SSL_CERT_DIR"))) {
+		*ret_dir = v;
+		*why = "SSL_CERT_DIR";
+		return;
+	}
+#if LIBCURL_VERSION_NUM >= 0x075400
+	{
+		char *file = NULL, *dir = NULL;
+
+		curl_easy_getinfo(curl, CURLINFO_CAINFO, &file);
+		curl_easy_getinfo(curl, CURLINFO_CAPATH, &dir);
+		if (file || dir) {
+			*why = "libcurl's default";
+			*ret_file = file;
+			*ret_dir = dir;
+			return;
+		}
+	}
+#endif
+	*why = "found on this system";
 	for (size_t i = 0; i < ELEMENTSOF(files); i++)
 		if (access(files[i], R_OK) == 0) {
 			*ret_file = files[i];
 			return;
 		}
-	if (access("/etc/ssl/certs", R_OK | X_OK) == 0)
-		*ret_dir = "/etc/ssl/certs";
-#endif
+	for (size_t i = 0; i < ELEMENTSOF(dirs); i++)
+		if (access(dirs[i], R_OK | X_OK) == 0) {
+			*ret_dir = dirs[i];
+			return;
+		}
+	*why = "none found";
+}
+
+const char *stasync_http_ca_describe(const stasync_http_options *o, char *buf, size_t n)
+{
+	stasync_http_options defaults;
+	const char *file, *dir, *why;
+	CURL *curl;
+
+	if (!o) {
+		stasync_http_options_init(&defaults);
+		o = &defaults;
+	}
+	if (o->insecure) {
+		snprintf(buf, n, "none: certificates are not checked (--insecure)");
+		return buf;
+	}
+	pthread_once(&global_once, global_init);
+	curl = global_r == CURLE_OK ? curl_easy_init() : NULL;
+	if (!curl) {
+		snprintf(buf, n, "unknown (libcurl could not be set up)");
+		return buf;
+	}
+	ca_choose(o, curl, &file, &dir, &why);
+	if (file || dir)
+		snprintf(buf, n, "%s%s (%s)", file ? file : dir, file ? "" : "/", why);
+	else
+		snprintf(buf, n, "%s", why);
+	curl_easy_cleanup(curl);
+	return buf;
 }
 
 int sta_http_new(const stasync_http_options *o, sta_http **ret, stasync_error *err)
 {
 	stasync_http_options defaults;
-	const char *ca_file = NULL, *ca_dir = NULL;
+	const char *ca_file = NULL, *ca_dir = NULL, *why = NULL;
 	CURLcode rc = CURLE_OK;
 	sta_http *h;
 
@@ -293,26 +358,27 @@ int sta_http_new(const stasync_http_options *o, sta_http **ret, stasync_error *e
 	if (global_r != CURLE_OK)
 		return sta_error(err, -EIO, "cannot initialise libcurl: %s", curl_easy_strerror(global_r));
 
-	/* libcurl reads no environment for CA certificates; the curl tool
-	 * does, in this order, and so do we. */
-	if (o->cacert)
-		ca_file = o->cacert;
-	else if (!(ca_file = env_nonempty("CURL_CA_BUNDLE")) &&
-		 !(ca_file = env_nonempty("SSL_CERT_FILE")))
-		ca_dir = env_nonempty("SSL_CERT_DIR");
-	if (ca_file && access(ca_file, R_OK) < 0)
-		return sta_error(err, -errno, "CA certificates %s%s: %s", ca_file,
-				 o->cacert ? "" : " (from the environment)", stasync_strerror(-errno));
-
 	h = calloc(1, sizeof(*h));
 	if (!h)
 		return sta_error(err, -ENOMEM, "out of memory");
 	h->o = *o;
 	h->o.cacert = NULL;
 	h->curl = curl_easy_init();
-	if (h->curl && !ca_file && !ca_dir)
-		ca_default(h->curl, &ca_file, &ca_dir);
-	if (!h->curl || (ca_file && !(h->cacert = strdup(ca_file)))) {
+	if (!h->curl) {
+		sta_http_free(h);
+		return sta_error(err, -ENOMEM, "out of memory");
+	}
+	ca_choose(o, h->curl, &ca_file, &ca_dir, &why);
+	/* libcurl's own default is left to libcurl */
+	if (strcmp(why, "libcurl's default") == 0)
+		ca_file = ca_dir = NULL;
+	if (ca_file && access(ca_file, R_OK) < 0) {
+		int e = -errno;
+		sta_http_free(h);
+		return sta_error(err, e, "CA certificates %s (from %s): %s", ca_file, why,
+				 stasync_strerror(e));
+	}
+	if (ca_file && !(h->cacert = strdup(ca_file))) {
 		sta_http_free(h);
 		return sta_error(err, -ENOMEM, "out of memory");
 	}
@@ -594,6 +660,12 @@ static int no_http(stasync_error *err, const char *name)
 int sta_http_new(const stasync_http_options *o, sta_http **ret, stasync_error *err)
 {
 	return no_http(err, NULL);
+}
+
+const char *stasync_http_ca_describe(const stasync_http_options *o, char *buf, size_t n)
+{
+	snprintf(buf, n, "none (this build has no HTTP support)");
+	return buf;
 }
 
 sta_http *sta_http_free(sta_http *h)

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -103,6 +104,16 @@ int cli_url_error(const struct cli *c, const char *url, const char *message)
 	return 1;
 }
 
+/* Under -v, say once which CA certificates check HTTPS servers. */
+static void info_https(const struct cli *c, const char *locator)
+{
+	char buf[1024];
+
+	if (c->verbose && locator && strncasecmp(locator, "https://", 8) == 0)
+		cli_info(c, "HTTPS certificates checked against: %s",
+			 stasync_http_ca_describe(&c->http, buf, sizeof(buf)));
+}
+
 int cli_index_fd_open(const struct cli *c, const char *path, int *ret_fd, char **ret_name)
 {
 	stasync_error err = { 0, "" };
@@ -120,6 +131,7 @@ int cli_index_fd_open(const struct cli *c, const char *path, int *ret_fd, char *
 	if (!path || strcmp(path, "-") == 0)
 		fd = dup(STDIN_FILENO);
 	else if (stasync_is_http_url(path)) {
+		info_https(c, path);
 		if (stasync_http_fetch_file(path, &c->http, STASYNC_HTTP_INDEX_MAX, &fd, &err) < 0) {
 			free(name);
 			return cli_fail(c, &err);
@@ -197,6 +209,9 @@ int cli_stores_open(const struct cli *c, const char *index_path, unsigned flags,
 		if (stasync_store_open_with(c->extra_stores[i], 0, &c->http, &stores[k], &err) < 0)
 			goto fail;
 	cli_info(c, "Using store %s", stasync_store_locator(stores[0]));
+	info_https(c, primary);
+	for (size_t i = 0; i < c->n_extra_stores; i++)
+		info_https(c, c->extra_stores[i]);
 	free(derived);
 	*ret = stores;
 	*n = k;

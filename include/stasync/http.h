@@ -60,6 +60,12 @@ typedef struct stasync_http_options {
 /* stasync_http_options_init() — the defaults above. */
 void stasync_http_options_init(stasync_http_options *o);
 
+/* stasync_http_ca_describe() — which CA certificates HTTPS servers will be
+ * checked against, and why: "FILE (--cacert)", "FILE (SSL_CERT_FILE)",
+ * "DIR/ (found on this system)", … Written into buf (n bytes), returned.
+ * For -v. */
+const char *stasync_http_ca_describe(const stasync_http_options *o, char *buf, size_t n);
+
 /* stasync_is_http_url() — true for "http://…" and "https://…" (the scheme
  * in any case). */
 bool stasync_is_http_url(const char *s);

@@ -459,6 +459,20 @@ else
 	run_ok "HTTPS with --cacert" \
 		"$STASYNC" extract --cacert="$C/ca.pem" --store="$H/st.castr" "$H/small.caibx" "$T/o61.bin" &&
 		same_file "$T/small.bin" "$T/o61.bin" "the blob is byte-identical"
+	run "$STASYNC" -v extract --cacert="$C/ca.pem" --store="$H/st.castr" "$S/small.caibx" "$T/o61v.bin"
+	check 'grep -qF "HTTPS certificates checked against: $C/ca.pem (--cacert)" "$T/err"' \
+		"-v names the CA file and where it came from (--cacert)" || show_run
+	run env SSL_CERT_FILE="$C/ca.pem" "$STASYNC" -v extract --store="$H/st.castr" "$S/small.caibx" "$T/o61w.bin"
+	check 'grep -qF "$C/ca.pem (SSL_CERT_FILE)" "$T/err"' "-v names SSL_CERT_FILE as the source" || show_run
+	run env -u CURL_CA_BUNDLE -u SSL_CERT_FILE -u SSL_CERT_DIR "$STASYNC" -v --insecure extract \
+		--store="$H/st.castr" "$S/small.caibx" "$T/o61x.bin"
+	check 'grep -q "HTTPS certificates checked against: none: certificates are not checked (--insecure)" "$T/err"' \
+		"-v says when certificates are not checked" || show_run
+	run env -u CURL_CA_BUNDLE -u SSL_CERT_FILE -u SSL_CERT_DIR "$STASYNC" -v extract \
+		--store="$H/st.castr" "$S/small.caibx" "$T/o61y.bin"
+	check 'grep -Eq "HTTPS certificates checked against: .*\((libcurl.s default|found on this system)\)" "$T/err"' \
+		"-v names the system's CA certificates when nothing is given (run-time lookup in the static build)" ||
+		show_run
 	run_ok "HTTPS with CURL_CA_BUNDLE" \
 		env CURL_CA_BUNDLE="$C/ca.pem" "$STASYNC" extract --store="$H/st.castr" "$H/small.caibx" "$T/o62.bin" &&
 		same_file "$T/small.bin" "$T/o62.bin" "the blob is byte-identical"
