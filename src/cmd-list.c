@@ -349,8 +349,6 @@ struct list_run {
 	struct list_view view;
 	bool have_view;
 	stasync_digest *payload_digest, *hardlink_digest;
-	uint8_t *records;         /* the current entry's records */
-	size_t n_records;
 	uint8_t *buf;
 };
 
@@ -440,7 +438,6 @@ static int list_walk(struct list_run *run, stasync_catar_decoder *d, const char 
 	for (;;) {
 		const stasync_entry *e = NULL;
 		const char *path;
-		uint64_t entry_offset;
 		size_t depth;
 
 		r = stasync_catar_decoder_next(d, &e, err);
@@ -461,12 +458,6 @@ static int list_walk(struct list_run *run, stasync_catar_decoder *d, const char 
 		if (r != STASYNC_CATAR_ENTRY || !e)
 			continue;
 
-		/* The decoder stands right after the entry's records. */
-		free(run->records);
-		run->records = NULL;
-		if (stasync_entry_records(e, &run->records, &run->n_records) < 0)
-			return cli_error(run->c, "out of memory");
-		entry_offset = stasync_catar_decoder_offset(d) - run->n_records;
 		if (!run->have_view && list_view_init(run, e) < 0)
 			return cli_error(run->c, "cannot set up the digests");
 
@@ -499,13 +490,22 @@ static int list_walk(struct list_run *run, stasync_catar_decoder *d, const char 
 		case LIST_STAT: {
 			char hex[STASYNC_DIGEST_HEX_SIZE];
 			stasync_chunk_id digest;
+			uint8_t *records = NULL;
+			size_t n_records;
 
-			print_stat(out, v, path, e, entry_offset);
-			if (S_ISDIR(e->mode))
+			/* Only stat needs the entry's records (Offset, HLDigest):
+			 * the decoder stands right after them. */
+			if (stasync_entry_records(e, &records, &n_records) < 0)
+				return cli_error(run->c, "out of memory");
+			print_stat(out, v, path, e, stasync_catar_decoder_offset(d) - n_records);
+			if (S_ISDIR(e->mode)) {
+				free(records);
 				return 0;
+			}
 			stasync_digest_reset(run->payload_digest);
 			stasync_digest_reset(run->hardlink_digest);
-			stasync_digest_write(run->hardlink_digest, run->records, run->n_records);
+			stasync_digest_write(run->hardlink_digest, records, n_records);
+			free(records);
 			if (S_ISREG(e->mode) && (r = read_contents(run, d, true, err)) < 0)
 				return r;
 			if (S_ISREG(e->mode) || S_ISBLK(e->mode)) {
@@ -586,7 +586,6 @@ static int list_main(struct cli *c, enum list_mode mode)
 out:
 	stasync_digest_free(run.payload_digest);
 	stasync_digest_free(run.hardlink_digest);
-	free(run.records);
 	free(run.buf);
 	free(seek);
 	return r;
