@@ -1203,24 +1203,6 @@ static bool all_zero(const uint8_t *p, size_t n)
 	return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
 }
 
-static int pwrite_full(int fd, const uint8_t *p, size_t n, uint64_t off)
-{
-	while (n > 0) {
-		ssize_t k = pwrite(fd, p, n, (off_t)off);
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (k == 0)
-			return -EIO;
-		p += k;
-		n -= (size_t)k;
-		off += (uint64_t)k;
-	}
-	return 0;
-}
-
 static int write_payload(struct extractor *x, int fd, const stasync_entry *e, const char *path)
 {
 	uint64_t off = 0;
@@ -1257,7 +1239,7 @@ static int write_payload(struct extractor *x, int fd, const stasync_entry *e, co
 					i = MIN(i + HOLE_BLOCK, fill);
 			} else
 				i = fill;
-			r = pwrite_full(fd, x->buf + start, i - start, off + start);
+			r = sta_pwrite_full(fd, x->buf + start, i - start, off + start);
 			if (r < 0)
 				return fail(x, r, path, NULL, "cannot write");
 			hole_at_end = false;

@@ -102,20 +102,7 @@ static int tmpfile_open(void)
 
 static int file_write(void *ctx, uint64_t offset, const void *p, size_t n)
 {
-	int fd = *(int *)ctx;
-	const uint8_t *q = p;
-
-	while (n > 0) {
-		ssize_t k = pwrite(fd, q, n, (off_t)offset);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0)
-			return -errno;
-		q += k;
-		n -= (size_t)k;
-		offset += (uint64_t)k;
-	}
-	return 0;
+	return sta_pwrite_full(*(int *)ctx, p, n, offset);
 }
 
 #ifdef HAVE_CURL

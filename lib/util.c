@@ -82,6 +82,26 @@ int sta_write_full(int fd, const void *p, size_t n)
 	return 0;
 }
 
+int sta_pwrite_full(int fd, const void *p, size_t n, uint64_t offset)
+{
+	const uint8_t *q = p;
+
+	while (n > 0) {
+		ssize_t k = pwrite(fd, q, n, (off_t)offset);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (k == 0)
+			return -EIO;
+		q += k;
+		n -= (size_t)k;
+		offset += (uint64_t)k;
+	}
+	return 0;
+}
+
 char *sta_strdup(const char *s)
 {
 	return s ? strdup(s) : NULL;

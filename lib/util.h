@@ -81,6 +81,8 @@ static inline void sta_qsort(void *base, size_t n, size_t size,
 ssize_t sta_read_full(int fd, void *p, size_t n);
 /* sta_write_full() — write all n bytes; 0 or -errno. */
 int sta_write_full(int fd, const void *p, size_t n);
+/* sta_pwrite_full() — the same at a file offset. */
+int sta_pwrite_full(int fd, const void *p, size_t n, uint64_t offset);
 
 /* sta_strdup() — strdup that reports -ENOMEM through e. */
 char *sta_strdup(const char *s);

@@ -93,19 +93,12 @@ static ssize_t archive_read(void *ctx, void *p, size_t n, stasync_error *err)
 static int pipe_write(void *ctx, const void *p, size_t n, stasync_error *err)
 {
 	struct cli_archive *a = ctx;
-	const char *q = p;
+	int e = cli_write_full(a->pipe_w, p, n);
 
-	while (n > 0) {
-		ssize_t k = write(a->pipe_w, q, n);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0) {
-			/* EPIPE: the reader has all it wanted. */
-			snprintf(err->message, sizeof(err->message), "%s: %s", a->name, strerror(errno));
-			return err->code = -errno;
-		}
-		q += k;
-		n -= (size_t)k;
+	/* EPIPE: the reader has all it wanted. */
+	if (e < 0) {
+		snprintf(err->message, sizeof(err->message), "%s: %s", a->name, strerror(-e));
+		return err->code = e;
 	}
 	return 0;
 }

@@ -38,6 +38,22 @@ void cli_info(const struct cli *c, const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+int cli_write_full(int fd, const void *p, size_t n)
+{
+	const char *q = p;
+
+	while (n > 0) {
+		ssize_t k = write(fd, q, n);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return k < 0 ? -errno : -EIO;
+		q += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
 static bool has_suffix(const char *s, const char *suffix)
 {
 	size_t n = strlen(s), k = strlen(suffix);

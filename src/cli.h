@@ -46,6 +46,10 @@ int cli_fail(const struct cli *c, const stasync_error *e);
 /* cli_info() — a line on stderr under -v. */
 void cli_info(const struct cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* cli_write_full() — write all n bytes to fd; 0 or -errno (-EIO when
+ * nothing could be written). */
+int cli_write_full(int fd, const void *p, size_t n);
+
 /* cli_what_of() — the kind named by --what, else by the path's suffix. */
 enum what cli_what_of(const struct cli *c, const char *path);
 const char *cli_what_name(enum what w);

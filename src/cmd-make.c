@@ -22,17 +22,12 @@ struct catar_sink {
 
 static int sink_flush(struct catar_sink *s, stasync_error *err)
 {
-	for (size_t done = 0; done < s->len;) {
-		ssize_t k = write(s->fd, s->buf + done, s->len - done);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0) {
-			int e = k < 0 ? -errno : -EIO;
-			snprintf(err->message, sizeof(err->message), "%s: cannot write: %s", s->name,
-				 stasync_strerror(e));
-			return err->code = e;
-		}
-		done += (size_t)k;
+	int e = cli_write_full(s->fd, s->buf, s->len);
+
+	if (e < 0) {
+		snprintf(err->message, sizeof(err->message), "%s: cannot write: %s", s->name,
+			 stasync_strerror(e));
+		return err->code = e;
 	}
 	s->len = 0;
 	return 0;
