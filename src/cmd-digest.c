@@ -9,10 +9,11 @@
 #include "cli.h"
 
 /* The digest of a catar stream: the archive is decoded (and so checked)
- * while its bytes are digested. */
+ * while its bytes are digested; payloads the decoder skips still pass
+ * through the digesting reader. */
 static int digest_archive(struct cli *c, const char *input, enum what what)
 {
-	char hex[STASYNC_DIGEST_HEX_SIZE], buf[65536];
+	char hex[STASYNC_DIGEST_HEX_SIZE];
 	stasync_error err = { 0, "" };
 	struct cli_archive *a = NULL;
 	const stasync_entry *e;
@@ -22,17 +23,8 @@ static int digest_archive(struct cli *c, const char *input, enum what what)
 	r = cli_archive_open(c, input ? input : ".", what, true, &a);
 	if (r)
 		return r;
-	while ((r = stasync_catar_decoder_next(cli_archive_decoder(a), &e, &err)) > 0) {
-		ssize_t k;
-		if (r != STASYNC_CATAR_ENTRY || !S_ISREG(e->mode))
-			continue;
-		while ((k = stasync_catar_decoder_read_payload(cli_archive_decoder(a), buf, sizeof(buf), &err)) > 0)
-			;
-		if (k < 0) {
-			r = (int)k;
-			break;
-		}
-	}
+	while ((r = stasync_catar_decoder_next(cli_archive_decoder(a), &e, &err)) > 0)
+		;
 	if (r == 0 && cli_archive_digest(a, &digest) < 0) {
 		r = -EBADMSG;
 		snprintf(err.message, sizeof(err.message), "%s: too short to be an archive",
