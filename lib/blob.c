@@ -48,8 +48,8 @@ int stasync_blob_make(int in_fd, const char *input, int index_fd, const char *in
 	return r;
 }
 
-int stasync_blob_extract(stasync_index_reader *r, stasync_store *const *stores, size_t n_stores,
-			 int out_fd, const char *output, stasync_digest_type content_type,
+int stasync_blob_extract(stasync_index_reader *r, const stasync_fetch *f, int out_fd,
+			 const char *output, stasync_digest_type content_type,
 			 stasync_chunk_id *content, stasync_chunk_stats *stats, stasync_error *err)
 {
 	stasync_chunk_reader *cr = NULL;
@@ -58,7 +58,7 @@ int stasync_blob_extract(stasync_index_reader *r, stasync_store *const *stores, 
 	size_t n;
 	int e;
 
-	e = stasync_chunk_reader_new(r, stores, n_stores, &cr, err);
+	e = stasync_chunk_reader_new(r, f, &cr, err);
 	if (e < 0)
 		return e;
 	if (content && (e = stasync_digest_new(content_type, &digest)) < 0) {

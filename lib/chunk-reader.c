@@ -1,42 +1,207 @@
-/* Reading the byte stream an index describes, chunk by chunk. */
+/* Reading the byte stream an index describes, chunk by chunk. Worker
+ * threads take the index's chunks in turn, fetch, decompress and check
+ * each into a slot of a ring, and the reader hands the slots out in index
+ * order: while one chunk is being used, the next ones are on their way.
+ * The ring bounds memory; a worker that gets ahead by a whole ring waits. */
 #include <inttypes.h>
+#include <pthread.h>
 
 #include <stasync/chunk-stream.h>
+#include "store.h"
 #include "util.h"
+
+enum slot_state {
+	SLOT_FREE,
+	SLOT_BUSY,      /* a worker is fetching into it */
+	SLOT_READY,     /* fetched (or failed: r < 0) */
+};
+
+struct slot {
+	enum slot_state state;
+	uint8_t *buf;   /* chunk_size_max bytes, allocated on first use */
+	size_t len;
+	bool cached;    /* came from the cache */
+	int r;
+	stasync_error err;
+};
 
 struct stasync_chunk_reader {
 	stasync_index_reader *index;
-	stasync_store *const *stores;
-	size_t n_stores;
+	stasync_fetch f;
 	stasync_digest_type type;
-	stasync_codec *codec;
+	size_t chunk_max;
+	pthread_t *threads;
+	unsigned n_threads;
+	struct slot *slots;
+	size_t window;
+
+	pthread_mutex_t lock;
+	pthread_cond_t ready;   /* a slot became ready, or the index ended */
+	pthread_cond_t room;    /* a slot was released, or stop */
+	/* under lock: */
+	uint64_t next_seq;      /* the next chunk of the index to hand out */
+	uint64_t head;          /* the chunk the reader hands out next */
+	uint64_t end_seq;       /* how many chunks there are, once known */
+	int end_r;              /* how reading the index ended: 0 or an error */
+	stasync_error end_err;
+	bool stop;
+
+	/* the reader's own: */
+	bool holding;           /* slots[head] is out with the caller */
+	size_t pos;             /* of slots[head], for _read() */
 	stasync_chunk_stats stats;
-	uint8_t *chunk;       /* the current chunk: chunk[pos..len) unread */
-	size_t pos, len;
-	bool done;
 };
 
-int stasync_chunk_reader_new(stasync_index_reader *index, stasync_store *const *stores,
-			     size_t n_stores, stasync_chunk_reader **ret, stasync_error *err)
+static bool store_is_remote(const stasync_store *s)
+{
+	return strcmp(s->ops->kind, "local") != 0;
+}
+
+static unsigned default_threads(const stasync_fetch *f)
+{
+	long cpus;
+
+	for (size_t i = 0; i < f->n_stores; i++)
+		if (store_is_remote(f->stores[i]))
+			return STASYNC_FETCH_THREADS_REMOTE;
+	cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	return (unsigned)MAX(1, MIN(cpus, 4));
+}
+
+/* One chunk: from the cache, else from the stores (then into the cache). */
+static int fetch(stasync_chunk_reader *r, stasync_codec *c, const stasync_index_item *item,
+		 struct slot *s)
+{
+	struct sta_fetched fetched;
+	size_t size = (size_t)item->size;
+	int e;
+
+	s->cached = false;
+	if (r->f.cache) {
+		e = sta_store_get(r->f.cache, c, &item->id, r->type, s->buf, size, &fetched, NULL);
+		if (e == 0) {
+			s->cached = true;
+			return 0;
+		}
+	}
+	e = sta_stores_get(r->f.stores, r->f.n_stores, c, &item->id, r->type, s->buf, size,
+			   &fetched, &s->err);
+	if (e < 0 || !r->f.cache)
+		return e;
+	e = sta_store_keep(r->f.cache, c, &item->id, s->buf, size, &fetched, &s->err);
+	if (e < 0)
+		return sta_error_prefix(&s->err, e, "cache");
+	return 0;
+}
+
+static void *worker(void *arg)
+{
+	stasync_chunk_reader *r = arg;
+	stasync_codec *c = NULL;
+	int codec_r = stasync_codec_new(&c);
+
+	pthread_mutex_lock(&r->lock);
+	for (;;) {
+		stasync_index_item item;
+		stasync_error err = { 0, "" };
+		struct slot *s;
+		uint64_t seq;
+		int e;
+
+		while (!r->stop && r->next_seq < r->end_seq && r->next_seq >= r->head + r->window)
+			pthread_cond_wait(&r->room, &r->lock);
+		if (r->stop || r->next_seq >= r->end_seq)
+			break;
+		/* The index is read in order, one worker at a time. */
+		seq = r->next_seq;
+		e = stasync_index_reader_next(r->index, &item, &err);
+		if (e <= 0) {
+			r->end_seq = seq;
+			r->end_r = e;
+			r->end_err = err;
+			pthread_cond_broadcast(&r->ready);
+			pthread_cond_broadcast(&r->room);
+			break;
+		}
+		r->next_seq++;
+		s = &r->slots[seq % r->window];
+		s->state = SLOT_BUSY;
+		pthread_mutex_unlock(&r->lock);
+
+		if (codec_r < 0)
+			e = sta_error(&s->err, codec_r, "out of memory");
+		else if (!s->buf && !(s->buf = malloc(r->chunk_max)))
+			e = sta_error(&s->err, -ENOMEM, "out of memory for a chunk of %zu bytes",
+				      r->chunk_max);
+		else
+			e = fetch(r, c, &item, s);
+		s->len = (size_t)item.size;
+		s->r = e;
+
+		pthread_mutex_lock(&r->lock);
+		s->state = SLOT_READY;
+		pthread_cond_broadcast(&r->ready);
+	}
+	pthread_mutex_unlock(&r->lock);
+	stasync_codec_free(c);
+	return NULL;
+}
+
+static void stop_workers(stasync_chunk_reader *r)
+{
+	pthread_mutex_lock(&r->lock);
+	r->stop = true;
+	pthread_cond_broadcast(&r->room);
+	pthread_mutex_unlock(&r->lock);
+	for (unsigned i = 0; i < r->n_threads; i++)
+		pthread_join(r->threads[i], NULL);
+	r->n_threads = 0;
+}
+
+int stasync_chunk_reader_new(stasync_index_reader *index, const stasync_fetch *f,
+			     stasync_chunk_reader **ret, stasync_error *err)
 {
 	const stasync_index_header *h = stasync_index_reader_header(index);
+	unsigned threads = f->threads ? f->threads : default_threads(f);
 	stasync_chunk_reader *r;
-	int e;
+	pthread_attr_t attr;
+	int e = 0;
 
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return sta_error(err, -ENOMEM, "out of memory");
 	r->index = index;
-	r->stores = stores;
-	r->n_stores = n_stores;
+	r->f = *f;
 	r->type = stasync_index_reader_digest_type(index);
-	/* The header bounds every chunk, so one buffer of max bytes does. */
-	r->chunk = malloc(h->chunk_size_max);
-	e = r->chunk ? stasync_codec_new(&r->codec) : -ENOMEM;
-	if (e < 0) {
+	/* The header bounds every chunk, so slots of max bytes do. */
+	r->chunk_max = (size_t)MAX(h->chunk_size_max, 1);
+	r->window = MIN((size_t)threads * 2, MAX((size_t)2, STASYNC_FETCH_WINDOW_BYTES / r->chunk_max));
+	threads = (unsigned)MIN((size_t)threads, r->window);
+	r->end_seq = UINT64_MAX;
+	pthread_mutex_init(&r->lock, NULL);
+	pthread_cond_init(&r->ready, NULL);
+	pthread_cond_init(&r->room, NULL);
+	r->slots = calloc(r->window, sizeof(*r->slots));
+	r->threads = calloc(threads, sizeof(*r->threads));
+	if (!r->slots || !r->threads) {
 		stasync_chunk_reader_free(r);
-		return sta_error(err, e, "out of memory for chunks of %" PRIu64 " bytes",
-				 h->chunk_size_max);
+		return sta_error(err, -ENOMEM, "out of memory");
+	}
+	pthread_attr_init(&attr);
+	/* zstd and the digests keep their state on the heap: a small stack
+	 * does; musl's default (128 KiB) is tight for a TLS library though,
+	 * should a store do TLS on this thread. */
+	pthread_attr_setstacksize(&attr, 512 * 1024);
+	for (unsigned i = 0; i < threads; i++) {
+		e = -pthread_create(&r->threads[i], &attr, worker, r);
+		if (e < 0)
+			break;
+		r->n_threads++;
+	}
+	pthread_attr_destroy(&attr);
+	if (r->n_threads == 0) {
+		stasync_chunk_reader_free(r);
+		return sta_error(err, e, "cannot start a thread: %s", stasync_strerror(e));
 	}
 	*ret = r;
 	return 0;
@@ -45,43 +210,67 @@ int stasync_chunk_reader_new(stasync_index_reader *index, stasync_store *const *
 int stasync_chunk_reader_next(stasync_chunk_reader *r, const void **p, size_t *n,
 			      stasync_error *err)
 {
-	stasync_index_item item;
+	struct slot *s;
 	int e;
 
-	if (r->done)
-		return 0;
-	e = stasync_index_reader_next(r->index, &item, err);
-	if (e <= 0) {
-		r->done = e == 0;
+	pthread_mutex_lock(&r->lock);
+	if (r->holding) {
+		r->slots[r->head % r->window].state = SLOT_FREE;
+		r->head++;
+		r->holding = false;
+		pthread_cond_broadcast(&r->room);
+	}
+	for (;;) {
+		s = &r->slots[r->head % r->window];
+		if (r->head >= r->end_seq || (r->head < r->next_seq && s->state == SLOT_READY))
+			break;
+		pthread_cond_wait(&r->ready, &r->lock);
+	}
+	if (r->head >= r->end_seq) {
+		e = r->end_r;
+		if (e < 0 && err)
+			*err = r->end_err;
+		pthread_mutex_unlock(&r->lock);
 		return e;
 	}
-	e = stasync_stores_get(r->stores, r->n_stores, r->codec, &item.id, r->type, r->chunk,
-			       (size_t)item.size, err);
-	if (e < 0)
-		return e;
-	r->stats.chunks++;
-	r->stats.bytes += item.size;
+	pthread_mutex_unlock(&r->lock);
+
+	if (s->r < 0) {
+		if (err)
+			*err = s->err;
+		return s->r;
+	}
+	r->holding = true;
 	r->pos = 0;
-	r->len = (size_t)item.size;
-	*p = r->chunk;
-	*n = r->len;
+	r->stats.chunks++;
+	r->stats.bytes += s->len;
+	r->stats.chunks_cached += s->cached;
+	*p = s->buf;
+	*n = s->len;
 	return 1;
 }
 
 ssize_t stasync_chunk_reader_read(void *ctx, void *p, size_t n, stasync_error *err)
 {
 	stasync_chunk_reader *r = ctx;
+	struct slot *s = &r->slots[r->head % r->window];
 	size_t k;
 
-	if (r->pos == r->len) {
+	if (!r->holding || r->pos == s->len) {
 		const void *q;
 		size_t m;
-		int e = stasync_chunk_reader_next(r, &q, &m, err);
-		if (e <= 0)
-			return e;
+		int e;
+
+		/* An empty chunk would read as the end: skip to a non-empty one. */
+		do {
+			e = stasync_chunk_reader_next(r, &q, &m, err);
+			if (e <= 0)
+				return e;
+		} while (m == 0);
+		s = &r->slots[r->head % r->window];
 	}
-	k = MIN(n, r->len - r->pos);
-	memcpy(p, r->chunk + r->pos, k);
+	k = MIN(n, s->len - r->pos);
+	memcpy(p, s->buf + r->pos, k);
 	r->pos += k;
 	return (ssize_t)k;
 }
@@ -95,7 +284,13 @@ void stasync_chunk_reader_free(stasync_chunk_reader *r)
 {
 	if (!r)
 		return;
-	stasync_codec_free(r->codec);
-	free(r->chunk);
+	stop_workers(r);
+	for (size_t i = 0; r->slots && i < r->window; i++)
+		free(r->slots[i].buf);
+	free(r->slots);
+	free(r->threads);
+	pthread_mutex_destroy(&r->lock);
+	pthread_cond_destroy(&r->ready);
+	pthread_cond_destroy(&r->room);
 	free(r);
 }

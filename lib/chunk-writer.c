@@ -144,6 +144,13 @@ int stasync_chunk_writer_finish(stasync_chunk_writer *w, stasync_chunk_id *diges
 			return r;
 		w->len = w->scanned = 0;
 	}
+	/* Every chunk stored before the index that names them is complete. */
+	if (w->o.store) {
+		r = stasync_store_flush(w->o.store, err);
+		if (r < 0)
+			return r;
+		w->stats.chunks_new -= MIN((uint64_t)r, w->stats.chunks_new);
+	}
 	r = stasync_index_writer_finish(w->index, err);
 	if (r < 0)
 		return r;

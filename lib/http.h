@@ -1,7 +1,9 @@
-/* A small wrapper around one libcurl easy handle: GET and HEAD with the
- * retry, timeout, size and TLS rules of <stasync/http.h>. One handle keeps
- * its connections open between requests (keep-alive, connection reuse);
- * it is not thread-safe: one per thread, or per store for now. */
+/* HTTP requests through libcurl's multi interface: one handle runs many
+ * requests at once (connections reused, HTTP/2 multiplexed when the server
+ * offers it) on a thread of its own, each request with the retry, timeout,
+ * size and TLS rules of <stasync/http.h>. Any number of threads may submit
+ * requests to one handle at the same time. Built without libcurl, every
+ * request says so. */
 #ifndef STASYNC_LIB_HTTP_H
 #define STASYNC_LIB_HTTP_H
 
@@ -11,41 +13,79 @@
 
 typedef struct sta_http sta_http;
 
-/* sta_http_new() — a handle with options o (NULL: defaults). Checks that a
- * CA file given is readable. Returns 0, -EPROTONOSUPPORT without libcurl,
+/* sta_http_new() — a handle with options o (NULL: defaults): at most
+ * o->concurrency requests in flight, the others queued. Checks that a CA
+ * file given is readable. Returns 0, -EPROTONOSUPPORT without libcurl,
  * -ENOMEM, or -EINVAL/-errno for bad options, with a message. */
 int sta_http_new(const stasync_http_options *o, sta_http **ret, stasync_error *err);
 
-/* sta_http_free() — accepts NULL, returns NULL. */
+/* sta_http_free() — cancels what is still queued or running (each done
+ * callback sees -ECANCELED). Accepts NULL, returns NULL. */
 sta_http *sta_http_free(sta_http *h);
 
 /* Where a response body goes, piece by piece at increasing offsets. When a
  * request is retried the body starts again at offset 0. Returns 0, or a
- * negative code that aborts the request (and is returned by sta_http_get). */
+ * negative code that aborts the request (and becomes its result). Called
+ * on the handle's thread. */
 typedef int (*sta_http_write_fn)(void *ctx, uint64_t offset, const void *p, size_t n);
 
-/* sta_http_get() — GET url (shown as `name` in messages: pass a redacted
- * form) and hand the body to write(ctx, …). More than `limit` body bytes
- * stop the transfer at once. *ret_size (may be NULL) is the body's size.
- * Returns 0; -ENOENT for 404/410; -EFBIG over the limit; -EACCES for
- * 401/403; -ECONNREFUSED, -EHOSTUNREACH, -ETIMEDOUT (unreachable after all
- * attempts); -EPROTO (TLS and protocol failures); -EIO (anything else,
- * including other HTTP statuses); or write()'s code. */
+typedef enum sta_http_method {
+	STA_HTTP_GET,
+	STA_HTTP_HEAD,
+	STA_HTTP_PUT,
+} sta_http_method;
+
+typedef struct sta_http_request {
+	sta_http_method method;
+	const char *url;
+	const char *name;            /* the URL for messages: pass a redacted form */
+	uint64_t limit;              /* GET: more body bytes stop the transfer */
+	sta_http_write_fn write;     /* GET: where the body goes (NULL: dropped) */
+	void *ctx;
+	const void *body;            /* PUT: what is sent; valid until done */
+	size_t body_size;
+} sta_http_request;
+
+typedef struct sta_http_result {
+	/* 0 (2xx); -ENOENT for 404/410; -EFBIG over the limit; -EACCES for
+	 * 401/403; -ECONNREFUSED, -EHOSTUNREACH, -ETIMEDOUT (unreachable after
+	 * all attempts); -EPROTO (TLS and protocol failures); -ECANCELED; -EIO
+	 * (anything else, other HTTP statuses included); or write()'s code. */
+	int r;
+	uint64_t size;               /* body bytes received */
+	/* The server could not be reached at all on any attempt (refused,
+	 * not resolved, timed out): asking it again now would only wait. */
+	bool unreachable;
+	stasync_error err;           /* the message when r < 0 */
+} sta_http_result;
+
+/* Called once per submitted request, on the handle's thread, when it is
+ * done for good (after the retries). Must not block for long: every other
+ * transfer of the handle waits meanwhile. */
+typedef void (*sta_http_done_fn)(void *ctx, const sta_http_result *res);
+
+/* sta_http_submit() — start a request (url and name are copied); done()
+ * follows. Waits while 4 × concurrency requests are already submitted and
+ * not done, so that a fast producer cannot queue without bound. Returns 0,
+ * or -ENOMEM/-EINVAL with a message (done() is then not called). */
+int sta_http_submit(sta_http *h, const sta_http_request *req, sta_http_done_fn done, void *ctx,
+		    stasync_error *err);
+
+/* sta_http_run() — submit and wait: res->r is returned. */
+int sta_http_run(sta_http *h, const sta_http_request *req, sta_http_result *res);
+
+/* sta_http_get() — GET url into write(ctx, …), at most `limit` body bytes;
+ * *ret_size (may be NULL) is the body's size. Returns as sta_http_run(). */
 int sta_http_get(sta_http *h, const char *url, const char *name, uint64_t limit,
 		 sta_http_write_fn write, void *ctx, uint64_t *ret_size, stasync_error *err);
-
-/* sta_http_head() — HEAD url: 1 when it exists (2xx), 0 when 404/410, or a
- * negative code as sta_http_get(). */
-int sta_http_head(sta_http *h, const char *url, const char *name, stasync_error *err);
-
-/* sta_http_unreachable() — true when the last failed request could not
- * reach the server at all on any attempt (connection refused, name not
- * resolved, timed out): asking it again now would only wait again. */
-bool sta_http_unreachable(const sta_http *h);
 
 /* sta_http_store_url() — a store URL normalised as casync does: any
  * "?…", ";…" or "#…" after the host dropped, then trailing "/" dropped.
  * A new string, NULL when out of memory. */
 char *sta_http_store_url(const char *locator);
+
+/* sta_tmpfile_open() — an unlinked temporary file in $TMPDIR (else
+ * /tmp), open for reading and writing; or -errno. */
+int sta_tmpfile_open(void);
 
 #endif

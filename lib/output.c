@@ -5,10 +5,18 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
+#include <stasync/http.h>
 #include <stasync/output.h>
+#include "http.h"
 #include "util.h"
 
 int stasync_output_open(stasync_output *o, const char *path, unsigned mode, stasync_error *err)
+{
+	return stasync_output_open_with(o, path, mode, NULL, err);
+}
+
+int stasync_output_open_with(stasync_output *o, const char *path, unsigned mode,
+			     const struct stasync_http_options *http, stasync_error *err)
 {
 	struct stat st;
 	_cleanup_free_ char *copy = NULL;
@@ -24,6 +32,22 @@ int stasync_output_open(stasync_output *o, const char *path, unsigned mode, stas
 	o->path = strdup(path);
 	if (!o->path)
 		return sta_error(err, -ENOMEM, "out of memory");
+
+	if (stasync_is_http_url(path)) {
+		/* Nothing reaches the server before the file is complete. */
+		o->upload = true;
+		o->http = http;
+		o->fd = sta_tmpfile_open();
+		if (o->fd < 0) {
+			int r = o->fd;
+			_cleanup_free_ char *name = stasync_url_redact(path);
+
+			stasync_output_abort(o);
+			return sta_error(err, r, "%s: cannot create a temporary file: %s",
+					 name ? name : "output", stasync_strerror(r));
+		}
+		return 0;
+	}
 
 	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
 		if (S_ISDIR(st.st_mode)) {
@@ -75,6 +99,11 @@ int stasync_output_commit(stasync_output *o, stasync_error *err)
 	if (o->fd == STDOUT_FILENO) {
 		o->fd = -EBADF;
 		return 0;
+	}
+	if (o->upload) {
+		r = stasync_http_put_file(o->path, o->http, o->fd, err);
+		stasync_output_abort(o);
+		return r;
 	}
 	if (o->fd >= 0 && close(o->fd) < 0)
 		r = -errno;

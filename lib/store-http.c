@@ -1,7 +1,12 @@
-/* A chunk store on a web server: GET STORE_URL/<4 hex>/<64 hex>.cacnk.
- * Read-only for now. One libcurl handle per store, so that its connection
- * is reused from one chunk to the next. */
+/* A chunk store on a web server: GET, HEAD and PUT of
+ * STORE_URL/<4 hex>/<64 hex>.cacnk. One HTTP handle per store runs the
+ * requests of every thread that asks at once, over reused connections.
+ * Chunks are put without waiting: each is asked for with HEAD and sent
+ * with PUT only when missing, while the caller goes on; flush waits for
+ * all of them. */
 #include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 
 #include "format.h"
@@ -14,26 +19,120 @@ struct http_store {
 	sta_http *http;
 	char *url;           /* normalised store URL, credentials and all */
 	char *name;          /* the same with the password hidden: for messages */
-	char *chunk_url;     /* url + "/abcd/<64 hex>.cacnk", rewritten per chunk */
-	char *chunk_name;
-	size_t chunk_url_size, chunk_name_size;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
 	/* Set once the server could not be reached at all: asking it for
 	 * every further chunk would only wait for the same timeouts. */
 	int down;
 	char down_reason[STASYNC_ERROR_MESSAGE_MAX];
+	/* uploads under way, how many were found there already, and the
+	 * first failure */
+	unsigned uploads;
+	uint64_t present;
+	stasync_error upload_err;
+	/* Chunks already put in this run: a stream repeats some (runs of
+	 * zeros), and one HEAD for each is enough. Open addressing. */
+	stasync_chunk_id *sent;
+	size_t sent_n, sent_size;
 };
 
-static void chunk_urls(struct http_store *h, const stasync_chunk_id *id)
+/* Remember id as put; false when it was already. */
+static bool id_is_zero(const stasync_chunk_id *id)
+{
+	for (size_t i = 0; i < sizeof(id->bytes); i++)
+		if (id->bytes[i])
+			return false;
+	return true;
+}
+
+static int sent_add(struct http_store *h, const stasync_chunk_id *id)
+{
+	size_t mask, i;
+
+	if (2 * (h->sent_n + 1) > h->sent_size) {
+		size_t size = h->sent_size ? 2 * h->sent_size : 1024;
+		stasync_chunk_id *old = h->sent, *t = calloc(size, sizeof(*t));
+		size_t old_size = h->sent_size;
+
+		if (!t)
+			return -ENOMEM;
+		h->sent = t;
+		h->sent_size = size;
+		h->sent_n = 0;
+		for (size_t k = 0; k < old_size; k++)
+			if (!id_is_zero(&old[k]))
+				sent_add(h, &old[k]);
+		free(old);
+	}
+	mask = h->sent_size - 1;
+	/* ids are digests: their first bytes are as good as any hash */
+	for (i = le64_get(id->bytes) & mask; !id_is_zero(&h->sent[i]); i = (i + 1) & mask)
+		if (memcmp(&h->sent[i], id, sizeof(*id)) == 0)
+			return 0;
+	h->sent[i] = *id;
+	h->sent_n++;
+	return 1;
+}
+
+/* The URL of a chunk, and its name for messages. */
+struct chunk_urls {
+	char url[4096 + 80];
+	char name[4096 + 80];
+};
+
+static int chunk_urls(struct http_store *h, const stasync_chunk_id *id, struct chunk_urls *u,
+		      stasync_error *err)
 {
 	char hex[STASYNC_DIGEST_HEX_SIZE];
+	int k;
 
 	stasync_chunk_id_format(id, hex);
-	snprintf(h->chunk_url, h->chunk_url_size, "%s/%.4s/%s" CA_CHUNK_SUFFIX, h->url, hex, hex);
-	snprintf(h->chunk_name, h->chunk_name_size, "%s/%.4s/%s" CA_CHUNK_SUFFIX, h->name, hex, hex);
+	k = snprintf(u->url, sizeof(u->url), "%s/%.4s/%s" CA_CHUNK_SUFFIX, h->url, hex, hex);
+	snprintf(u->name, sizeof(u->name), "%s/%.4s/%s" CA_CHUNK_SUFFIX, h->name, hex, hex);
+	if (k < 0 || (size_t)k >= sizeof(u->url))
+		return sta_error(err, -ENAMETOOLONG, "store %s: URL too long", h->base.locator);
+	return 0;
+}
+
+/* Report the failure remembered for a server that could not be reached. */
+static int check_down(struct http_store *h, const char *name, stasync_error *err)
+{
+	int r;
+
+	pthread_mutex_lock(&h->lock);
+	r = h->down;
+	if (r)
+		sta_error(err, r, "%s: not asked, the server could not be reached for an earlier chunk (%s)",
+			  name, h->down_reason);
+	pthread_mutex_unlock(&h->lock);
+	return r;
+}
+
+/* Pass a failed request's message on, remembering a server out of reach. */
+static int note_failure(struct http_store *h, const char *name, const sta_http_result *res,
+			stasync_error *err)
+{
+	if (res->unreachable) {
+		size_t k = strlen(name);
+		const char *why = res->err.message;
+
+		/* keep the reason without the first chunk's URL in front */
+		if (strncmp(why, name, k) == 0 && strncmp(why + k, ": ", 2) == 0)
+			why += k + 2;
+		pthread_mutex_lock(&h->lock);
+		if (!h->down) {
+			h->down = res->r;
+			snprintf(h->down_reason, sizeof(h->down_reason), "%s", why);
+		}
+		pthread_mutex_unlock(&h->lock);
+	}
+	if (err)
+		*err = res->err;
+	return res->r;
 }
 
 /* Fetched bytes go to the codec's buffer, grown geometrically up to the
- * limit the caller set (sta_http_get() never passes more). */
+ * limit the caller set (the request never passes more). */
 struct codec_sink {
 	stasync_codec *c;
 	size_t limit;
@@ -54,91 +153,193 @@ static int codec_write(void *ctx, uint64_t offset, const void *p, size_t n)
 	return 0;
 }
 
-/* Remember a failure to reach the server, or report the one remembered. */
-static int check_down(struct http_store *h, stasync_error *err)
-{
-	return sta_error(err, h->down, "%s: not asked, the server could not be reached for an earlier chunk (%s)",
-			 h->chunk_name, h->down_reason);
-}
-
-static int note_failure(struct http_store *h, int r, const stasync_error *e, stasync_error *err)
-{
-	if (sta_http_unreachable(h->http)) {
-		size_t k = strlen(h->chunk_name);
-		const char *why = e->message;
-
-		/* keep the reason without the first chunk's URL in front */
-		if (strncmp(why, h->chunk_name, k) == 0 && strncmp(why + k, ": ", 2) == 0)
-			why += k + 2;
-		h->down = r;
-		snprintf(h->down_reason, sizeof(h->down_reason), "%s", why);
-	}
-	if (err)
-		*err = *e;
-	return r;
-}
-
 static int http_fetch(stasync_store *s, stasync_codec *c, const stasync_chunk_id *id,
 		      size_t limit, size_t *size, bool *compressed, stasync_error *err)
 {
 	struct http_store *h = (struct http_store *)s;
 	struct codec_sink sink = { c, limit };
-	stasync_error e = { 0, "" };
-	uint64_t n = 0;
+	_cleanup_free_ struct chunk_urls *u = malloc(sizeof(*u));
+	sta_http_result res;
 	int r;
 
 	/* Only compressed chunks are served: casync asks for nothing else. */
 	*compressed = true;
-	chunk_urls(h, id);
-	if (h->down)
-		return check_down(h, err);
-	r = sta_http_get(h->http, h->chunk_url, h->chunk_name, limit, codec_write, &sink, &n, &e);
+	if (!u)
+		return sta_error(err, -ENOMEM, "out of memory");
+	if ((r = chunk_urls(h, id, u, err)) < 0 || (r = check_down(h, u->name, err)) < 0)
+		return r;
+	r = sta_http_run(h->http, &(sta_http_request){
+		.method = STA_HTTP_GET, .url = u->url, .name = u->name, .limit = limit,
+		.write = codec_write, .ctx = &sink,
+	}, &res);
 	if (r == -EFBIG)
 		return sta_error(err, -EBADMSG, "%s: more than %zu bytes, too large for its chunk",
-				 h->chunk_name, limit);
+				 u->name, limit);
 	if (r < 0)
-		return note_failure(h, r, &e, err);
-	*size = (size_t)n;
+		return note_failure(h, u->name, &res, err);
+	*size = (size_t)res.size;
 	return 0;
 }
 
 static int http_has(stasync_store *s, const stasync_chunk_id *id, stasync_error *err)
 {
 	struct http_store *h = (struct http_store *)s;
-	stasync_error e = { 0, "" };
+	_cleanup_free_ struct chunk_urls *u = malloc(sizeof(*u));
+	sta_http_result res;
 	int r;
 
-	chunk_urls(h, id);
-	if (h->down)
-		return check_down(h, err);
-	r = sta_http_head(h->http, h->chunk_url, h->chunk_name, &e);
+	if (!u)
+		return sta_error(err, -ENOMEM, "out of memory");
+	if ((r = chunk_urls(h, id, u, err)) < 0 || (r = check_down(h, u->name, err)) < 0)
+		return r;
+	r = sta_http_run(h->http, &(sta_http_request){
+		.method = STA_HTTP_HEAD, .url = u->url, .name = u->name,
+	}, &res);
+	if (r == -ENOENT)
+		return 0;
 	if (r < 0)
-		return note_failure(h, r, &e, err);
-	return r;
+		return note_failure(h, u->name, &res, err);
+	return 1;
+}
+
+/* ---- uploads ------------------------------------------------------------ */
+
+/* One chunk on its way: HEAD, then PUT when missing. */
+struct upload {
+	struct http_store *h;
+	struct chunk_urls u;
+	size_t size;
+	uint8_t data[];
+};
+
+static void upload_end(struct upload *up, const sta_http_result *res, bool present)
+{
+	struct http_store *h = up->h;
+
+	pthread_mutex_lock(&h->lock);
+	if (res && res->r < 0 && h->upload_err.code == 0) {
+		h->upload_err = res->err;
+		h->upload_err.code = res->r;
+	}
+	if (present)
+		h->present++;
+	h->uploads--;
+	pthread_cond_broadcast(&h->cond);
+	pthread_mutex_unlock(&h->lock);
+	free(up);
+}
+
+static void on_put(void *ctx, const sta_http_result *res)
+{
+	struct upload *up = ctx;
+
+	upload_end(up, res->r < 0 ? res : NULL, false);
+}
+
+static void on_head(void *ctx, const sta_http_result *res)
+{
+	struct upload *up = ctx;
+	sta_http_result failed = { 0 };
+
+	if (res->r == 0) {
+		upload_end(up, NULL, true);
+		return;
+	}
+	if (res->r != -ENOENT) {
+		upload_end(up, res, false);
+		return;
+	}
+	failed.r = sta_http_submit(up->h->http, &(sta_http_request){
+		.method = STA_HTTP_PUT, .url = up->u.url, .name = up->u.name,
+		.body = up->data, .body_size = up->size,
+	}, on_put, up, &failed.err);
+	if (failed.r < 0)
+		upload_end(up, &failed, false);
 }
 
 static int http_put(stasync_store *s, const stasync_chunk_id *id, const void *data, size_t n,
 		    stasync_error *err)
 {
-	return sta_error(err, -EROFS, "store %s: writing over HTTP is not supported yet", s->locator);
+	struct http_store *h = (struct http_store *)s;
+	struct upload *up;
+	int r;
+
+	/* Stop at the first failure rather than send everything after it. */
+	pthread_mutex_lock(&h->lock);
+	r = h->upload_err.code;
+	if (r < 0 && err)
+		*err = h->upload_err;
+	pthread_mutex_unlock(&h->lock);
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&h->lock);
+	r = sent_add(h, id);
+	pthread_mutex_unlock(&h->lock);
+	if (r <= 0)
+		return r < 0 ? sta_error(err, r, "out of memory") : 0;
+
+	up = malloc(sizeof(*up) + n);
+	if (!up)
+		return sta_error(err, -ENOMEM, "out of memory");
+	up->h = h;
+	up->size = n;
+	memcpy(up->data, data, n);
+	if ((r = chunk_urls(h, id, &up->u, err)) < 0) {
+		free(up);
+		return r;
+	}
+	pthread_mutex_lock(&h->lock);
+	h->uploads++;
+	pthread_mutex_unlock(&h->lock);
+	r = sta_http_submit(h->http, &(sta_http_request){
+		.method = STA_HTTP_HEAD, .url = up->u.url, .name = up->u.name,
+	}, on_head, up, err);
+	if (r < 0) {
+		upload_end(up, NULL, false);
+		return r;
+	}
+	return 1;
+}
+
+static int http_flush(stasync_store *s, stasync_error *err)
+{
+	struct http_store *h = (struct http_store *)s;
+	int r;
+
+	pthread_mutex_lock(&h->lock);
+	while (h->uploads > 0)
+		pthread_cond_wait(&h->cond, &h->lock);
+	r = h->upload_err.code;
+	if (r < 0 && err)
+		*err = h->upload_err;
+	else if (r == 0) {
+		r = (int)MIN(h->present, (uint64_t)INT_MAX);
+		h->present -= (uint64_t)r;
+	}
+	pthread_mutex_unlock(&h->lock);
+	return r;
 }
 
 static void http_free(stasync_store *s)
 {
 	struct http_store *h = (struct http_store *)s;
 
+	/* Cancels uploads still under way: their ends run before it returns. */
 	sta_http_free(h->http);
+	pthread_mutex_destroy(&h->lock);
+	pthread_cond_destroy(&h->cond);
 	free(h->url);
 	free(h->name);
-	free(h->chunk_url);
-	free(h->chunk_name);
+	free(h->sent);
 }
 
 static const struct sta_store_ops http_ops = {
 	.kind = "http",
+	.put_checks = true,
 	.fetch = http_fetch,
 	.has = http_has,
 	.put = http_put,
+	.flush = http_flush,
 	.free = http_free,
 };
 
@@ -151,6 +352,8 @@ int sta_store_http_open(const char *locator, unsigned flags, const stasync_http_
 	h = calloc(1, sizeof(*h));
 	if (!h)
 		return sta_error(err, -ENOMEM, "out of memory");
+	pthread_mutex_init(&h->lock, NULL);
+	pthread_cond_init(&h->cond, NULL);
 	h->base.ops = &http_ops;
 	h->base.flags = flags;
 	h->base.locator = stasync_url_redact(locator);
@@ -160,23 +363,9 @@ int sta_store_http_open(const char *locator, unsigned flags, const stasync_http_
 		stasync_store_free(&h->base);
 		return sta_error(err, -ENOMEM, "out of memory");
 	}
-	h->chunk_url_size = strlen(h->url) + 80;
-	h->chunk_name_size = strlen(h->name) + 80;
-	h->chunk_url = malloc(h->chunk_url_size);
-	h->chunk_name = malloc(h->chunk_name_size);
-	if (!h->chunk_url || !h->chunk_name) {
-		stasync_store_free(&h->base);
-		return sta_error(err, -ENOMEM, "out of memory");
-	}
 	r = sta_http_new(o, &h->http, err);
 	if (r < 0) {
 		sta_error_prefix(err, r, "store %s", h->base.locator);
-		stasync_store_free(&h->base);
-		return r;
-	}
-	if (flags & STASYNC_STORE_WRITABLE) {
-		r = sta_error(err, -EROFS, "store %s: writing over HTTP is not supported yet",
-			      h->base.locator);
 		stasync_store_free(&h->base);
 		return r;
 	}

@@ -97,7 +97,7 @@ static int local_put(stasync_store *s, const stasync_chunk_id *id, const void *d
 	int fd, r;
 
 	chunk_path(id, true, path);
-	if (!(l->dir_made[prefix / 8] & (1u << (prefix % 8)))) {
+	if (!(__atomic_load_n(&l->dir_made[prefix / 8], __ATOMIC_RELAXED) & (1u << (prefix % 8)))) {
 		char dir[5];
 
 		memcpy(dir, path, 4);
@@ -105,7 +105,7 @@ static int local_put(stasync_store *s, const stasync_chunk_id *id, const void *d
 		if (mkdirat(l->dirfd, dir, 0755) < 0 && errno != EEXIST)
 			return sta_error(err, -errno, "%s/%s: cannot create directory: %s",
 					 s->locator, dir, stasync_strerror(-errno));
-		l->dir_made[prefix / 8] |= (uint8_t)(1u << (prefix % 8));
+		__atomic_fetch_or(&l->dir_made[prefix / 8], (uint8_t)(1u << (prefix % 8)), __ATOMIC_RELAXED);
 	}
 
 	/* Write under a temporary name next to the final one, then rename:

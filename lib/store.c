@@ -50,21 +50,39 @@ int stasync_store_has(stasync_store *s, const stasync_chunk_id *id, stasync_erro
 	return s->ops->has(s, id, err);
 }
 
-int stasync_store_get(stasync_store *s, stasync_codec *c, const stasync_chunk_id *id,
-		      stasync_digest_type type, void *out, size_t size, stasync_error *err)
+int sta_store_get(stasync_store *s, stasync_codec *c, const stasync_chunk_id *id,
+		  stasync_digest_type type, void *out, size_t size, struct sta_fetched *f,
+		  stasync_error *err)
 {
 	char hex[STASYNC_DIGEST_HEX_SIZE], what[STASYNC_DIGEST_HEX_SIZE + 4096];
-	size_t n;
-	bool compressed;
 	int r;
 
 	/* A well-formed zstd frame of `size` bytes is never larger than this. */
-	r = s->ops->fetch(s, c, id, ZSTD_compressBound(size) + 1024, &n, &compressed, err);
+	r = s->ops->fetch(s, c, id, ZSTD_compressBound(size) + 1024, &f->size, &f->compressed, err);
 	if (r < 0)
 		return r;
 	snprintf(what, sizeof(what), "chunk %s in %s", stasync_chunk_id_format(id, hex),
 		 s->locator);
-	return stasync_chunk_decode(c, c->buf, n, compressed, id, type, out, size, what, err);
+	return stasync_chunk_decode(c, c->buf, f->size, f->compressed, id, type, out, size, what,
+				    err);
+}
+
+int stasync_store_get(stasync_store *s, stasync_codec *c, const stasync_chunk_id *id,
+		      stasync_digest_type type, void *out, size_t size, stasync_error *err)
+{
+	struct sta_fetched f;
+
+	return sta_store_get(s, c, id, type, out, size, &f, err);
+}
+
+int sta_store_keep(stasync_store *s, stasync_codec *c, const stasync_chunk_id *id,
+		   const void *out, size_t size, const struct sta_fetched *f, stasync_error *err)
+{
+	if (!f->compressed)
+		return stasync_store_put(s, c, id, out, size, err);
+	if (!(s->flags & STASYNC_STORE_WRITABLE))
+		return sta_error(err, -EROFS, "store %s was opened read-only", s->locator);
+	return s->ops->put(s, id, c->buf, f->size, err);
 }
 
 int stasync_store_put(stasync_store *s, stasync_codec *c, const stasync_chunk_id *id,
@@ -76,18 +94,34 @@ int stasync_store_put(stasync_store *s, stasync_codec *c, const stasync_chunk_id
 
 	if (!(s->flags & STASYNC_STORE_WRITABLE))
 		return sta_error(err, -EROFS, "store %s was opened read-only", s->locator);
-	r = s->ops->has(s, id, err);
-	if (r != 0)
-		return r < 0 ? r : 0;
+	if (!s->ops->put_checks) {
+		r = s->ops->has(s, id, err);
+		if (r != 0)
+			return r < 0 ? r : 0;
+	}
 	r = sta_chunk_compress(c, data, n, &z, &zn, err);
 	if (r < 0)
 		return r;
 	return s->ops->put(s, id, z, zn, err);
 }
 
+int stasync_store_flush(stasync_store *s, stasync_error *err)
+{
+	return s->ops->flush ? s->ops->flush(s, err) : 0;
+}
+
 int stasync_stores_get(stasync_store *const *stores, size_t n_stores, stasync_codec *c,
 		       const stasync_chunk_id *id, stasync_digest_type type,
 		       void *out, size_t size, stasync_error *err)
+{
+	struct sta_fetched f;
+
+	return sta_stores_get(stores, n_stores, c, id, type, out, size, &f, err);
+}
+
+int sta_stores_get(stasync_store *const *stores, size_t n_stores, stasync_codec *c,
+		   const stasync_chunk_id *id, stasync_digest_type type, void *out, size_t size,
+		   struct sta_fetched *f, stasync_error *err)
 {
 	char hex[STASYNC_DIGEST_HEX_SIZE];
 	char reasons[STASYNC_ERROR_MESSAGE_MAX] = "";
@@ -97,7 +131,7 @@ int stasync_stores_get(stasync_store *const *stores, size_t n_stores, stasync_co
 	for (size_t i = 0; i < n_stores; i++) {
 		stasync_error e = { 0, "" };
 
-		r = stasync_store_get(stores[i], c, id, type, out, size, &e);
+		r = sta_store_get(stores[i], c, id, type, out, size, f, &e);
 		if (r == 0)
 			return 0;
 		if (r != -ENOENT && !first_bad)

@@ -19,15 +19,22 @@ int sta_chunk_compress(stasync_codec *c, const void *data, size_t n,
 
 struct sta_store_ops {
 	const char *kind;
+	/* put() skips a chunk the store holds by itself: no has() first. */
+	bool put_checks;
 	/* Read the stored bytes of a chunk into c->buf (growing it, at most
 	 * `limit` bytes); set *size and *compressed. -ENOENT when missing. */
 	int (*fetch)(stasync_store *s, stasync_codec *c, const stasync_chunk_id *id,
 		     size_t limit, size_t *size, bool *compressed, stasync_error *err);
 	/* 1 if present, 0 if not. */
 	int (*has)(stasync_store *s, const stasync_chunk_id *id, stasync_error *err);
-	/* Store compressed bytes under the chunk's final name, atomically. */
+	/* Store compressed bytes under the chunk's final name, atomically;
+	 * or start doing so and return, when there is a flush(). 1 when
+	 * written (or started), 0 when it was there. */
 	int (*put)(stasync_store *s, const stasync_chunk_id *id, const void *data, size_t n,
 		   stasync_error *err);
+	/* Wait for the puts under way (NULL: there never are any): the first
+	 * failure, or how many of them found their chunk already there. */
+	int (*flush)(stasync_store *s, stasync_error *err);
 	void (*free)(stasync_store *s);
 };
 
@@ -37,9 +44,29 @@ struct stasync_store {
 	unsigned flags;      /* STASYNC_STORE_* */
 };
 
+/* What a successful get leaves in the codec's buffer: the chunk as the
+ * store held it, for a cache to keep without compressing it again. */
+struct sta_fetched {
+	size_t size;
+	bool compressed;
+};
+
+/* stasync_store_get() and stasync_stores_get(), telling what was fetched. */
+int sta_store_get(stasync_store *s, stasync_codec *c, const stasync_chunk_id *id,
+		  stasync_digest_type type, void *out, size_t size, struct sta_fetched *f,
+		  stasync_error *err);
+int sta_stores_get(stasync_store *const *stores, size_t n_stores, stasync_codec *c,
+		   const stasync_chunk_id *id, stasync_digest_type type, void *out, size_t size,
+		   struct sta_fetched *f, stasync_error *err);
+
+/* sta_store_keep() — put a chunk just fetched (out[0..size), held as f
+ * says in c->buf) into store s, as it was fetched when compressed. */
+int sta_store_keep(stasync_store *s, stasync_codec *c, const stasync_chunk_id *id,
+		   const void *out, size_t size, const struct sta_fetched *f, stasync_error *err);
+
 int sta_store_local_open(const char *path, unsigned flags, stasync_store **ret,
 			 stasync_error *err);
-/* store-http.c: an http:// or https:// store, read-only for now. */
+/* store-http.c: an http:// or https:// store. */
 int sta_store_http_open(const char *locator, unsigned flags, const struct stasync_http_options *o,
 			stasync_store **ret, stasync_error *err);
 

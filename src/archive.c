@@ -20,6 +20,7 @@ struct cli_archive {
 	stasync_index_reader *index;
 	stasync_store **stores;
 	size_t n_stores;
+	stasync_fetch fetch;
 	stasync_chunk_reader *chunks;
 	stasync_catar_decoder *decoder;
 	/* a directory: the encoder runs in a thread and writes into a pipe */
@@ -178,7 +179,8 @@ int cli_archive_open(struct cli *c, const char *path, enum what what, bool diges
 			cli_archive_finish(a, 0, NULL);
 			return r;
 		}
-		r = stasync_chunk_reader_new(a->index, a->stores, a->n_stores, &a->chunks, &err);
+		a->fetch = cli_fetch(c, a->stores, a->n_stores);
+		r = stasync_chunk_reader_new(a->index, &a->fetch, &a->chunks, &err);
 		break;
 	case WHAT_DIRECTORY:
 		a->dir_fd = a->fd;

@@ -197,7 +197,7 @@ void cli_stores_free(stasync_store **stores, size_t n)
 	free(stores);
 }
 
-int cli_stores_open(const struct cli *c, const char *index_path, unsigned flags,
+int cli_stores_open(struct cli *c, const char *index_path, unsigned flags,
 		    stasync_store ***ret, size_t *n)
 {
 	stasync_store **stores = calloc(1 + c->n_extra_stores, sizeof(*stores));
@@ -224,6 +224,13 @@ int cli_stores_open(const struct cli *c, const char *index_path, unsigned flags,
 	for (size_t i = 0; i < c->n_extra_stores; i++, k++)
 		if (stasync_store_open_with(c->extra_stores[i], 0, &c->http, &stores[k], &err) < 0)
 			goto fail;
+	/* The cache serves reading; casync's --cache of make is another
+	 * thing (a cache of unchanged files), not needed for the output. */
+	if (c->cache && !c->cache_store && !(flags & STASYNC_STORE_WRITABLE)) {
+		if (stasync_store_open(c->cache, STASYNC_STORE_WRITABLE, &c->cache_store, &err) < 0)
+			goto fail;
+		cli_info(c, "Using cache %s", c->cache);
+	}
 	cli_info(c, "Using store %s", stasync_store_locator(stores[0]));
 	info_https(c, primary);
 	for (size_t i = 0; i < c->n_extra_stores; i++)
@@ -236,6 +243,16 @@ fail:
 	free(derived);
 	cli_stores_free(stores, k);
 	return cli_fail(c, &err);
+}
+
+stasync_fetch cli_fetch(const struct cli *c, stasync_store *const *stores, size_t n)
+{
+	return (stasync_fetch){
+		.stores = stores,
+		.n_stores = n,
+		.cache = c->cache_store,
+		.threads = c->concurrency,
+	};
 }
 
 uint64_t cli_feature_flags(const struct cli *c, bool directory)

@@ -33,8 +33,12 @@ struct cli {
 	/* extraction */
 	bool delete_extra, undo_immutable, punch_holes, uid_shift_apply;
 	uid_t uid_shift, uid_range;
-	/* HTTP(S): --cacert, --insecure, --retries, --timeout */
+	/* HTTP(S): --cacert, --insecure, --retries, --timeout,
+	 * --rate-limit-bps, --concurrency */
 	stasync_http_options http;
+	unsigned concurrency;         /* --concurrency: 0 when not given */
+	const char *cache;            /* --cache */
+	stasync_store *cache_store;   /* opened by cli_stores_open() */
 	int argc;                     /* verb arguments, verb name excluded */
 	char **argv;
 };
@@ -71,11 +75,16 @@ int cli_index_fd_open(const struct cli *c, const char *path, int *ret_fd, char *
 /* cli_stores_open() — the primary store (--store, CASYNC_STORE, or
  * default.castr beside index_path, a URL beside a URL) followed by the
  * --extra-store ones. Any of them may be an http(s):// URL.
- * `flags` apply to the primary store only. Returns 0 or exit status 1
+ * `flags` apply to the primary store only. Opens the --cache store too,
+ * when reading. Returns 0 or exit status 1
  * after printing. Free with cli_stores_free(). */
-int cli_stores_open(const struct cli *c, const char *index_path, unsigned flags,
+int cli_stores_open(struct cli *c, const char *index_path, unsigned flags,
 		    stasync_store ***ret, size_t *n);
 void cli_stores_free(stasync_store **stores, size_t n);
+
+/* cli_fetch() — how chunks are read: the stores, the --cache store and
+ * --concurrency. */
+stasync_fetch cli_fetch(const struct cli *c, stasync_store *const *stores, size_t n);
 
 /* cli_feature_flags() — the feature flags to make an archive (directory)
  * or a blob index with. */

@@ -34,6 +34,7 @@ int cli_blob_index_run(struct cli *c, const char *index_path, const char *output
 	size_t n_stores = 0;
 	stasync_error err = { 0, "" };
 	stasync_chunk_stats stats;
+	stasync_fetch fetch;
 	stasync_output out = { .fd = -1 };
 	bool writing = output != NULL;
 	int r;
@@ -53,7 +54,8 @@ int cli_blob_index_run(struct cli *c, const char *index_path, const char *output
 	}
 	/* casync digests the blob of an index with SHA-512/256 whatever
 	 * --digest says (--digest only picks chunk ids when making). */
-	r = stasync_blob_extract(idx, stores, n_stores, writing ? out.fd : -1,
+	fetch = cli_fetch(c, stores, n_stores);
+	r = stasync_blob_extract(idx, &fetch, writing ? out.fd : -1,
 				 writing && strcmp(output, "-") ? output : "standard output",
 				 STASYNC_DIGEST_SHA512_256, digest, &stats, &err);
 	if (writing) {
@@ -63,7 +65,8 @@ int cli_blob_index_run(struct cli *c, const char *index_path, const char *output
 			stasync_output_abort(&out);
 	}
 	if (r == 0)
-		cli_info(c, "%" PRIu64 " bytes from %" PRIu64 " chunks", stats.bytes, stats.chunks);
+		cli_info(c, "%" PRIu64 " bytes from %" PRIu64 " chunks, %" PRIu64 " of them from the cache",
+			 stats.bytes, stats.chunks, stats.chunks_cached);
 out:
 	stasync_index_reader_free(idx);
 	cli_stores_free(stores, n_stores);

@@ -54,9 +54,10 @@ static int sink_write(void *ctx, const void *p, size_t n, stasync_error *err)
 	return 0;
 }
 
-static int make_archive(struct cli *c, const char *output, const char *input, enum what what)
+static int make_archive(struct cli *c, const char *output, const char *shown, const char *input,
+			enum what what)
 {
-	const char *out_name = output && strcmp(output, "-") ? output : "standard output";
+	const char *out_name = output && strcmp(output, "-") ? shown : "standard output";
 	stasync_encode_options eo = cli_encode_options(c);
 	stasync_error err = { 0, "" };
 	stasync_chunk_writer *cw = NULL;
@@ -64,7 +65,7 @@ static int make_archive(struct cli *c, const char *output, const char *input, en
 	size_t n_stores = 0;
 	struct catar_sink *sink = NULL;
 	stasync_chunk_id digest;
-	stasync_chunk_stats stats = { 0, 0, 0 };
+	stasync_chunk_stats stats = { 0 };
 	stasync_output out;
 	int dir_fd, r;
 
@@ -79,7 +80,7 @@ static int make_archive(struct cli *c, const char *output, const char *input, en
 			return r;
 		}
 	}
-	if (stasync_output_open(&out, output, 0644, &err) < 0) {
+	if (stasync_output_open_with(&out, output, 0644, &c->http, &err) < 0) {
 		r = -1;
 		goto done;
 	}
@@ -133,9 +134,9 @@ done:
 	return 0;
 }
 
-int cmd_make(struct cli *c)
+/* output: the file to make; shown: its name in messages. */
+static int make(struct cli *c, const char *output, const char *shown)
 {
-	const char *output = c->argc > 0 ? cli_strip_file_url(c->argv[0]) : NULL;
 	const char *input = c->argc > 1 ? cli_strip_file_url(c->argv[1]) : NULL;
 	const char *input_name = input && strcmp(input, "-") ? input : "standard input";
 	bool to_stdout = !output || strcmp(output, "-") == 0;
@@ -152,11 +153,9 @@ int cmd_make(struct cli *c)
 
 	if (c->argc > 2)
 		return cli_error(c, "make takes the file to write and the path to read, nothing more");
-	if (output && stasync_is_http_url(output))
-		return cli_url_error(c, output, "writing over HTTP is not supported yet");
 	what = cli_what_of(c, output);
 	if (what == WHAT_ARCHIVE || what == WHAT_ARCHIVE_INDEX)
-		return make_archive(c, output, input ? input : ".", what);
+		return make_archive(c, output, shown, input ? input : ".", what);
 	if (what != WHAT_BLOB_INDEX) {
 		if (to_stdout)
 			return cli_error(c, "writing to standard output needs --what=archive, --what=archive-index or --what=blob-index");
@@ -185,11 +184,11 @@ int cmd_make(struct cli *c)
 	o.store = stores[0];
 	o.feature_flags = cli_feature_flags(c, false);
 
-	if (stasync_output_open(&out, to_stdout ? NULL : output, 0644, &err) < 0) {
+	if (stasync_output_open_with(&out, to_stdout ? NULL : output, 0644, &c->http, &err) < 0) {
 		cli_stores_free(stores, n_stores);
 		return cli_fail(c, &err);
 	}
-	r = stasync_blob_make(fd, input_name, out.fd, to_stdout ? "standard output" : output, &o,
+	r = stasync_blob_make(fd, input_name, out.fd, to_stdout ? "standard output" : shown, &o,
 			      &digest, &stats, &err);
 	if (r == 0)
 		r = stasync_output_commit(&out, &err);
@@ -210,4 +209,18 @@ int cmd_make(struct cli *c)
 		printf("%s\n", stasync_chunk_id_format(&digest, hex));
 	}
 	return 0;
+}
+
+int cmd_make(struct cli *c)
+{
+	const char *output = c->argc > 0 ? cli_strip_file_url(c->argv[0]) : NULL;
+	/* An index URL is shown without its password. */
+	char *shown = output && stasync_is_http_url(output) ? stasync_url_redact(output) : NULL;
+	int r;
+
+	if (output && stasync_is_http_url(output) && !shown)
+		return cli_error(c, "out of memory");
+	r = make(c, output, shown ? shown : output);
+	free(shown);
+	return r;
 }

@@ -57,6 +57,11 @@ static void help(const struct cli *c)
 	       "     --retries=N            Retries of a failed request (default 3)\n"
 	       "     --timeout=SECONDS      Give up an attempt after this long without\n"
 	       "                            progress (default 10 to connect, 15 to receive)\n"
+	       "     --concurrency=N        Chunks fetched or uploaded at once (default 16\n"
+	       "                            for remote stores, one per CPU for local ones)\n"
+	       "     --rate-limit-bps=N     Stay under N bytes per second per store\n"
+	       "     --cache=DIR            A local store read first and given every chunk\n"
+	       "                            fetched from the others\n"
 	       "\n"
 	       "Exit status: 0 on success, 1 on failure.\n");
 }
@@ -85,6 +90,9 @@ enum {
 	ARG_INSECURE,
 	ARG_RETRIES,
 	ARG_TIMEOUT,
+	ARG_CACHE,
+	ARG_RATE_LIMIT,
+	ARG_CONCURRENCY,
 	ARG_IGNORED,
 };
 
@@ -192,9 +200,10 @@ static int parse_options(struct cli *c, int argc, char **argv)
 		{ "with", required_argument, NULL, ARG_WITH },
 		{ "without", required_argument, NULL, ARG_WITHOUT },
 		{ "dry-run", no_argument, NULL, 'n' },
-		{ "cache", required_argument, NULL, ARG_IGNORED },
+		{ "cache", required_argument, NULL, ARG_CACHE },
 		{ "cache-auto", no_argument, NULL, 'c' },
-		{ "rate-limit-bps", required_argument, NULL, ARG_IGNORED },
+		{ "rate-limit-bps", required_argument, NULL, ARG_RATE_LIMIT },
+		{ "concurrency", required_argument, NULL, ARG_CONCURRENCY },
 		{ "exclude-nodump", required_argument, NULL, ARG_EXCLUDE_NODUMP },
 		{ "exclude-submounts", required_argument, NULL, ARG_EXCLUDE_SUBMOUNTS },
 		{ "exclude-file", required_argument, NULL, ARG_EXCLUDE_FILE },
@@ -329,6 +338,26 @@ static int parse_options(struct cli *c, int argc, char **argv)
 			c->http.connect_timeout = c->http.stall_timeout = t;
 			break;
 		}
+		case ARG_CACHE:
+			c->cache = optarg;
+			break;
+		case ARG_CONCURRENCY:
+			if (parse_unsigned(c, "concurrency", optarg, 1, 256, &c->concurrency))
+				return 1;
+			c->http.concurrency = c->concurrency;
+			break;
+		case ARG_RATE_LIMIT: {
+			unsigned long long n;
+			char *end;
+
+			errno = 0;
+			n = strtoull(optarg, &end, 10);
+			if (*optarg < '0' || *optarg > '9' || *end || errno || n == 0)
+				return cli_error(c, "--rate-limit-bps=%s: expected a whole number of bytes per second, at least 1",
+						 optarg);
+			c->http.rate_limit_bps = n;
+			break;
+		}
 		case 'n':
 		case 'c':
 		case ARG_IGNORED:
@@ -399,5 +428,6 @@ done:
 	if (fflush(stdout) != 0 || ferror(stdout))
 		return cli_error(&c, "cannot write to standard output: %s", strerror(errno));
 	free(c.extra_stores);
+	stasync_store_free(c.cache_store);
 	return r;
 }

@@ -26,12 +26,12 @@ int stasync_blob_make(int in_fd, const char *input, int index_fd, const char *in
 		      stasync_chunk_stats *stats, stasync_error *err);
 
 /* stasync_blob_extract() — write the blob an index describes to out_fd,
- * fetching chunks from the stores in order (chunk ids are checked with the
+ * fetching chunks as `f` says (chunk ids are checked with the
  * index's digest). When `content` is non-NULL the digest of the written
  * bytes, of type `content_type`, is returned there. out_fd may be -1 to
  * only compute the digest (`digest` of an index). */
-int stasync_blob_extract(stasync_index_reader *r, stasync_store *const *stores, size_t n_stores,
-			 int out_fd, const char *output, stasync_digest_type content_type,
+int stasync_blob_extract(stasync_index_reader *r, const stasync_fetch *f, int out_fd,
+			 const char *output, stasync_digest_type content_type,
 			 stasync_chunk_id *content, stasync_chunk_stats *stats, stasync_error *err);
 
 /* stasync_blob_digest() — the digest of all bytes readable from fd. */

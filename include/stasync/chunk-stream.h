@@ -18,6 +18,7 @@ typedef struct stasync_chunk_stats {
 	uint64_t bytes;       /* stream size */
 	uint64_t chunks;      /* chunks in the index */
 	uint64_t chunks_new;  /* chunks written to the store (writer) */
+	uint64_t chunks_cached; /* chunks read from the cache (reader) */
 } stasync_chunk_stats;
 
 /* ---- Writing ------------------------------------------------------------- */
@@ -49,10 +50,31 @@ void stasync_chunk_writer_free(stasync_chunk_writer *w);
 /* ---- Reading ------------------------------------------------------------- */
 typedef struct stasync_chunk_reader stasync_chunk_reader;
 
+/* Where chunks come from, and how many are fetched at once. */
+typedef struct stasync_fetch {
+	stasync_store *const *stores;  /* tried in order for each chunk */
+	size_t n_stores;
+	/* NULL, or a writable store asked first and given every chunk the
+	 * others yield (--cache). */
+	stasync_store *cache;
+	/* Chunks fetched, decompressed and checked at once, each on a thread
+	 * of its own. 0: STASYNC_FETCH_THREADS_REMOTE when a store is not
+	 * local, else one per CPU (at most 4). Fewer when chunks are so
+	 * large that the window below would not fit. */
+	unsigned threads;
+} stasync_fetch;
+
+#define STASYNC_FETCH_THREADS_REMOTE 16
+/* What the chunks fetched ahead may hold at most, together. */
+#define STASYNC_FETCH_WINDOW_BYTES ((size_t)32 << 20)
+
 /* stasync_chunk_reader_new() — read the stream `index` describes from the
- * stores, tried in order for each chunk. Takes ownership of neither. */
-int stasync_chunk_reader_new(stasync_index_reader *index, stasync_store *const *stores,
-			     size_t n_stores, stasync_chunk_reader **ret, stasync_error *err);
+ * stores. Chunks are fetched ahead in parallel and handed out in order;
+ * a failure is reported when the stream reaches the chunk that failed.
+ * Takes ownership of nothing; `f` and what it names must stay valid until
+ * the reader is freed. */
+int stasync_chunk_reader_new(stasync_index_reader *index, const stasync_fetch *f,
+			     stasync_chunk_reader **ret, stasync_error *err);
 
 /* stasync_chunk_reader_read() — stasync_read_fn: up to n bytes, 0 at the
  * end of the stream (the index fully read and checked). */

@@ -41,6 +41,7 @@
 #define STASYNC_HTTP_CONNECT_TIMEOUT 10   /* seconds */
 #define STASYNC_HTTP_STALL_TIMEOUT 15     /* seconds */
 #define STASYNC_HTTP_MAX_REDIRECTS 10
+#define STASYNC_HTTP_CONCURRENCY 16       /* requests in flight per server */
 /* The largest index fetched over HTTP: 1 GiB is 26 million chunks. */
 #define STASYNC_HTTP_INDEX_MAX ((uint64_t)1 << 30)
 
@@ -55,6 +56,12 @@ typedef struct stasync_http_options {
 	unsigned connect_timeout;   /* seconds, > 0 */
 	unsigned stall_timeout;     /* seconds without progress, > 0 */
 	unsigned max_redirects;
+	/* Requests in flight at once per store (> 0): over one connection
+	 * when the server speaks HTTP/2, else over up to this many. */
+	unsigned concurrency;
+	/* Bytes per second all transfers of a store together stay under,
+	 * each direction; 0: no limit. */
+	uint64_t rate_limit_bps;
 } stasync_http_options;
 
 /* stasync_http_options_init() — the defaults above. */
@@ -82,5 +89,11 @@ char *stasync_url_redact(const char *url);
  * another negative code with a message naming the URL and the reason. */
 int stasync_http_fetch_file(const char *url, const stasync_http_options *o, uint64_t max_size,
 			    int *ret_fd, stasync_error *err);
+
+/* stasync_http_put_file() — PUT the whole of fd (from offset 0) to url,
+ * with retries. Returns 0 or a negative code with a message naming the URL
+ * and the reason. */
+int stasync_http_put_file(const char *url, const stasync_http_options *o, int fd,
+			  stasync_error *err);
 
 #endif

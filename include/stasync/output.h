@@ -7,13 +7,20 @@
 #ifndef STASYNC_OUTPUT_H
 #define STASYNC_OUTPUT_H
 
+#include <stdbool.h>
 #include <stasync/error.h>
+
+struct stasync_http_options;
 
 typedef struct stasync_output {
 	int fd;           /* write here */
 	char *path;       /* final name, NULL for stdout */
 	char *tmp_path;   /* temporary name, NULL when written in place */
 	unsigned mode;    /* permissions of the final file */
+	/* an http(s):// URL: written to an unlinked temporary file, sent
+	 * with PUT on commit */
+	bool upload;
+	const struct stasync_http_options *http;
 } stasync_output;
 
 /* stasync_output_open() — open `path` ("-" or NULL for stdout) for
@@ -22,9 +29,15 @@ typedef struct stasync_output {
 int stasync_output_open(stasync_output *o, const char *path, unsigned mode,
 			stasync_error *err);
 
+/* stasync_output_open_with() — the same, and `path` may be an http:// or
+ * https:// URL: the file is then put there whole on commit, with the
+ * options `http` (NULL: defaults; kept until commit). */
+int stasync_output_open_with(stasync_output *o, const char *path, unsigned mode,
+			     const struct stasync_http_options *http, stasync_error *err);
+
 /* stasync_output_commit() — flush and, for a temporary file, rename it to
- * the final name. Returns 0 or a negative code; on failure the temporary
- * file is removed. */
+ * the final name (or upload it). Returns 0 or a negative code; on failure
+ * the temporary file is removed. */
 int stasync_output_commit(stasync_output *o, stasync_error *err);
 
 /* stasync_output_abort() — remove the temporary file, if any, and close.

@@ -40,12 +40,12 @@ enum {
 };
 
 /* stasync_store_open() — open the store at `locator`: a directory path, a
- * file:// URL, or an http:// or https:// URL (read-only; see
- * <stasync/http.h>). A read-only local store that does not exist opens as
- * an empty one (casync writes no store for an empty blob). Returns 0,
- * -EPROTONOSUPPORT for a URL scheme this build cannot reach (http(s)://
- * without libcurl), -EROFS for a writable HTTP store, or the error of
- * opening or creating the directory. */
+ * file:// URL, or an http:// or https:// URL (see <stasync/http.h>). A
+ * read-only local store that does not exist opens as an empty one (casync
+ * writes no store for an empty blob). Returns 0, -EPROTONOSUPPORT for a
+ * URL scheme this build cannot reach (http(s):// without libcurl), or the
+ * error of opening or creating the directory. Every function below may be
+ * called from several threads at once on one store. */
 int stasync_store_open(const char *locator, unsigned flags, stasync_store **ret,
 		       stasync_error *err);
 
@@ -73,9 +73,16 @@ int stasync_store_get(stasync_store *s, stasync_codec *c, const stasync_chunk_id
 
 /* stasync_store_put() — compress and store a chunk unless the store has it
  * already. The file appears under its final name only complete (temporary
- * name, then rename). Returns 1 when written, 0 when it was there. */
+ * name, then rename). Returns 1 when written, 0 when it was there. An HTTP
+ * store only starts the upload (HEAD, then PUT when missing) and returns
+ * 1: stasync_store_flush() waits for it. */
 int stasync_store_put(stasync_store *s, stasync_codec *c, const stasync_chunk_id *id,
 		      const void *data, size_t n, stasync_error *err);
+
+/* stasync_store_flush() — wait until every chunk put is stored. Returns the
+ * first failure of an upload, or how many of the chunks put since the last
+ * flush turned out to be there already (counted as written by put). */
+int stasync_store_flush(stasync_store *s, stasync_error *err);
 
 /* stasync_stores_get() — stasync_store_get() on each store in turn: a store
  * that lacks the chunk or holds a corrupt copy passes to the next. When all

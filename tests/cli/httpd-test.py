@@ -6,8 +6,8 @@ Listens on 127.0.0.1 only, on a port the kernel picks (written to
 itself after --lifetime seconds or --max-requests requests.
 
 Modes:
-  serve    files from --root; the first --fail=N requests (all paths
-           together) answer --fail-status (500) instead
+  serve    files from --root; the first --fail=N requests for each path
+           answer --fail-status (500) instead
   stall    read the request, then never answer
   endless  answer 200 with a body that never ends (no Content-Length)
   liar     answer 200 announcing --length bytes, then send a few and close
@@ -38,7 +38,7 @@ def main():
     a = ap.parse_args()
 
     lock = threading.Lock()
-    state = {"requests": 0}
+    state = {"requests": 0, "per_path": {}}
     log = open(a.log, "a", buffering=1)
 
     def done_one():
@@ -48,6 +48,12 @@ def main():
                 threading.Thread(target=lambda: (time.sleep(0.2), os._exit(0)),
                                  daemon=True).start()
             return state["requests"]
+
+    def path_seen(path):
+        with lock:
+            n = state["per_path"].get(path, 0) + 1
+            state["per_path"][path] = n
+            return n
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -67,7 +73,7 @@ def main():
             self.note(status)
 
         def do_GET(self):
-            n = done_one()
+            done_one()
             if a.mode == "stall":
                 self.note(0)
                 time.sleep(a.lifetime + 5)
@@ -111,7 +117,7 @@ def main():
                 except OSError:
                     pass
                 return
-            if n <= a.fail:
+            if path_seen(self.path) <= a.fail:
                 self.reply(a.fail_status, b"failing on purpose\n")
                 return
             path = urllib.parse.urlsplit(self.path).path

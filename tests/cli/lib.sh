@@ -163,6 +163,41 @@ run_ok() {
 	return 1
 }
 
+# now_ms: milliseconds since the epoch.
+now_ms() {
+	date +%s%3N
+}
+
+# count_in FILE PATTERN: lines of FILE matching the fixed string PATTERN.
+count_in() {
+	grep -cF -- "$2" "$1" 2>/dev/null || true
+}
+
+# err_has TEXT DESC: the last run's stderr contains TEXT.
+err_has() {
+	if grep -qF -- "$1" "$T/err"; then
+		ok "$2"
+	else
+		not_ok "$2"
+		diag "expected in stderr: $1"
+		show_run
+	fi
+}
+
+# fails_with DESC TEXT CMD...: the command fails, saying TEXT.
+fails_with() {
+	_d=$1 _t=$2
+	shift 2
+	run "$@"
+	if [ "$rc" -ne 0 ] && grep -qF -- "$_t" "$T/err"; then
+		ok "$_d"
+	else
+		not_ok "$_d"
+		diag "command: $*" "expected failure saying: $_t"
+		show_run
+	fi
+}
+
 # line_count FILE: number of lines, counting an unterminated last line.
 line_count() {
 	awk 'END { print NR }' "$1"

@@ -1,0 +1,1065 @@
+/* HTTP requests through libcurl: one multi handle driven by a thread of its
+ * own runs up to `concurrency` transfers at once; a request that fails in a
+ * way that may pass waits for its retry on a timer, not in a sleep, so the
+ * others go on meanwhile. Also the choice of CA certificates, which needs
+ * libcurl to know its default. Built without libcurl, requests say so. */
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <strings.h>
+#include <time.h>
+
+#include "http.h"
+#include "util.h"
+
+int sta_http_get(sta_http *h, const char *url, const char *name, uint64_t limit,
+		 sta_http_write_fn write, void *ctx, uint64_t *ret_size, stasync_error *err)
+{
+	sta_http_request req = {
+		.method = STA_HTTP_GET, .url = url, .name = name, .limit = limit,
+		.write = write, .ctx = ctx,
+	};
+	sta_http_result res;
+	int r = sta_http_run(h, &req, &res);
+
+	if (r < 0 && err)
+		*err = res.err;
+	if (r == 0 && ret_size)
+		*ret_size = res.size;
+	return r;
+}
+
+#ifdef HAVE_CURL
+#include <curl/curl.h>
+
+/* The longest wait between two attempts, whatever the doubling says. */
+#define RETRY_DELAY_MAX_MS 30000
+/* Bytes of an error page read (and thrown away) before the connection is
+ * dropped instead. */
+#define ERROR_BODY_MAX (64 * 1024)
+/* How long the thread sleeps at most when nothing happens: stall checks
+ * and retry timers need no finer grain. */
+#define POLL_MAX_MS 1000
+
+/* One request and its easy handle; kept on a free list between requests
+ * so that handles are set up once. */
+struct xfer {
+	struct xfer *next;
+	sta_http *h;
+	CURL *curl;
+	char errbuf[CURL_ERROR_SIZE];
+	char status[96];           /* "404 Not Found" of the last status line */
+	/* the request */
+	sta_http_method method;
+	char *url, *name;
+	uint64_t limit;
+	sta_http_write_fn write;
+	void *ctx;
+	const uint8_t *body;
+	size_t body_size, body_sent;
+	sta_http_done_fn done;
+	void *done_ctx;
+	/* the attempt under way */
+	unsigned attempt, delay_ms;
+	uint64_t retry_at_ms;
+	uint64_t received, discarded;
+	bool status_checked, status_ok, over_limit, stalled;
+	bool paused;               /* by the rate limit */
+	int write_r;
+	curl_off_t last_dlnow;     /* body bytes at the last progress call */
+	uint64_t last_change_ms;   /* when they last grew */
+};
+
+struct sta_http {
+	stasync_http_options o;
+	char *cacert, *capath;
+	CURLM *multi;
+	pthread_t thread;
+	bool thread_started;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;       /* a request done, or room to submit */
+	/* under lock: */
+	struct xfer *queue, **queue_tail;   /* submitted, not started */
+	struct xfer *free_list;
+	unsigned submitted;        /* submitted and not yet done */
+	bool stopping;
+	/* the thread's own: */
+	struct xfer *waiting;      /* failed once, waiting for the retry */
+	struct xfer *active;       /* in the multi handle */
+	unsigned running;          /* how many there */
+	/* --rate-limit-bps: a token bucket all transfers draw from, both
+	 * directions together; a transfer finding it empty pauses until
+	 * it fills again */
+	int64_t tokens;
+	uint64_t tokens_ms;        /* when last filled */
+	unsigned n_paused;
+};
+
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+static CURLcode global_r;
+
+static void global_init(void)
+{
+	global_r = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static uint64_t monotonic_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}
+
+/* ---- the rate limit ---------------------------------------------------------- */
+
+/* Fill the bucket for the time gone by; it holds a quarter of a second's
+ * worth at most (64 KiB at least), so that a pause does not become a
+ * burst. */
+static void tokens_fill(sta_http *h)
+{
+	uint64_t now = monotonic_ms(), rate = MIN(h->o.rate_limit_bps, (uint64_t)1 << 40);
+	int64_t cap = (int64_t)MAX(rate / 4, (uint64_t)64 * 1024);
+
+	if (now > h->tokens_ms) {
+		uint64_t add = rate * MIN(now - h->tokens_ms, (uint64_t)1000) / 1000;
+		int64_t t = MAX(h->tokens, -cap) + (int64_t)add;
+
+		h->tokens = MIN(t, cap);
+		h->tokens_ms = now;
+	}
+}
+
+/* May a transfer move n more bytes now? Pauses it when not. */
+static bool tokens_take(struct xfer *x, size_t n)
+{
+	sta_http *h = x->h;
+
+	if (!h->o.rate_limit_bps)
+		return true;
+	tokens_fill(h);
+	if (h->tokens <= 0) {
+		if (!x->paused)
+			h->n_paused++;
+		x->paused = true;
+		return false;
+	}
+	h->tokens -= (int64_t)n;
+	return true;
+}
+
+/* Let paused transfers go on when the bucket has filled; returns how long
+ * until it will have (ms), for the poll. */
+static int tokens_resume(sta_http *h)
+{
+	if (!h->o.rate_limit_bps || h->n_paused == 0)
+		return POLL_MAX_MS;
+	tokens_fill(h);
+	if (h->tokens <= 0)
+		return (int)MAX(1, MIN((uint64_t)POLL_MAX_MS,
+				       (uint64_t)(-h->tokens) * 1000 / h->o.rate_limit_bps + 1));
+	for (struct xfer *x = h->active; x; x = x->next)
+		if (x->paused) {
+			x->paused = false;
+			h->n_paused--;
+			x->last_change_ms = monotonic_ms();
+			curl_easy_pause(x->curl, CURLPAUSE_CONT);
+		}
+	return POLL_MAX_MS;
+}
+
+/* ---- libcurl callbacks ----------------------------------------------------- */
+
+static size_t on_header(char *p, size_t size, size_t n, void *ctx)
+{
+	struct xfer *x = ctx;
+	size_t len = n;
+
+	(void)size;   /* always 1 */
+	/* A status line starts each response (redirects, 100 Continue): keep
+	 * the last one's "CODE REASON". */
+	if (len > 5 && memcmp(p, "HTTP/", 5) == 0) {
+		const char *sp = memchr(p, ' ', len);
+
+		if (sp) {
+			size_t k = len - (size_t)(sp + 1 - p);
+			while (k > 0 && (sp[k] == '\r' || sp[k] == '\n' || sp[k] == ' '))
+				k--;
+			snprintf(x->status, sizeof(x->status), "%.*s", (int)k, sp + 1);
+		}
+	}
+	return n;
+}
+
+static size_t on_body(char *p, size_t size, size_t n, void *ctx)
+{
+	struct xfer *x = ctx;
+	int r;
+
+	(void)size;   /* always 1 */
+	if (!x->status_checked) {
+		long code = 0;
+
+		curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &code);
+		x->status_ok = code >= 200 && code < 300 && x->method == STA_HTTP_GET;
+		x->status_checked = true;
+	}
+	if (!x->status_ok) {
+		/* An error page, or what a PUT answers: read a little of it to
+		 * keep the connection, never keep it. */
+		x->discarded += n;
+		return x->discarded > ERROR_BODY_MAX ? 0 : n;
+	}
+	if (n > x->limit - x->received) {
+		x->over_limit = true;
+		return 0;
+	}
+	if (!tokens_take(x, n))
+		return CURL_WRITEFUNC_PAUSE;
+	if (x->write) {
+		r = x->write(x->ctx, x->received, p, n);
+		if (r < 0) {
+			x->write_r = r;
+			return 0;
+		}
+	}
+	x->received += n;
+	return n;
+}
+
+static size_t on_read(char *p, size_t size, size_t n, void *ctx)
+{
+	struct xfer *x = ctx;
+	size_t k = MIN(size * n, x->body_size - x->body_sent);
+
+	if (k > 0 && !tokens_take(x, k))
+		return CURL_READFUNC_PAUSE;
+	memcpy(p, x->body + x->body_sent, k);
+	x->body_sent += k;
+	return k;
+}
+
+/* libcurl rewinds an upload to send it again (a redirect, an auth round). */
+static int on_seek(void *ctx, curl_off_t offset, int origin)
+{
+	struct xfer *x = ctx;
+
+	if (origin != SEEK_SET || offset < 0 || (uint64_t)offset > x->body_size)
+		return CURL_SEEKFUNC_CANTSEEK;
+	x->body_sent = (size_t)offset;
+	return CURL_SEEKFUNC_OK;
+}
+
+/* A transfer that has started and then stops: libcurl's low-speed check
+ * averages over a window of several seconds and would notice late, so
+ * count the time since the body last grew here (libcurl calls this about
+ * once a second when nothing happens). Before the first body byte, the
+ * low-speed check is exact and does the work. */
+static int on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+		       curl_off_t ulnow)
+{
+	struct xfer *x = ctx;
+	uint64_t now = monotonic_ms();
+
+	(void)dltotal, (void)ultotal, (void)ulnow;
+	if (dlnow != x->last_dlnow || x->paused) {
+		x->last_dlnow = dlnow;
+		x->last_change_ms = now;
+		return 0;
+	}
+	if (dlnow > 0 && now - x->last_change_ms >= (uint64_t)x->h->o.stall_timeout * 1000) {
+		x->stalled = true;
+		return 1;
+	}
+	return 0;
+}
+
+/* ---- CA certificates ------------------------------------------------------- */
+
+static const char *env_nonempty(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? v : NULL;
+}
+
+/* Where the CA certificates come from, in the curl tool's order: the
+ * option, then the environment (libcurl itself reads none), then libcurl's
+ * own default; a libcurl built without one (the static build) gets the
+ * system's, from where the common distributions keep it. `why` says which
+ * rule chose it, for -v. */
+static void ca_choose(const stasync_http_options *o, CURL *curl, const char **ret_file,
+		      const char **ret_dir, const char **why)
+{
+	static const char *const files[] = {
+		"/etc/ssl/certs/ca-certificates.crt",                /* Debian, Ubuntu, Alpine, Arch */
+		"/etc/pki/tls/certs/ca-bundle.crt",                  /* Fedora, RHEL */
+		"/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem", /* RHEL */
+		"/etc/ssl/ca-bundle.pem",                            /* openSUSE */
+		"/var/lib/ca-certificates/ca-bundle.pem",            /* SUSE */
+		"/etc/pki/tls/cacert.pem",                           /* older RHEL */
+		"/etc/ssl/cert.pem",                                 /* Alpine, BSDs */
+	};
+	static const char *const dirs[] = { "/etc/ssl/certs", "/etc/pki/tls/certs" };
+	const char *v;
+
+	*ret_file = *ret_dir = NULL;
+	if (o->cacert) {
+		*ret_file = o->cacert;
+		*why = "--cacert";
+		return;
+	}
+	if ((v = env_nonempty("CURL_CA_BUNDLE")) || (v = env_nonempty("SSL_CERT_FILE"))) {
+		*ret_file = v;
+		*why = env_nonempty("CURL_CA_BUNDLE") ? "CURL_CA_BUNDLE" : "SSL_CERT_FILE";
+		return;
+	}
+	if ((v = env_nonempty("SSL_CERT_DIR"))) {
+		*ret_dir = v;
+		*why = "SSL_CERT_DIR";
+		return;
+	}
+#if LIBCURL_VERSION_NUM >= 0x075400
+	{
+		char *file = NULL, *dir = NULL;
+
+		curl_easy_getinfo(curl, CURLINFO_CAINFO, &file);
+		curl_easy_getinfo(curl, CURLINFO_CAPATH, &dir);
+		if (file || dir) {
+			*why = "libcurl's default";
+			*ret_file = file;
+			*ret_dir = dir;
+			return;
+		}
+	}
+#endif
+	*why = "found on this system";
+	for (size_t i = 0; i < ELEMENTSOF(files); i++)
+		if (access(files[i], R_OK) == 0) {
+			*ret_file = files[i];
+			return;
+		}
+	for (size_t i = 0; i < ELEMENTSOF(dirs); i++)
+		if (access(dirs[i], R_OK | X_OK) == 0) {
+			*ret_dir = dirs[i];
+			return;
+		}
+	*why = "none found";
+}
+
+const char *stasync_http_ca_describe(const stasync_http_options *o, char *buf, size_t n)
+{
+	stasync_http_options defaults;
+	const char *file, *dir, *why;
+	CURL *curl;
+
+	if (!o) {
+		stasync_http_options_init(&defaults);
+		o = &defaults;
+	}
+	if (o->insecure) {
+		snprintf(buf, n, "none: certificates are not checked (--insecure)");
+		return buf;
+	}
+	pthread_once(&global_once, global_init);
+	curl = global_r == CURLE_OK ? curl_easy_init() : NULL;
+	if (!curl) {
+		snprintf(buf, n, "unknown (libcurl could not be set up)");
+		return buf;
+	}
+	ca_choose(o, curl, &file, &dir, &why);
+	if (file || dir)
+		snprintf(buf, n, "%s%s (%s)", file ? file : dir, file ? "" : "/", why);
+	else
+		snprintf(buf, n, "%s", why);
+	curl_easy_cleanup(curl);
+	return buf;
+}
+
+/* ---- transfers --------------------------------------------------------------- */
+
+static bool setopt_failed(CURLcode *acc, CURLcode r)
+{
+	if (r != CURLE_OK && *acc == CURLE_OK)
+		*acc = r;
+	return r != CURLE_OK;
+}
+
+#define SETOPT(x, acc, opt, val) setopt_failed(&(acc), curl_easy_setopt((x)->curl, opt, val))
+
+static void xfer_free(struct xfer *x)
+{
+	if (!x)
+		return;
+	if (x->curl)
+		curl_easy_cleanup(x->curl);
+	free(x->url);
+	free(x->name);
+	free(x);
+}
+
+/* A new transfer with everything set that does not change per request. */
+static int xfer_new(sta_http *h, struct xfer **ret)
+{
+	const stasync_http_options *o = &h->o;
+	CURLcode rc = CURLE_OK;
+	struct xfer *x;
+
+	x = calloc(1, sizeof(*x));
+	if (!x)
+		return -ENOMEM;
+	x->h = h;
+	x->curl = curl_easy_init();
+	if (!x->curl) {
+		free(x);
+		return -ENOMEM;
+	}
+	SETOPT(x, rc, CURLOPT_PRIVATE, x);
+	SETOPT(x, rc, CURLOPT_NOSIGNAL, 1L);
+	SETOPT(x, rc, CURLOPT_ERRORBUFFER, x->errbuf);
+	SETOPT(x, rc, CURLOPT_WRITEFUNCTION, on_body);
+	SETOPT(x, rc, CURLOPT_WRITEDATA, x);
+	SETOPT(x, rc, CURLOPT_HEADERFUNCTION, on_header);
+	SETOPT(x, rc, CURLOPT_HEADERDATA, x);
+	SETOPT(x, rc, CURLOPT_READFUNCTION, on_read);
+	SETOPT(x, rc, CURLOPT_READDATA, x);
+	SETOPT(x, rc, CURLOPT_SEEKFUNCTION, on_seek);
+	SETOPT(x, rc, CURLOPT_SEEKDATA, x);
+	SETOPT(x, rc, CURLOPT_XFERINFOFUNCTION, on_progress);
+	SETOPT(x, rc, CURLOPT_XFERINFODATA, x);
+	SETOPT(x, rc, CURLOPT_NOPROGRESS, 0L);
+	SETOPT(x, rc, CURLOPT_USERAGENT, "stasync/" PACKAGE_VERSION);
+	SETOPT(x, rc, CURLOPT_FOLLOWLOCATION, 1L);
+	SETOPT(x, rc, CURLOPT_MAXREDIRS, (long)o->max_redirects);
+#if LIBCURL_VERSION_NUM >= 0x075500
+	SETOPT(x, rc, CURLOPT_PROTOCOLS_STR, "http,https");
+	SETOPT(x, rc, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+#else
+	SETOPT(x, rc, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+	SETOPT(x, rc, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+	SETOPT(x, rc, CURLOPT_CONNECTTIMEOUT, (long)o->connect_timeout);
+	SETOPT(x, rc, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	SETOPT(x, rc, CURLOPT_LOW_SPEED_TIME, (long)o->stall_timeout);
+	SETOPT(x, rc, CURLOPT_TCP_KEEPALIVE, 1L);
+	SETOPT(x, rc, CURLOPT_NETRC, (long)CURL_NETRC_OPTIONAL);
+	if (h->cacert)
+		SETOPT(x, rc, CURLOPT_CAINFO, h->cacert);
+	if (h->capath)
+		SETOPT(x, rc, CURLOPT_CAPATH, h->capath);
+	if (o->insecure) {
+		SETOPT(x, rc, CURLOPT_SSL_VERIFYPEER, 0L);
+		SETOPT(x, rc, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+	if (rc != CURLE_OK) {
+		xfer_free(x);
+		return -EINVAL;
+	}
+	*ret = x;
+	return 0;
+}
+
+/* Set what changes per request; false when libcurl refuses the URL. */
+static bool xfer_prepare(struct xfer *x)
+{
+	bool ok = curl_easy_setopt(x->curl, CURLOPT_URL, x->url) == CURLE_OK;
+
+	/* Over TLS, wait for a connection that may multiplex (HTTP/2, known
+	 * from the handshake) rather than open one per transfer at once.
+	 * Plain HTTP cannot multiplex, and there a transfer waiting so would
+	 * wait, without any timeout, for a first response that may never
+	 * come. */
+	curl_easy_setopt(x->curl, CURLOPT_PIPEWAIT, (long)(strncasecmp(x->url, "https:", 6) == 0));
+
+	switch (x->method) {
+	case STA_HTTP_GET:
+		curl_easy_setopt(x->curl, CURLOPT_HTTPGET, 1L);
+		break;
+	case STA_HTTP_HEAD:
+		curl_easy_setopt(x->curl, CURLOPT_HTTPGET, 1L);
+		curl_easy_setopt(x->curl, CURLOPT_NOBODY, 1L);
+		break;
+	case STA_HTTP_PUT:
+		curl_easy_setopt(x->curl, CURLOPT_HTTPGET, 1L);
+		curl_easy_setopt(x->curl, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(x->curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t)x->body_size);
+		break;
+	}
+	/* A Content-Length over the limit fails before any byte is read. */
+	curl_easy_setopt(x->curl, CURLOPT_MAXFILESIZE_LARGE,
+			 (curl_off_t)(x->limit < INT64_MAX ? x->limit : INT64_MAX));
+	return ok;
+}
+
+static void attempt_reset(struct xfer *x)
+{
+	x->received = x->discarded = 0;
+	x->body_sent = 0;
+	x->status_checked = x->status_ok = x->over_limit = x->stalled = false;
+	x->write_r = 0;
+	x->last_dlnow = 0;
+	x->last_change_ms = monotonic_ms();
+	x->errbuf[0] = 0;
+	x->status[0] = 0;
+}
+
+enum outcome {
+	DONE,        /* 2xx */
+	MISSING,     /* 404, 410 */
+	TRANSIENT,   /* worth another attempt */
+	FAILED,      /* not */
+};
+
+static enum outcome status_outcome(long code, int *r)
+{
+	if (code >= 200 && code < 300)
+		return DONE;
+	if (code == 404 || code == 410) {
+		*r = -ENOENT;
+		return MISSING;
+	}
+	*r = code == 401 || code == 403 ? -EACCES : -EIO;
+	if (code >= 500 || code == 408 || code == 429)
+		return TRANSIENT;
+	return FAILED;
+}
+
+/* Failures of the transfer itself that another attempt may not see. */
+static enum outcome curl_outcome(CURLcode rc, int *r, bool *unreachable)
+{
+	*unreachable = false;
+	switch (rc) {
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_RESOLVE_PROXY:
+		*r = -EHOSTUNREACH;
+		*unreachable = true;
+		return TRANSIENT;
+	case CURLE_COULDNT_CONNECT:
+		*r = -ECONNREFUSED;
+		*unreachable = true;
+		return TRANSIENT;
+	case CURLE_OPERATION_TIMEDOUT:
+		*r = -ETIMEDOUT;
+		*unreachable = true;
+		return TRANSIENT;
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_GOT_NOTHING:
+	case CURLE_PARTIAL_FILE:
+#if LIBCURL_VERSION_NUM >= 0x072600
+	case CURLE_HTTP2:
+#endif
+#if LIBCURL_VERSION_NUM >= 0x073100
+	case CURLE_HTTP2_STREAM:
+#endif
+		*r = -EIO;
+		return TRANSIENT;
+	case CURLE_SSL_CONNECT_ERROR:
+		*r = -EPROTO;
+		return TRANSIENT;
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_ENGINE_NOTFOUND:
+	case CURLE_SSL_ENGINE_SETFAILED:
+	case CURLE_UNSUPPORTED_PROTOCOL:
+	case CURLE_URL_MALFORMAT:
+	case CURLE_TOO_MANY_REDIRECTS:
+	case CURLE_WEIRD_SERVER_REPLY:
+		*r = -EPROTO;
+		return FAILED;
+	default:
+		*r = -EIO;
+		return FAILED;
+	}
+}
+
+/* "HTTP 404 Not Found", or "HTTP 404" when the server sent no reason
+ * phrase (HTTP/2 has none). */
+static void status_reason(const struct xfer *x, long code, char *buf, size_t n)
+{
+	char *end;
+
+	if (strtol(x->status, &end, 10) == code && *end == ' ' && end[1])
+		snprintf(buf, n, "HTTP %s", x->status);
+	else
+		snprintf(buf, n, "HTTP %ld", code);
+}
+
+/* What one finished attempt came to: its outcome, and in res the code
+ * and the reason (without the URL in front). */
+static enum outcome attempt_outcome(struct xfer *x, CURLcode rc, sta_http_result *res,
+				    char *reason, size_t n)
+{
+	enum outcome out;
+	long code = 0;
+
+	curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &code);
+	res->unreachable = false;
+	if (x->write_r < 0) {
+		res->r = x->write_r;
+		snprintf(reason, n, "cannot keep the response: %s", stasync_strerror(res->r));
+		return FAILED;
+	}
+	if (x->over_limit || (rc == CURLE_FILESIZE_EXCEEDED && code >= 200 && code < 300)) {
+		res->r = -EFBIG;
+		snprintf(reason, n, "response larger than %" PRIu64 " bytes, refused", x->limit);
+		return FAILED;
+	}
+	if (rc == CURLE_OK || (code >= 300 && (rc == CURLE_WRITE_ERROR ||
+					       rc == CURLE_FILESIZE_EXCEEDED))) {
+		/* An HTTP status (a too long error page cut short). */
+		res->r = 0;
+		out = status_outcome(code, &res->r);
+		status_reason(x, code, reason, n);
+		return out;
+	}
+	out = curl_outcome(x->stalled ? CURLE_OPERATION_TIMEDOUT : rc, &res->r, &res->unreachable);
+	if (x->stalled || (rc == CURLE_OPERATION_TIMEDOUT &&
+			   strncmp(x->errbuf, "Operation too slow", 18) == 0))
+		/* ours, or libcurl's low-speed limit: say it in our terms */
+		snprintf(reason, n, "stalled: nothing received for %u s", x->h->o.stall_timeout);
+	else if (rc == CURLE_PEER_FAILED_VERIFICATION && !strcasestr(x->errbuf, "certificate"))
+		/* some TLS libraries say "cert" */
+		snprintf(reason, n, "server certificate not accepted: %s",
+			 x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc));
+	else
+		snprintf(reason, n, "%s", x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc));
+	return out;
+}
+
+/* ---- the thread that drives the transfers ---------------------------------- */
+
+/* Hand a request its result and take its transfer back. Called on the
+ * thread, without the lock. */
+static void xfer_complete(sta_http *h, struct xfer *x, const sta_http_result *res)
+{
+	x->done(x->done_ctx, res);
+	x->write = NULL;
+	x->ctx = NULL;
+	x->body = NULL;
+	pthread_mutex_lock(&h->lock);
+	x->next = h->free_list;
+	h->free_list = x;
+	h->submitted--;
+	pthread_cond_broadcast(&h->cond);
+	pthread_mutex_unlock(&h->lock);
+}
+
+static void xfer_cancel(sta_http *h, struct xfer *x)
+{
+	sta_http_result res = { .r = -ECANCELED };
+
+	sta_error(&res.err, -ECANCELED, "%s: cancelled", x->name);
+	xfer_complete(h, x, &res);
+}
+
+static void active_remove(sta_http *h, struct xfer *x)
+{
+	struct xfer **p = &h->active;
+
+	while (*p != x)
+		p = &(*p)->next;
+	*p = x->next;
+	h->running--;
+	if (x->paused) {
+		x->paused = false;
+		h->n_paused--;
+	}
+}
+
+static void xfer_start(sta_http *h, struct xfer *x)
+{
+	attempt_reset(x);
+	if (curl_multi_add_handle(h->multi, x->curl) != CURLM_OK) {
+		sta_http_result res = { .r = -ENOMEM };
+
+		sta_error(&res.err, -ENOMEM, "%s: cannot start the transfer", x->name);
+		xfer_complete(h, x, &res);
+		return;
+	}
+	x->next = h->active;
+	h->active = x;
+	h->running++;
+}
+
+/* An attempt has ended: retry it later, or hand out the result. */
+static void xfer_finished(sta_http *h, struct xfer *x, CURLcode rc)
+{
+	char reason[CURL_ERROR_SIZE + 128];
+	sta_http_result res = { 0 };
+	enum outcome out;
+
+	active_remove(h, x);
+	curl_multi_remove_handle(h->multi, x->curl);
+	out = attempt_outcome(x, rc, &res, reason, sizeof(reason));
+	if (out == TRANSIENT && x->attempt <= h->o.retries) {
+		x->retry_at_ms = monotonic_ms() + x->delay_ms;
+		x->delay_ms = x->delay_ms > RETRY_DELAY_MAX_MS / 2 ? RETRY_DELAY_MAX_MS
+								   : x->delay_ms * 2;
+		x->attempt++;
+		x->next = h->waiting;
+		h->waiting = x;
+		return;
+	}
+	res.unreachable = out == TRANSIENT && res.unreachable;
+	switch (out) {
+	case DONE:
+		res.r = 0;
+		res.size = x->received;
+		break;
+	case MISSING:
+		sta_error(&res.err, -ENOENT, "%s: missing (%s)", x->name, reason);
+		break;
+	case TRANSIENT:
+		if (x->attempt > 1)
+			sta_error(&res.err, res.r, "%s: %s (%u attempts)", x->name, reason, x->attempt);
+		else
+			sta_error(&res.err, res.r, "%s: %s", x->name, reason);
+		break;
+	default:
+		sta_error(&res.err, res.r, "%s: %s", x->name, reason);
+	}
+	xfer_complete(h, x, &res);
+}
+
+/* Start what was submitted and what is due for its retry, while there is
+ * room; returns how long until the next retry is due (POLL_MAX_MS at most). */
+static int start_due(sta_http *h)
+{
+	uint64_t now = monotonic_ms(), next = now + POLL_MAX_MS;
+	struct xfer **p = &h->waiting;
+
+	while (*p) {
+		struct xfer *x = *p;
+
+		if (x->retry_at_ms <= now && h->running < h->o.concurrency) {
+			*p = x->next;
+			xfer_start(h, x);
+		} else {
+			next = MIN(next, MAX(x->retry_at_ms, now + 1));
+			p = &x->next;
+		}
+	}
+	for (;;) {
+		struct xfer *x;
+
+		pthread_mutex_lock(&h->lock);
+		x = h->running < h->o.concurrency ? h->queue : NULL;
+		if (x) {
+			h->queue = x->next;
+			if (!h->queue)
+				h->queue_tail = &h->queue;
+		}
+		pthread_mutex_unlock(&h->lock);
+		if (!x)
+			break;
+		xfer_start(h, x);
+	}
+	return (int)(next - now);
+}
+
+static void *run(void *arg)
+{
+	sta_http *h = arg;
+
+	for (;;) {
+		struct CURLMsg *msg;
+		int timeout, left, still;
+		bool stop;
+
+		pthread_mutex_lock(&h->lock);
+		stop = h->stopping;
+		pthread_mutex_unlock(&h->lock);
+		if (stop)
+			break;
+		timeout = start_due(h);
+		curl_multi_perform(h->multi, &still);
+		while ((msg = curl_multi_info_read(h->multi, &left))) {
+			struct xfer *x = NULL;
+
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+			xfer_finished(h, x, msg->data.result);
+		}
+		/* Finished transfers may have made room: start more before
+		 * sleeping. */
+		timeout = MIN(timeout, start_due(h));
+		timeout = MIN(timeout, tokens_resume(h));
+		curl_multi_poll(h->multi, NULL, 0, timeout, NULL);
+	}
+
+	/* Stopping: whatever is left is cancelled. */
+	while (h->active) {
+		struct xfer *x = h->active;
+
+		active_remove(h, x);
+		curl_multi_remove_handle(h->multi, x->curl);
+		xfer_cancel(h, x);
+	}
+	while (h->waiting) {
+		struct xfer *x = h->waiting;
+
+		h->waiting = x->next;
+		xfer_cancel(h, x);
+	}
+	for (;;) {
+		struct xfer *x;
+
+		pthread_mutex_lock(&h->lock);
+		x = h->queue;
+		if (x)
+			h->queue = x->next;
+		pthread_mutex_unlock(&h->lock);
+		if (!x)
+			break;
+		xfer_cancel(h, x);
+	}
+	return NULL;
+}
+
+/* ---- the handle ---------------------------------------------------------- */
+
+int sta_http_new(const stasync_http_options *o, sta_http **ret, stasync_error *err)
+{
+	stasync_http_options defaults;
+	const char *ca_file = NULL, *ca_dir = NULL, *why = NULL;
+	sta_http *h;
+	CURL *probe;
+
+	if (!o) {
+		stasync_http_options_init(&defaults);
+		o = &defaults;
+	}
+	if (o->connect_timeout == 0 || o->stall_timeout == 0)
+		return sta_error(err, -EINVAL, "HTTP timeouts must be at least 1 second");
+	if (o->concurrency == 0)
+		return sta_error(err, -EINVAL, "HTTP concurrency must be at least 1");
+	pthread_once(&global_once, global_init);
+	if (global_r != CURLE_OK)
+		return sta_error(err, -EIO, "cannot initialise libcurl: %s", curl_easy_strerror(global_r));
+
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return sta_error(err, -ENOMEM, "out of memory");
+	h->o = *o;
+	h->o.cacert = NULL;
+	h->queue_tail = &h->queue;
+	pthread_mutex_init(&h->lock, NULL);
+	pthread_cond_init(&h->cond, NULL);
+	h->multi = curl_multi_init();
+	probe = curl_easy_init();
+	if (!h->multi || !probe) {
+		if (probe)
+			curl_easy_cleanup(probe);
+		sta_http_free(h);
+		return sta_error(err, -ENOMEM, "out of memory");
+	}
+	ca_choose(o, probe, &ca_file, &ca_dir, &why);
+	/* libcurl's own default is left to libcurl */
+	if (strcmp(why, "libcurl's default") == 0)
+		ca_file = ca_dir = NULL;
+	if (ca_file && access(ca_file, R_OK) < 0) {
+		int e = -errno;
+		curl_easy_cleanup(probe);
+		sta_http_free(h);
+		return sta_error(err, e, "CA certificates %s (from %s): %s", ca_file, why,
+				 stasync_strerror(e));
+	}
+	h->cacert = ca_file ? strdup(ca_file) : NULL;
+	h->capath = ca_dir ? strdup(ca_dir) : NULL;
+	curl_easy_cleanup(probe);
+	if ((ca_file && !h->cacert) || (ca_dir && !h->capath)) {
+		sta_http_free(h);
+		return sta_error(err, -ENOMEM, "out of memory");
+	}
+	curl_multi_setopt(h->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)o->concurrency);
+	curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, (long)o->concurrency);
+	*ret = h;
+	return 0;
+}
+
+sta_http *sta_http_free(sta_http *h)
+{
+	if (!h)
+		return NULL;
+	if (h->thread_started) {
+		pthread_mutex_lock(&h->lock);
+		h->stopping = true;
+		pthread_mutex_unlock(&h->lock);
+		curl_multi_wakeup(h->multi);
+		pthread_join(h->thread, NULL);
+	}
+	while (h->free_list) {
+		struct xfer *x = h->free_list;
+
+		h->free_list = x->next;
+		xfer_free(x);
+	}
+	if (h->multi)
+		curl_multi_cleanup(h->multi);
+	pthread_mutex_destroy(&h->lock);
+	pthread_cond_destroy(&h->cond);
+	free(h->cacert);
+	free(h->capath);
+	free(h);
+	return NULL;
+}
+
+/* Called with the lock held. */
+static int thread_start(sta_http *h)
+{
+	pthread_attr_t attr;
+	int r;
+
+	/* musl's default of 128 KiB is tight for a TLS handshake. */
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 1024 * 1024);
+	r = -pthread_create(&h->thread, &attr, run, h);
+	pthread_attr_destroy(&attr);
+	if (r == 0)
+		h->thread_started = true;
+	return r;
+}
+
+/* Give a transfer back unused. */
+static void xfer_unused(sta_http *h, struct xfer *x)
+{
+	x->next = h->free_list;
+	h->free_list = x;
+}
+
+int sta_http_submit(sta_http *h, const sta_http_request *req, sta_http_done_fn done, void *ctx,
+		    stasync_error *err)
+{
+	struct xfer *x;
+	bool on_thread;
+	int r;
+
+	pthread_mutex_lock(&h->lock);
+	x = h->free_list;
+	if (x)
+		h->free_list = x->next;
+	pthread_mutex_unlock(&h->lock);
+	if (!x && (r = xfer_new(h, &x)) < 0)
+		return sta_error(err, r, "%s: cannot set up libcurl: %s", req->name, stasync_strerror(r));
+
+	free(x->url);
+	free(x->name);
+	x->url = strdup(req->url);
+	x->name = strdup(req->name);
+	x->method = req->method;
+	x->limit = req->method == STA_HTTP_GET ? req->limit : UINT64_MAX;
+	x->write = req->write;
+	x->ctx = req->ctx;
+	x->body = req->body;
+	x->body_size = req->method == STA_HTTP_PUT ? req->body_size : 0;
+	x->done = done;
+	x->done_ctx = ctx;
+	x->attempt = 1;
+	x->delay_ms = h->o.retry_delay_ms;
+	r = !x->url || !x->name ? -ENOMEM : xfer_prepare(x) ? 0 : -EINVAL;
+
+	pthread_mutex_lock(&h->lock);
+	if (r < 0) {
+		xfer_unused(h, x);
+		pthread_mutex_unlock(&h->lock);
+		if (r == -ENOMEM)
+			return sta_error(err, r, "out of memory");
+		return sta_error(err, r, "%s: not a URL libcurl accepts", req->name);
+	}
+	/* A done callback may submit the next step of its work: the thread
+	 * must never wait for itself. */
+	on_thread = h->thread_started && pthread_equal(pthread_self(), h->thread);
+	while (!on_thread && h->submitted >= 4 * h->o.concurrency)
+		pthread_cond_wait(&h->cond, &h->lock);
+	if (!h->thread_started && (r = thread_start(h)) < 0) {
+		xfer_unused(h, x);
+		pthread_mutex_unlock(&h->lock);
+		return sta_error(err, r, "%s: cannot start a thread: %s", req->name, stasync_strerror(r));
+	}
+	h->submitted++;
+	x->next = NULL;
+	*h->queue_tail = x;
+	h->queue_tail = &x->next;
+	pthread_mutex_unlock(&h->lock);
+	curl_multi_wakeup(h->multi);
+	return 0;
+}
+
+struct waiter {
+	sta_http *h;
+	bool done;
+	sta_http_result *res;
+};
+
+static void waiter_done(void *ctx, const sta_http_result *res)
+{
+	struct waiter *w = ctx;
+
+	pthread_mutex_lock(&w->h->lock);
+	*w->res = *res;
+	w->done = true;
+	pthread_cond_broadcast(&w->h->cond);
+	pthread_mutex_unlock(&w->h->lock);
+}
+
+int sta_http_run(sta_http *h, const sta_http_request *req, sta_http_result *res)
+{
+	struct waiter w = { h, false, res };
+	int r;
+
+	*res = (sta_http_result){ 0 };
+	r = sta_http_submit(h, req, waiter_done, &w, &res->err);
+	if (r < 0)
+		return res->r = r;
+	pthread_mutex_lock(&h->lock);
+	while (!w.done)
+		pthread_cond_wait(&h->cond, &h->lock);
+	pthread_mutex_unlock(&h->lock);
+	return res->r;
+}
+
+#else /* !HAVE_CURL */
+
+struct sta_http {
+	int unused;
+};
+
+static int no_http(stasync_error *err, const char *name)
+{
+	return sta_error(err, -EPROTONOSUPPORT, "%s%sthis build has no HTTP support (built without libcurl)",
+			 name ? name : "", name ? ": " : "");
+}
+
+int sta_http_new(const stasync_http_options *o, sta_http **ret, stasync_error *err)
+{
+	return no_http(err, NULL);
+}
+
+const char *stasync_http_ca_describe(const stasync_http_options *o, char *buf, size_t n)
+{
+	snprintf(buf, n, "none (this build has no HTTP support)");
+	return buf;
+}
+
+sta_http *sta_http_free(sta_http *h)
+{
+	return NULL;
+}
+
+int sta_http_submit(sta_http *h, const sta_http_request *req, sta_http_done_fn done, void *ctx,
+		    stasync_error *err)
+{
+	return no_http(err, req->name);
+}
+
+int sta_http_run(sta_http *h, const sta_http_request *req, sta_http_result *res)
+{
+	*res = (sta_http_result){ 0 };
+	return res->r = no_http(&res->err, req->name);
+}
+
+#endif /* HAVE_CURL */
