@@ -1,6 +1,7 @@
-/* Opening anything that holds a catar stream — a .catar file, a .caidx
- * with its stores, or a directory encoded on the fly — as one decoder, so
- * that extract, list, mtree, stat and digest treat them alike. */
+/* Opening anything that holds a catar stream — a .catar file (or URL, read
+ * as it arrives), a .caidx with its stores, or a directory encoded on the
+ * fly — as one decoder, so that extract, list, mtree, stat and digest treat
+ * them alike. */
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -17,6 +18,7 @@ struct cli_archive {
 	const char *name;
 	char *url_name;                    /* an index URL, password hidden */
 	int fd;                            /* .catar or .caidx */
+	stasync_http_stream *stream;       /* a .catar URL */
 	stasync_index_reader *index;
 	stasync_store **stores;
 	size_t n_stores;
@@ -40,7 +42,7 @@ struct cli_archive {
 
 static ssize_t source_read(struct cli_archive *a, void *p, size_t n, stasync_error *err)
 {
-	int fd = a->pipe_r >= 0 ? a->pipe_r : a->fd;
+	int fd = a->stream ? stasync_http_stream_fd(a->stream) : a->pipe_r >= 0 ? a->pipe_r : a->fd;
 
 	if (a->chunks)
 		return stasync_chunk_reader_read(a->chunks, p, n, err);
@@ -138,11 +140,30 @@ int cli_archive_open(struct cli *c, const char *path, enum what what, bool diges
 	a->fd = a->dir_fd = a->pipe_r = a->pipe_w = -1;
 	a->want_digest = digest;
 
+	if (path && stasync_is_http_url(path) && what == WHAT_ARCHIVE) {
+		/* A .catar over HTTP is decoded as it arrives: nothing is
+		 * kept, so its size needs no bound. */
+		a->url_name = stasync_url_redact(path);
+		if (!a->url_name) {
+			r = cli_error(c, "out of memory");
+			goto fail;
+		}
+		a->name = a->url_name;
+		if (stasync_http_stream_open(path, &c->http, UINT64_MAX, &a->stream, &err) < 0) {
+			r = cli_fail(c, &err);
+			goto fail;
+		}
+		r = stasync_catar_decoder_new(archive_read, a, a->name, &a->decoder, &err);
+		if (r < 0)
+			return cli_archive_finish(a, r, &err);
+		*ret = a;
+		return 0;
+	}
 	if (path && stasync_is_http_url(path)) {
-		/* Over HTTP: an index only, fetched whole into a temporary
-		 * file; its chunks then come from the stores. */
+		/* An index is fetched whole into a temporary file; its
+		 * chunks then come from the stores. */
 		if (what != WHAT_ARCHIVE_INDEX) {
-			r = cli_url_error(c, path, "only a .caidx can be read over HTTP for now (name it .caidx or pass --what=archive-index)");
+			r = cli_url_error(c, path, "expected a .catar or .caidx URL (or pass --what=archive or --what=archive-index)");
 			goto fail;
 		}
 		r = cli_index_fd_open(c, path, &a->fd, &a->url_name);
@@ -228,10 +249,20 @@ int cli_archive_digest(struct cli_archive *a, stasync_chunk_id *ret)
 
 int cli_archive_finish(struct cli_archive *a, int r, const stasync_error *err)
 {
-	int status = 0;
+	stasync_error stream_err = { 0, "" };
+	int status = 0, stream_r;
 
 	stasync_catar_decoder_free(a->decoder);
 	a->decoder = NULL;
+	/* A transfer that failed (404, server gone, …) left the decoder a
+	 * short stream: its own error says what really went wrong. One
+	 * still running when the verb is done is cut short, which is fine. */
+	stream_r = stasync_http_stream_close(a->stream, &stream_err);
+	a->stream = NULL;
+	if (r < 0 && stream_r < 0 && stream_r != -EPIPE) {
+		r = stream_r;
+		err = &stream_err;
+	}
 	if (a->pipe_r >= 0) {
 		close(a->pipe_r);   /* an encoder still writing gets EPIPE */
 		a->pipe_r = -1;

@@ -53,8 +53,8 @@ int cmd_digest(struct cli *c)
 	if (!input && (what == WHAT_AUTO || what == WHAT_DIRECTORY))
 		return digest_archive(c, ".", WHAT_DIRECTORY);   /* as casync */
 	if (input && stasync_is_http_url(input) && what != WHAT_BLOB_INDEX &&
-	    what != WHAT_ARCHIVE_INDEX)
-		return cli_url_error(c, input, "expected a .caibx or .caidx URL (or pass --what=)");
+	    what != WHAT_ARCHIVE_INDEX && what != WHAT_ARCHIVE)
+		return cli_url_error(c, input, "expected a .catar, .caibx or .caidx URL (or pass --what=)");
 	if (what == WHAT_BLOB_INDEX) {
 		r = cli_blob_index_run(c, input, NULL, &digest);
 		if (r)

@@ -80,9 +80,11 @@ static int extract_archive(struct cli *c, const char *input, const char *output,
 	stasync_extract_options o;
 	stasync_error err = { 0, "" };
 	struct cli_archive *a = NULL;
+	bool made;
 	int fd, r;
 
-	if (mkdir(output, 0755) < 0 && errno != EEXIST)
+	made = mkdir(output, 0755) == 0;
+	if (!made && errno != EEXIST)
 		return cli_error(c, "%s: cannot create directory: %s", output, strerror(errno));
 	fd = open(output, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
@@ -90,6 +92,8 @@ static int extract_archive(struct cli *c, const char *input, const char *output,
 	r = cli_archive_open(c, input, what, false, &a);
 	if (r) {
 		close(fd);
+		if (made)
+			(void)rmdir(output);
 		return r;
 	}
 	stasync_extract_options_init(&o);
@@ -104,7 +108,12 @@ static int extract_archive(struct cli *c, const char *input, const char *output,
 	}
 	r = stasync_extract(cli_archive_decoder(a), fd, output, &o, &err);
 	close(fd);
-	return cli_archive_finish(a, r, &err);
+	r = cli_archive_finish(a, r, &err);
+	/* a directory made here for an archive that could not be read at
+	 * all (a URL that is missing) goes again; one with entries stays */
+	if (r && made)
+		(void)rmdir(output);
+	return r;
 }
 
 int cmd_extract(struct cli *c)

@@ -557,7 +557,7 @@ static int list_main(struct cli *c, enum list_mode mode)
 		if (!input)
 			what = WHAT_ARCHIVE;
 		else if (stasync_is_http_url(input))
-			return cli_url_error(c, input, "expected a .caidx URL (or pass --what=archive-index)");
+			return cli_url_error(c, input, "expected a .catar or .caidx URL (or pass --what=archive or --what=archive-index)");
 		else if (stat(input, &st) < 0)
 			return cli_error(c, "%s: cannot open: %s", input, strerror(errno));
 		else if (S_ISDIR(st.st_mode))

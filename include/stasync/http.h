@@ -1,4 +1,4 @@
-/* ==== HTTP(S) ==============================================================
+/* ==== HTTP(S) =======================================================
  * Chunk stores and indexes on a web server, read through libcurl.
  *
  * A store URL names a directory of chunk files: STORE_URL/<4 hex>/<64 hex>.cacnk
@@ -95,5 +95,33 @@ int stasync_http_fetch_file(const char *url, const stasync_http_options *o, uint
  * and the reason. */
 int stasync_http_put_file(const char *url, const stasync_http_options *o, int fd,
 			  stasync_error *err);
+
+/* ---- A response body as a stream --------------------------------------------
+ * For what is read once from start to end (a .catar): the body is handed
+ * over as it arrives, nothing is kept on disk. */
+typedef struct stasync_http_stream stasync_http_stream;
+
+/* stasync_http_stream_open() — start GET url (with retries, as above) in a
+ * thread of its own; its body can then be read from
+ * stasync_http_stream_fd(). A body of more than max_size bytes ends the
+ * transfer (UINT64_MAX: no bound). When a request is retried after part of
+ * the body was read, the reader goes on where it stopped: the bytes it
+ * already has are skipped. `o` may be NULL for the defaults. Returns 0, or
+ * a negative code with a message (-EPROTONOSUPPORT without libcurl). Errors
+ * of the transfer itself (404, unreachable server, …) are only known when
+ * the stream ends: the fd then reads end-of-file early and
+ * stasync_http_stream_close() tells why. */
+int stasync_http_stream_open(const char *url, const stasync_http_options *o, uint64_t max_size,
+			     stasync_http_stream **ret, stasync_error *err);
+
+/* stasync_http_stream_fd() — the read end of the body; owned by the stream. */
+int stasync_http_stream_fd(const stasync_http_stream *s);
+
+/* stasync_http_stream_close() — stop reading (a transfer still running is
+ * aborted: it fails with -EPIPE), wait for the thread, free. Accepts NULL.
+ * Returns 0 when the whole body was received; -EPIPE when the reader stopped
+ * first; else the transfer's error (-ENOENT for HTTP 404/410, …) with a
+ * message naming the URL in err (may be NULL). */
+int stasync_http_stream_close(stasync_http_stream *s, stasync_error *err);
 
 #endif

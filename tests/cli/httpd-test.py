@@ -7,7 +7,9 @@ itself after --lifetime seconds or --max-requests requests.
 
 Modes:
   serve    files from --root; the first --fail=N requests for each path
-           answer --fail-status (500) instead
+           answer --fail-status (500) instead, or, with --cut=BYTES,
+           announce the whole file, send its first BYTES and close the
+           connection
   stall    read the request, then never answer
   endless  answer 200 with a body that never ends (no Content-Length)
   liar     answer 200 announcing --length bytes, then send a few and close
@@ -33,6 +35,7 @@ def main():
     ap.add_argument("--fail", type=int, default=0)
     ap.add_argument("--fail-status", type=int, default=500)
     ap.add_argument("--length", type=int, default=1 << 31)
+    ap.add_argument("--cut", type=int, default=None)
     ap.add_argument("--lifetime", type=float, default=120)
     ap.add_argument("--max-requests", type=int, default=2000)
     a = ap.parse_args()
@@ -117,7 +120,8 @@ def main():
                 except OSError:
                     pass
                 return
-            if path_seen(self.path) <= a.fail:
+            k = path_seen(self.path)
+            if k <= a.fail and a.cut is None:
                 self.reply(a.fail_status, b"failing on purpose\n")
                 return
             path = urllib.parse.urlsplit(self.path).path
@@ -130,6 +134,18 @@ def main():
                     data = f.read()
             except OSError:
                 self.reply(404, b"no such file\n")
+                return
+            if k <= a.fail:
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(data)))
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.close_connection = True
+                self.note(200)
+                try:
+                    self.wfile.write(data[:a.cut])
+                except OSError:
+                    pass
                 return
             self.reply(200, data)
 

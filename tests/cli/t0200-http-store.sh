@@ -167,8 +167,8 @@ else
 		is "$(cat "$T/out")" "$local_digest" "same digest as from the local index"
 	fails_with "an index URL that does not exist: an error naming it" "$U/nothing.caibx: missing (HTTP 404" \
 		"$STASYNC" extract --store="$U/st.castr" "$U/nothing.caibx" "$T/o5.bin"
-	fails_with "a .catar URL: not supported yet, said clearly" "only a .caidx can be read over HTTP" \
-		"$STASYNC" extract "$U/x.catar" "$T/o5.dir"
+	fails_with "a .catar URL that does not exist: an error naming it (t0201 reads them)" \
+		"$U/x.catar: missing (HTTP 404" "$STASYNC" extract "$U/x.catar" "$T/o5.dir"
 
 	# -- a tree --
 	run_ok "extract a tree from a .caidx URL and an HTTP store" \

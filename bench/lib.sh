@@ -1,0 +1,199 @@
+# shellcheck shell=sh
+# Helpers for the benchmarks in bench/ (POSIX sh), sourced by each one:
+#
+#   . "$(dirname "$0")/lib.sh"
+#
+#   bench_init
+#       check the tools, make $BENCH_TMP (removed on exit).
+#   bench_case TITLE
+#       start a case: a table of its own.
+#   bench_tool NAME SETUP CHECK CMD [ARGS...]
+#       a contender in the current case: CMD ARGS is timed (a program, not
+#       a shell function). SETUP and CHECK are shell functions or commands
+#       run without arguments (":" for nothing): SETUP before every run,
+#       untimed (e.g. remove the last output); CHECK after the first,
+#       untimed run, which verifies the output and warms the caches (a
+#       non-zero status aborts the benchmark). The first tool added is the
+#       one the others are compared with.
+#   bench_measure REPS
+#       one untimed run of each tool (checked), then REPS rounds in which
+#       each tool runs once, in turn (A B C A B C …, so that a slow phase of
+#       the machine hurts all alike); print the medians of wall time, CPU
+#       time (user + system, the process and the children it waited for)
+#       and peak RSS (the largest single process) per tool, and how the
+#       first tool compares with each other one. With $BENCH_RESULTS set,
+#       also append them to that file as a Markdown table.
+#   bench_machine
+#       one line: CPU model, cores, kernel.
+#   bench_say TEXT
+#       a line on stderr (progress), under $BENCH_QUIET empty.
+#
+# Timing uses GNU time (/usr/bin/time, Debian package "time"), else a
+# python3 wrapper reading getrusage(RUSAGE_CHILDREN).
+
+BENCH_TMP=
+bench_cases_done=0
+# Set through eval, per tool: the names below are only there for shellcheck.
+_name='' _run='' _setup='' _check='' _n='' _w='' _cp='' _m='' _n1='' _w1='' _c1='' _m1=''
+
+bench_say() {
+	[ -n "${BENCH_QUIET:-}" ] || printf '%s\n' "$*" >&2
+}
+
+bench_die() {
+	printf '%s: %s\n' "${0##*/}" "$*" >&2
+	exit 1
+}
+
+bench_init() {
+	BENCH_TIMER=
+	if [ -x /usr/bin/time ] && /usr/bin/time -f '%e' -o /dev/null true 2>/dev/null; then
+		BENCH_TIMER=gnu
+	elif command -v python3 >/dev/null 2>&1; then
+		BENCH_TIMER=python3
+	else
+		bench_die "need GNU time (apt-get install time) or python3 to measure"
+	fi
+	BENCH_TMP=$(mktemp -d "${TMPDIR:-/tmp}/stasync-bench-lib.XXXXXX") ||
+		bench_die "mktemp -d failed"
+}
+
+# bench_timed OUT CMD...: run CMD (its output to $BENCH_TMP/log) and write
+# "WALL_S USER_S SYS_S MAXRSS_KB" to OUT. Returns CMD's status.
+bench_timed() {
+	_out=$1
+	shift
+	if [ "$BENCH_TIMER" = gnu ]; then
+		/usr/bin/time -f '%e %U %S %M' -o "$_out" "$@" >"$BENCH_TMP/log" 2>&1
+		_rc=$?
+		# GNU time writes "Command exited with non-zero status N" first
+		tail -n 1 "$_out" >"$_out.last" && mv "$_out.last" "$_out"
+		return $_rc
+	fi
+	python3 - "$_out" "$@" >"$BENCH_TMP/log" 2>&1 <<'EOF'
+import resource, subprocess, sys, time
+t0 = time.monotonic()
+rc = subprocess.call(sys.argv[2:])
+wall = time.monotonic() - t0
+r = resource.getrusage(resource.RUSAGE_CHILDREN)
+with open(sys.argv[1], "w") as f:
+    f.write("%.3f %.3f %.3f %d\n" % (wall, r.ru_utime, r.ru_stime, r.ru_maxrss))
+sys.exit(rc if rc >= 0 else 128 - rc)
+EOF
+}
+
+# bench_median FILE COLUMN: the median of a column of numbers.
+bench_median() {
+	awk -v c="$2" '{ print $c }' "$1" | sort -n |
+		awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+bench_machine() {
+	_cpu=$(sed -n 's/^model name[[:space:]]*: *//p' /proc/cpuinfo 2>/dev/null | head -n 1)
+	[ -n "$_cpu" ] || _cpu=$(uname -m)
+	printf '%s, %s cores, Linux %s\n' "$_cpu" "$(nproc 2>/dev/null || echo '?')" "$(uname -r)"
+}
+
+bench_case() {
+	BENCH_CASE=$1
+	BENCH_TOOLS=
+	bench_ntools=0
+}
+
+# bench_quote WORD...: the words, each quoted for eval.
+bench_quote() {
+	for _q in "$@"; do
+		printf "'%s' " "$(printf '%s' "$_q" | sed "s/'/'\\\\''/g")"
+	done
+}
+
+bench_tool() {
+	bench_ntools=$((bench_ntools + 1))
+	BENCH_TOOLS="$BENCH_TOOLS $bench_ntools"
+	eval "bench_name_$bench_ntools=\$1 bench_setup_$bench_ntools=\$2 bench_check_$bench_ntools=\$3"
+	shift 3
+	eval "bench_run_$bench_ntools=\$(bench_quote \"\$@\")"
+}
+
+# bench_ratio A B: "X.Y× faster"/"X.Y× slower" for times A (ours) and B.
+bench_ratio() {
+	awk -v a="$1" -v b="$2" -v more="$3" -v less="$4" 'BEGIN {
+		if (a <= 0 || b <= 0) { print "(too short to compare)"; exit }
+		if (b >= a) printf "%.1f× %s\n", b / a, more
+		else printf "%.1f× %s\n", a / b, less
+	}'
+}
+
+bench_measure() {
+	_reps=$1
+	_c=$((bench_cases_done + 1))
+	bench_cases_done=$_c
+	for _i in $BENCH_TOOLS; do
+		eval "_name=\$bench_name_$_i _run=\$bench_run_$_i _setup=\$bench_setup_$_i _check=\$bench_check_$_i"
+		: >"$BENCH_TMP/c$_c.t$_i"
+		bench_say "  $BENCH_CASE: $_name: a first run, checked"
+		$_setup || bench_die "$BENCH_CASE: $_name: setup failed"
+		if ! eval "bench_timed \"\$BENCH_TMP/first\" $_run"; then
+			sed 's/^/    /' "$BENCH_TMP/log" | tail -n 20 >&2
+			bench_die "$BENCH_CASE: $_name failed"
+		fi
+		$_check || bench_die "$BENCH_CASE: $_name: the output is wrong"
+	done
+	_r=1
+	while [ "$_r" -le "$_reps" ]; do
+		for _i in $BENCH_TOOLS; do
+			eval "_name=\$bench_name_$_i _run=\$bench_run_$_i _setup=\$bench_setup_$_i"
+			bench_say "  $BENCH_CASE: $_name: run $_r of $_reps"
+			$_setup || bench_die "$BENCH_CASE: $_name: setup failed"
+			if ! eval "bench_timed \"\$BENCH_TMP/one\" $_run"; then
+				sed 's/^/    /' "$BENCH_TMP/log" | tail -n 20 >&2
+				bench_die "$BENCH_CASE: $_name failed"
+			fi
+			cat "$BENCH_TMP/one" >>"$BENCH_TMP/c$_c.t$_i"
+		done
+		_r=$((_r + 1))
+	done
+
+	# medians: wall, user+sys, peak RSS
+	for _i in $BENCH_TOOLS; do
+		awk '{ print $1, $2 + $3, $4 / 1024 }' "$BENCH_TMP/c$_c.t$_i" >"$BENCH_TMP/c$_c.m$_i"
+		eval "bench_wall_$_i=\$(bench_median \"\$BENCH_TMP/c\$_c.m\$_i\" 1)"
+		eval "bench_cpu_$_i=\$(bench_median \"\$BENCH_TMP/c\$_c.m\$_i\" 2)"
+		eval "bench_rss_$_i=\$(bench_median \"\$BENCH_TMP/c\$_c.m\$_i\" 3)"
+	done
+	printf '\n== %s (median of %d runs)\n' "$BENCH_CASE" "$_reps"
+	printf '%-10s %10s %10s %14s\n' tool "wall s" "CPU s" "peak RSS MiB"
+	for _i in $BENCH_TOOLS; do
+		eval "printf '%-10s %10.2f %10.2f %14.1f\n' \"\$bench_name_$_i\" \"\$bench_wall_$_i\" \"\$bench_cpu_$_i\" \"\$bench_rss_$_i\""
+	done
+	_first=${BENCH_TOOLS# }
+	_first=${_first%% *}
+	eval "_n1=\$bench_name_$_first _w1=\$bench_wall_$_first _c1=\$bench_cpu_$_first _m1=\$bench_rss_$_first"
+	for _i in $BENCH_TOOLS; do
+		[ "$_i" != "$_first" ] || continue
+		eval "_n=\$bench_name_$_i _w=\$bench_wall_$_i _cp=\$bench_cpu_$_i _m=\$bench_rss_$_i"
+		printf '%s is %s than %s (wall); CPU: %s; peak RSS: %s\n' "$_n1" \
+			"$(bench_ratio "$_w1" "$_w" faster slower)" "$_n" \
+			"$(bench_ratio "$_c1" "$_cp" less more)" "$(bench_ratio "$_m1" "$_m" less more)"
+	done
+
+	[ -n "${BENCH_RESULTS:-}" ] || return 0
+	{
+		printf '\n### %s\n\n' "$BENCH_CASE"
+		printf 'Median of %d runs; %s; %s.\n\n' "$_reps" "$(date -u '+%Y-%m-%d %H:%M UTC')" "$(bench_machine)"
+		printf '| tool | wall s | CPU s | peak RSS MiB | wall vs %s |\n|---|---:|---:|---:|---|\n' "$_n1"
+		for _i in $BENCH_TOOLS; do
+			eval "_n=\$bench_name_$_i _w=\$bench_wall_$_i _cp=\$bench_cpu_$_i _m=\$bench_rss_$_i"
+			if [ "$_i" = "$_first" ]; then
+				_vs=—
+			else
+				_vs="$_n1 $(bench_ratio "$_w1" "$_w" faster slower)"
+			fi
+			printf '| %s | %.2f | %.2f | %.1f | %s |\n' "$_n" "$_w" "$_cp" "$_m" "$_vs"
+		done
+	} >>"$BENCH_RESULTS"
+}
+
+bench_cleanup_lib() {
+	[ -z "$BENCH_TMP" ] || rm -rf "$BENCH_TMP"
+}
