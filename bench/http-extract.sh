@@ -171,28 +171,8 @@ if [ "$BENCH_TREE_MB" -gt 0 ] && [ ! -s "$D/srv/tree.caidx" ]; then
 fi
 
 # ---- nginx on 127.0.0.1, a configuration and temporary files of its own ----------------
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-wait_port() {
-	python3 - "$1" "$2" <<'EOF'
-import os, socket, sys, time
-port, pid = int(sys.argv[1]), int(sys.argv[2])
-end = time.time() + 10
-while time.time() < end:
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        sys.exit(1)
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        sys.exit(0)
-    except OSError:
-        time.sleep(0.05)
-sys.exit(1)
-EOF
-}
+# shellcheck source=../tests/cli/ports.sh
+. "$top/tests/cli/ports.sh"
 
 N=$D/nginx
 mkdir -p "$N/tmp"

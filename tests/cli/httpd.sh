@@ -15,8 +15,8 @@
 #       "METHOD PATH STATUS").
 #   httpd_stop_all
 #       stop every server started (also done on exit).
-#   free_port
-#       a port on 127.0.0.1 that nothing listens on right now.
+#   free_port, wait_port
+#       from tests/cli/ports.sh.
 #
 # Only 127.0.0.1 is ever used.
 
@@ -25,7 +25,8 @@ if [ -z "$NGINX" ]; then
 	NGINX=$(command -v nginx 2>/dev/null || true)
 	[ -n "$NGINX" ] || { [ -x /usr/sbin/nginx ] && NGINX=/usr/sbin/nginx; }
 fi
-PYTHON3=${PYTHON3:-$(command -v python3 2>/dev/null || true)}
+# shellcheck source=ports.sh
+. "$top_srcdir/tests/cli/ports.sh"
 HTTPD_PIDS=
 
 have_nginx() {
@@ -34,31 +35,6 @@ have_nginx() {
 
 have_python3() {
 	[ -n "$PYTHON3" ]
-}
-
-free_port() {
-	"$PYTHON3" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# wait_port PORT PID: wait (at most 10 s) until 127.0.0.1:PORT accepts
-# connections while process PID lives.
-wait_port() {
-	"$PYTHON3" - "$1" "$2" <<'EOF'
-import os, socket, sys, time
-port, pid = int(sys.argv[1]), int(sys.argv[2])
-end = time.time() + 10
-while time.time() < end:
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        sys.exit(1)
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        sys.exit(0)
-    except OSError:
-        time.sleep(0.05)
-sys.exit(1)
-EOF
 }
 
 httpd_stop_all() {
