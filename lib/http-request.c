@@ -376,6 +376,16 @@ const char *stasync_http_ca_describe(const stasync_http_options *o, char *buf, s
 	return buf;
 }
 
+const char *stasync_http_version(char *buf, size_t n)
+{
+	const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+
+	snprintf(buf, n, "libcurl %s (%s), HTTP/1.1%s", v->version,
+		 v->ssl_version ? v->ssl_version : "no TLS",
+		 v->features & CURL_VERSION_HTTP2 ? " and HTTP/2" : "");
+	return buf;
+}
+
 /* ---- transfers --------------------------------------------------------------- */
 
 static bool setopt_failed(CURLcode *acc, CURLcode r)
@@ -1042,6 +1052,12 @@ int sta_http_new(const stasync_http_options *o, sta_http **ret, stasync_error *e
 const char *stasync_http_ca_describe(const stasync_http_options *o, char *buf, size_t n)
 {
 	snprintf(buf, n, "none (this build has no HTTP support)");
+	return buf;
+}
+
+const char *stasync_http_version(char *buf, size_t n)
+{
+	snprintf(buf, n, "none (built without libcurl)");
 	return buf;
 }
 

@@ -232,8 +232,13 @@ static int parse_options(struct cli *c, int argc, char **argv)
 			help(c);
 			exit(0);
 		case ARG_VERSION:
+		{
+			char buf[256];
+
 			printf("stasync %s (casync-compatible)\n", stasync_version());
+			printf("HTTP: %s\n", stasync_http_version(buf, sizeof(buf)));
 			exit(0);
+		}
 		case 'v':
 			c->verbose++;
 			break;

@@ -73,6 +73,11 @@ void stasync_http_options_init(stasync_http_options *o);
  * For -v. */
 const char *stasync_http_ca_describe(const stasync_http_options *o, char *buf, size_t n);
 
+/* stasync_http_version() — what HTTP is built in, for --version: "libcurl
+ * 7.88.1 (OpenSSL/3.0.17), HTTP/1.1 and HTTP/2", or "none (built without
+ * libcurl)". Written into buf (n bytes), returned. */
+const char *stasync_http_version(char *buf, size_t n);
+
 /* stasync_is_http_url() — true for "http://…" and "https://…" (the scheme
  * in any case). */
 bool stasync_is_http_url(const char *s);

@@ -5,10 +5,11 @@
 #       Debian's nginx serving ROOT, in the foreground (daemon off, one
 #       process), with a configuration of its own in $T/NAME.nginx/ (no
 #       global configuration is read) and its logs and pid file there too.
-#       With CERT and KEY it speaks HTTPS. $NGINX_EXTRA is added inside the
+#       With CERT and KEY it speaks HTTPS (and HTTP/2 too when
+#       NGINX_HTTP2 is set). $NGINX_EXTRA is added inside the
 #       server block. Sets NGINX_PORT and NGINX_DIR; the access log
 #       ($NGINX_DIR/access.log) has lines "CONNECTION REQUEST_NO METHOD URI
-#       STATUS BYTES".
+#       STATUS BYTES PROTOCOL".
 #   testhttpd_start NAME ARGS...
 #       tests/cli/httpd-test.py (the failures nginx cannot produce) with
 #       ARGS; sets TESTHTTPD_PORT and TESTHTTPD_LOG (one line per request:
@@ -51,7 +52,7 @@ nginx_start() {
 	mkdir -p "$NGINX_DIR/tmp" || bail_out "cannot create $NGINX_DIR"
 	_ssl= _tls=
 	if [ -n "$_cert" ]; then
-		_ssl=" ssl"
+		_ssl=" ssl${NGINX_HTTP2:+ http2}"
 		_tls="ssl_certificate $_cert; ssl_certificate_key $_key;"
 	fi
 	# A port from the kernel may be taken again before nginx binds it:
@@ -67,7 +68,7 @@ error_log $NGINX_DIR/error.log info;
 events { worker_connections 64; }
 http {
 	default_type application/octet-stream;
-	log_format stasync '\$connection \$connection_requests \$request_method \$request_uri \$status \$body_bytes_sent';
+	log_format stasync '\$connection \$connection_requests \$request_method \$request_uri \$status \$body_bytes_sent \$server_protocol';
 	access_log $NGINX_DIR/access.log stasync;
 	client_body_temp_path $NGINX_DIR/tmp/body;
 	proxy_temp_path $NGINX_DIR/tmp/proxy;

@@ -512,6 +512,25 @@ else
 		not_ok "the tree is identical (diff -r)"
 		diag_file "diff" "$T/diff.out"
 	fi
+
+	# -- HTTP/2: every request over one connection --
+	httpd_stop_all
+	if "$STASYNC" --version | grep -q "HTTP/2"; then
+		NGINX_HTTP2=1
+		nginx_start h2 "$S" "$C/server.pem" "$C/server.key"
+		NGINX_HTTP2=
+		H=https://localhost:$NGINX_PORT
+		run_ok "a blob over HTTPS from a server speaking HTTP/2" \
+			"$STASYNC" extract --cacert="$C/ca.pem" --store="$H/st.castr" "$S/blob.caibx" "$T/o68.bin" &&
+			same_file "$T/blob.bin" "$T/o68.bin" "  the blob is byte-identical"
+		LOG=$NGINX_DIR/access.log
+		n_req=$(count_in "$LOG" " HTTP/2.0")
+		n_conn=$(awk '{ print $1 }' "$LOG" | sort -u | wc -l | tr -d ' ')
+		check "[ $n_req -gt 10 ] && [ $n_req -eq $(line_count "$LOG") ] && [ $n_conn -eq 1 ]" \
+			"  all $n_req requests in HTTP/2 over $n_conn connection"
+	else
+		skip "HTTP/2" "this build's libcurl has no HTTP/2 ($("$STASYNC" --version | sed -n 2p))"
+	fi
 fi
 
 done_testing
