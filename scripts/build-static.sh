@@ -415,7 +415,8 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/stasync-static.XXXXXX")
 trap 'rm -rf "$work"' EXIT INT TERM
 tree=$work/src
 mkdir -p "$tree"
-if [ -d "$srcdir/.git" ] && have git; then
+# .git is a file in a worktree made by `git worktree add`
+if [ -e "$srcdir/.git" ] && have git; then
 	# shellcheck disable=SC2016 # the inner script's own variables
 	(cd "$srcdir" && git ls-files -z --cached --others --exclude-standard |
 		xargs -0 sh -c 'for f; do [ -e "$f" ] || [ -L "$f" ] && printf "%s\0" "$f"; done' sh |
