@@ -1,6 +1,7 @@
 #!/bin/sh
 # Build ./stasync-static: one fully static, stripped x86_64 binary (musl libc)
-# with zstd, libgcrypt/libgpg-error, libcurl and mbedTLS linked in.
+# with zstd, libgcrypt/libgpg-error, libcurl, nghttp2 (HTTP/2) and mbedTLS
+# linked in.
 #
 #   scripts/build-static.sh [options]
 #
@@ -260,6 +261,18 @@ build_mbedtls() {
 	cp "$1"/library/libmbed*.a "$prefix/lib/"
 }
 
+build_nghttp2() {
+	# Debian's source is GitHub's tag archive, without a generated configure.
+	[ -x "$1/configure" ] || (cd "$1" && autoreconf -fi)
+	# The library only: no applications, tools, examples, Python or docs.
+	(cd "$1" && ./configure CC="$CC" CFLAGS="$DEP_CFLAGS" --prefix="$prefix" \
+		PKG_CONFIG_LIBDIR="$prefix/lib/pkgconfig" PKG_CONFIG_PATH= PYTHON=: \
+		--disable-shared --enable-static --enable-lib-only \
+		--disable-failmalloc --disable-werror --disable-debug)
+	make -C "$1/lib" -j"$jobs"
+	make -C "$1/lib" install
+}
+
 build_curl() {
 	if [ -f "$1/debian/patches/99_nss.patch" ]; then
 		# Debian's last two patches rename the library for its GnuTLS/NSS
@@ -269,6 +282,9 @@ build_curl() {
 		done
 		(cd "$1" && autoreconf -fi)
 	fi
+	# HTTP/2 when nghttp2 is pinned (and so built) for this --source.
+	h2=--without-nghttp2
+	[ ! -f "$prefix/lib/libnghttp2.a" ] || h2=--with-nghttp2=$prefix
 	# HTTP and HTTPS only; no CA path compiled in (found at run time).
 	(cd "$1" && ./configure CC="$CC" CFLAGS="$DEP_CFLAGS" --prefix="$prefix" \
 		PKG_CONFIG_LIBDIR="$prefix/lib/pkgconfig" PKG_CONFIG_PATH= \
@@ -279,7 +295,7 @@ build_curl() {
 		--disable-imap --disable-smb --disable-smtp --disable-gopher --disable-mqtt \
 		--disable-manual --disable-ntlm-wb --disable-unix-sockets --disable-alt-svc \
 		--disable-cookies --without-zlib --without-brotli --without-zstd \
-		--without-libidn2 --without-libpsl --without-nghttp2 --without-nghttp3 \
+		--without-libidn2 --without-libpsl "$h2" --without-nghttp3 \
 		--without-ngtcp2 --without-libssh2 --without-libssh --without-librtmp \
 		--without-libgsasl --without-gssapi --without-hyper --without-quiche \
 		--without-msh3)
@@ -361,6 +377,13 @@ build_prefix() {
 	for want in zstd libgpg-error libgcrypt mbedtls curl; do
 		echo "$names" | grep -qx "$want" || die "$lock has no '$mode' line for $want"
 	done
+	# nghttp2 is optional: without it, libcurl speaks HTTP/1.1 only.
+	libs="zstd libgpg-error libgcrypt mbedtls curl"
+	if echo "$names" | grep -qx nghttp2; then
+		libs="zstd libgpg-error libgcrypt mbedtls nghttp2 curl"
+	else
+		say "no '$mode' line for nghttp2 in $lock: libcurl without HTTP/2"
+	fi
 	rm -rf "$base/prefix" "$base/work" "$kinclude"
 	mkdir -p "$base/work" "$prefix" "$kinclude"
 	multiarch=$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
@@ -368,12 +391,12 @@ build_prefix() {
 		[ -d "/usr/include/$d" ] && ln -s "/usr/include/$d" "$kinclude/$(basename "$d")"
 	done
 	# every source fetched and checked before anything is built
-	for name in zstd libgpg-error libgcrypt mbedtls curl; do
+	for name in $libs; do
 		"fetch_$mode" "$name"
 		verify "$name"
 	done
 	say "building the libraries ($mode sources) into $prefix"
-	for name in zstd libgpg-error libgcrypt mbedtls curl; do
+	for name in $libs; do
 		t=$(now)
 		dir=$base/work/$name
 		unpack "$name" "$dir"
@@ -389,6 +412,9 @@ build_prefix() {
 	for a in libzstd.a libgpg-error.a libgcrypt.a libmbedtls.a libmbedx509.a libmbedcrypto.a libcurl.a; do
 		[ -f "$prefix/lib/$a" ] || die "$a missing from $prefix/lib"
 	done
+	case " $libs " in
+	*" nghttp2 "*) [ -f "$prefix/lib/libnghttp2.a" ] || die "libnghttp2.a missing from $prefix/lib" ;;
+	esac
 	rm -rf "$base/work"
 	date -u +%FT%TZ >"$prefix/.complete"
 	say "libraries built in $(( $(now) - t0 )) s"
@@ -415,7 +441,8 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/stasync-static.XXXXXX")
 trap 'rm -rf "$work"' EXIT INT TERM
 tree=$work/src
 mkdir -p "$tree"
-if [ -d "$srcdir/.git" ] && have git; then
+# .git is a file in a worktree made by `git worktree add`
+if [ -e "$srcdir/.git" ] && have git; then
 	# shellcheck disable=SC2016 # the inner script's own variables
 	(cd "$srcdir" && git ls-files -z --cached --others --exclude-standard |
 		xargs -0 sh -c 'for f; do [ -e "$f" ] || [ -L "$f" ] && printf "%s\0" "$f"; done' sh |
@@ -467,6 +494,7 @@ size_report() { # MAP NAME-OF-THE-PROGRAM
 		if (f ~ /libgcrypt\.a/) return "libgcrypt"
 		if (f ~ /libgpg-error\.a/) return "libgpg-error"
 		if (f ~ /libcurl\.a/) return "libcurl"
+		if (f ~ /libnghttp2\.a/) return "nghttp2"
 		if (f ~ /libmbed(tls|x509|crypto)\.a/) return "mbedTLS"
 		if (f ~ /musl.*libc\.a|\/crt[1in]\.o|\/crt[1i]\.o|Scrt1\.o/) return "musl"
 		if (f ~ /libgcc/ || f ~ /crtbegin|crtend/) return "libgcc"
