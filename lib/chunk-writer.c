@@ -1,5 +1,11 @@
-/* Chunking a byte stream into a store and an index. */
+/* Chunking a byte stream into a store and an index. The caller's thread
+ * gathers the stream and finds the cut points; worker threads take the
+ * chunks in turn and hash, compress and store each; one more thread
+ * digests the whole stream, chunk after chunk; the caller adds the chunks
+ * to the index in stream order as they are done. A ring of slots, each
+ * holding one chunk, bounds what is under way. */
 #include <inttypes.h>
+#include <pthread.h>
 
 #include <stasync/chunk-stream.h>
 #include "util.h"
@@ -7,17 +13,200 @@
 /* Bytes gathered before scanning: large enough that per-call overhead
  * vanishes, small enough to stay in cache-friendly territory. */
 #define GATHER ((size_t)1 << 20)
+/* What the chunks under way may hold at most, together. */
+#define WINDOW_BYTES ((size_t)32 << 20)
+
+enum slot_state {
+	SLOT_FREE,
+	SLOT_QUEUED,    /* waiting for a worker */
+	SLOT_BUSY,      /* a worker has it */
+	SLOT_DONE,      /* hashed and stored (or failed: r < 0) */
+};
+
+struct slot {
+	enum slot_state state;
+	uint8_t *buf;   /* sizes.max bytes, allocated on first use */
+	size_t len;
+	stasync_chunk_id id;
+	int r;          /* < 0: failed; else 1 when new in the store */
+	stasync_error err;
+};
 
 struct stasync_chunk_writer {
 	stasync_chunk_writer_options o;
 	stasync_chunker chunker;
-	stasync_codec *codec;
 	stasync_index_writer *index;
 	stasync_digest *digest;
 	stasync_chunk_stats stats;
 	uint8_t *buf;      /* the chunk in progress: buf[0..len) */
 	size_t len, cap, scanned;
+
+	struct slot *slots;
+	size_t window;
+	pthread_t *threads;
+	unsigned n_threads;
+	pthread_t digest_thread;
+	bool digest_started;
+	pthread_mutex_t lock;
+	pthread_cond_t queued;  /* a slot to work on, or stop */
+	pthread_cond_t done;    /* a slot is done */
+	/* under lock: */
+	uint64_t next_seq;      /* the next chunk cut */
+	uint64_t next_work;     /* the next chunk for a worker */
+	uint64_t head;          /* the next chunk to go into the index */
+	uint64_t digested;      /* chunks the stream digest has taken in */
+	bool stop;
 };
+
+static unsigned default_threads(void)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return (unsigned)MAX(1, MIN(cpus, 8));
+}
+
+static void *worker(void *arg)
+{
+	stasync_chunk_writer *w = arg;
+	stasync_codec *c = NULL;
+	int codec_r = stasync_codec_new(&c);
+
+	pthread_mutex_lock(&w->lock);
+	for (;;) {
+		struct slot *s;
+
+		while (!w->stop && w->next_work == w->next_seq)
+			pthread_cond_wait(&w->queued, &w->lock);
+		if (w->stop)
+			break;
+		s = &w->slots[w->next_work++ % w->window];
+		s->state = SLOT_BUSY;
+		pthread_mutex_unlock(&w->lock);
+
+		stasync_digest_buffer(w->o.digest, s->buf, s->len, &s->id);
+		if (!w->o.store)
+			s->r = 0;
+		else if (codec_r < 0)
+			s->r = sta_error(&s->err, codec_r, "out of memory");
+		else
+			s->r = stasync_store_put(w->o.store, c, &s->id, s->buf, s->len, &s->err);
+
+		pthread_mutex_lock(&w->lock);
+		s->state = SLOT_DONE;
+		pthread_cond_broadcast(&w->done);
+	}
+	pthread_mutex_unlock(&w->lock);
+	stasync_codec_free(c);
+	return NULL;
+}
+
+/* The digest of the whole stream, fed with each chunk in turn. */
+static void *digester(void *arg)
+{
+	stasync_chunk_writer *w = arg;
+
+	pthread_mutex_lock(&w->lock);
+	for (;;) {
+		struct slot *s;
+
+		while (!w->stop && w->digested == w->next_seq)
+			pthread_cond_wait(&w->queued, &w->lock);
+		if (w->stop)
+			break;
+		s = &w->slots[w->digested % w->window];
+		pthread_mutex_unlock(&w->lock);
+		stasync_digest_write(w->digest, s->buf, s->len);
+		pthread_mutex_lock(&w->lock);
+		w->digested++;
+		pthread_cond_broadcast(&w->done);
+	}
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+/* Put the chunks done, in stream order, into the index; with `all`, wait
+ * for every chunk cut so far. */
+static int commit(stasync_chunk_writer *w, bool all, stasync_error *err)
+{
+	pthread_mutex_lock(&w->lock);
+	for (;;) {
+		struct slot *s = &w->slots[w->head % w->window];
+		int r;
+
+		if (w->head == w->next_seq)
+			break;
+		if (s->state != SLOT_DONE || w->head >= w->digested) {
+			if (!all)
+				break;
+			pthread_cond_wait(&w->done, &w->lock);
+			continue;
+		}
+		pthread_mutex_unlock(&w->lock);
+		if (s->r < 0) {
+			if (err)
+				*err = s->err;
+			return s->r;
+		}
+		w->stats.chunks_new += (uint64_t)s->r;
+		w->stats.chunks++;
+		r = stasync_index_writer_add(w->index, s->len, &s->id, err);
+		if (r < 0)
+			return r;
+		pthread_mutex_lock(&w->lock);
+		s->state = SLOT_FREE;
+		w->head++;
+	}
+	pthread_mutex_unlock(&w->lock);
+	return 0;
+}
+
+/* Hand one chunk to the workers, once its slot is free. */
+static int emit(stasync_chunk_writer *w, const uint8_t *p, size_t n, stasync_error *err)
+{
+	struct slot *s;
+	int r;
+
+	for (;;) {
+		r = commit(w, false, err);
+		if (r < 0)
+			return r;
+		pthread_mutex_lock(&w->lock);
+		s = &w->slots[w->next_seq % w->window];
+		if (s->state == SLOT_FREE)
+			break;
+		/* the ring is full: wait for its oldest chunk */
+		while (w->slots[w->head % w->window].state != SLOT_DONE || w->head >= w->digested)
+			pthread_cond_wait(&w->done, &w->lock);
+		pthread_mutex_unlock(&w->lock);
+	}
+	pthread_mutex_unlock(&w->lock);
+
+	if (!s->buf && !(s->buf = malloc(w->o.sizes.max)))
+		return sta_error(err, -ENOMEM, "out of memory");
+	memcpy(s->buf, p, n);
+	s->len = n;
+	pthread_mutex_lock(&w->lock);
+	s->state = SLOT_QUEUED;
+	w->next_seq++;
+	/* a worker and the digester */
+	pthread_cond_broadcast(&w->queued);
+	pthread_mutex_unlock(&w->lock);
+	return 0;
+}
+
+static void stop_workers(stasync_chunk_writer *w)
+{
+	pthread_mutex_lock(&w->lock);
+	w->stop = true;
+	pthread_cond_broadcast(&w->queued);
+	pthread_mutex_unlock(&w->lock);
+	for (unsigned i = 0; i < w->n_threads; i++)
+		pthread_join(w->threads[i], NULL);
+	w->n_threads = 0;
+	if (w->digest_started)
+		pthread_join(w->digest_thread, NULL);
+	w->digest_started = false;
+}
 
 int stasync_chunk_writer_new(const stasync_chunk_writer_options *o, int index_fd,
 			     const char *index_name, stasync_chunk_writer **ret,
@@ -29,27 +218,35 @@ int stasync_chunk_writer_new(const stasync_chunk_writer_options *o, int index_fd
 		.chunk_size_avg = o->sizes.avg,
 		.chunk_size_max = o->sizes.max,
 	};
+	unsigned threads = o->threads ? o->threads : default_threads();
 	stasync_chunk_writer *w;
+	pthread_attr_t attr;
 	int r;
 
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		return sta_error(err, -ENOMEM, "out of memory");
 	w->o = *o;
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->queued, NULL);
+	pthread_cond_init(&w->done, NULL);
 	r = stasync_chunker_init(&w->chunker, &o->sizes);
 	if (r < 0) {
-		free(w);
+		stasync_chunk_writer_free(w);
 		return sta_error(err, r, "invalid chunk sizes %zu:%zu:%zu", o->sizes.min,
 				 o->sizes.avg, o->sizes.max);
 	}
 	w->cap = o->sizes.max + GATHER;
 	w->buf = malloc(w->cap);
-	if (!w->buf) {
+	w->window = MIN((size_t)threads * 4, MAX((size_t)2, WINDOW_BYTES / MAX(o->sizes.max, 1)));
+	threads = (unsigned)MIN((size_t)threads, w->window);
+	w->slots = calloc(w->window, sizeof(*w->slots));
+	w->threads = calloc(threads, sizeof(*w->threads));
+	if (!w->buf || !w->slots || !w->threads) {
 		stasync_chunk_writer_free(w);
 		return sta_error(err, -ENOMEM, "out of memory");
 	}
-	if ((r = stasync_codec_new(&w->codec)) < 0 ||
-	    (r = stasync_digest_new(o->digest, &w->digest)) < 0) {
+	if ((r = stasync_digest_new(o->digest, &w->digest)) < 0) {
 		stasync_chunk_writer_free(w);
 		return sta_error(err, r, "cannot set up: %s", stasync_strerror(r));
 	}
@@ -58,24 +255,25 @@ int stasync_chunk_writer_new(const stasync_chunk_writer_options *o, int index_fd
 		stasync_chunk_writer_free(w);
 		return r;
 	}
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 512 * 1024);
+	for (unsigned i = 0; i < threads; i++) {
+		r = -pthread_create(&w->threads[i], &attr, worker, w);
+		if (r < 0)
+			break;
+		w->n_threads++;
+	}
+	if (w->n_threads > 0) {
+		r = -pthread_create(&w->digest_thread, &attr, digester, w);
+		w->digest_started = r == 0;
+	}
+	pthread_attr_destroy(&attr);
+	if (!w->digest_started) {
+		stasync_chunk_writer_free(w);
+		return sta_error(err, r, "cannot start a thread: %s", stasync_strerror(r));
+	}
 	*ret = w;
 	return 0;
-}
-
-static int emit(stasync_chunk_writer *w, const uint8_t *p, size_t n, stasync_error *err)
-{
-	stasync_chunk_id id;
-	int r;
-
-	stasync_digest_buffer(w->o.digest, p, n, &id);
-	if (w->o.store) {
-		r = stasync_store_put(w->o.store, w->codec, &id, p, n, err);
-		if (r < 0)
-			return r;
-		w->stats.chunks_new += (uint64_t)r;
-	}
-	w->stats.chunks++;
-	return stasync_index_writer_add(w->index, n, &id, err);
 }
 
 /* Cut as many chunks as the gathered bytes hold; keep the rest. */
@@ -111,7 +309,6 @@ int stasync_chunk_writer_write(void *ctx, const void *p, size_t n, stasync_error
 	const uint8_t *q = p;
 	int r;
 
-	stasync_digest_write(w->digest, p, n);
 	w->stats.bytes += n;
 	while (n > 0) {
 		/* The unfinished chunk is shorter than max, so there is
@@ -144,6 +341,9 @@ int stasync_chunk_writer_finish(stasync_chunk_writer *w, stasync_chunk_id *diges
 			return r;
 		w->len = w->scanned = 0;
 	}
+	r = commit(w, true, err);
+	if (r < 0)
+		return r;
 	/* Every chunk stored before the index that names them is complete. */
 	if (w->o.store) {
 		r = stasync_store_flush(w->o.store, err);
@@ -165,9 +365,16 @@ void stasync_chunk_writer_free(stasync_chunk_writer *w)
 {
 	if (!w)
 		return;
+	stop_workers(w);
+	for (size_t i = 0; w->slots && i < w->window; i++)
+		free(w->slots[i].buf);
+	free(w->slots);
+	free(w->threads);
+	pthread_mutex_destroy(&w->lock);
+	pthread_cond_destroy(&w->queued);
+	pthread_cond_destroy(&w->done);
 	stasync_index_writer_free(w->index);
 	stasync_digest_free(w->digest);
-	stasync_codec_free(w->codec);
 	free(w->buf);
 	free(w);
 }

@@ -29,6 +29,9 @@ typedef struct stasync_chunk_writer_options {
 	stasync_digest_type digest;    /* chunk ids and the stream digest */
 	uint64_t feature_flags;        /* for the index header */
 	stasync_store *store;          /* NULL: write only the index */
+	/* Threads hashing, compressing and storing chunks while the caller's
+	 * thread cuts the next ones. 0: one per CPU (at most 8). */
+	unsigned threads;
 } stasync_chunk_writer_options;
 
 /* stasync_chunk_writer_new() — chunks go to o->store, the index to
