@@ -32,8 +32,8 @@
 # before each run. Checks: the indexes made by stasync and casync must be
 # byte-identical and their stores must hold the same chunks; extracted
 # blobs are compared with cmp, trees with diff -r; digests must be equal.
-# desync (optional, not checked for make, left out of digest) makes with
-# `make`/`tar -i` and extracts with `extract`/`untar -i`.
+# desync (optional, as yet untried; not checked for make, left out of
+# digest) makes with `make`/`tar -i` and extracts with `extract`/`untar -i`.
 #
 # It prints each case as it ends (medians of wall time, CPU time = user +
 # system including children, peak RSS of the largest process; how stasync
