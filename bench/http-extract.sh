@@ -59,8 +59,6 @@ STASYNC=${STASYNC:-$top/stasync}
 CASYNC=${CASYNC:-$(command -v casync 2>/dev/null || true)}
 DESYNC=${DESYNC:-$(command -v desync 2>/dev/null || true)}
 [ "$DESYNC" != none ] || DESYNC=
-NGINX=${NGINX:-$(command -v nginx 2>/dev/null || true)}
-[ -n "$NGINX" ] || { [ -x /usr/sbin/nginx ] && NGINX=/usr/sbin/nginx; }
 REPS=${REPS:-3}
 BENCH_BLOB_MB=${BENCH_BLOB_MB:-256}
 BENCH_TREE_MB=${BENCH_TREE_MB:-300}
@@ -70,9 +68,7 @@ BENCH_TREE_SRC=${BENCH_TREE_SRC:-/usr/share}
 if [ -z "$CASYNC" ] || [ ! -x "$CASYNC" ]; then
 	bench_die "casync not found (apt-get install casync, or set CASYNC)"
 fi
-if [ -z "$NGINX" ] || [ ! -x "$NGINX" ]; then
-	bench_die "nginx not found (apt-get install nginx, or set NGINX)"
-fi
+bench_find_nginx
 command -v python3 >/dev/null 2>&1 || bench_die "python3 not found"
 case "$REPS$BENCH_BLOB_MB$BENCH_TREE_MB" in
 *[!0-9]*) bench_die "REPS, BENCH_BLOB_MB and BENCH_TREE_MB must be numbers" ;;
@@ -90,12 +86,8 @@ if [ -n "${BENCH_DIR:-}" ]; then
 else
 	D=$(mktemp -d "${TMPDIR:-/tmp}/stasync-bench.XXXXXX") || bench_die "mktemp -d failed"
 fi
-nginx_pid=
 finish() {
-	if [ -n "$nginx_pid" ]; then
-		kill "$nginx_pid" 2>/dev/null
-		wait "$nginx_pid" 2>/dev/null
-	fi
+	bench_nginx_stop
 	if [ "${BENCH_KEEP:-0}" = 1 ]; then
 		bench_say "kept: $D"
 	else
@@ -111,112 +103,27 @@ trap 'exit 143' TERM
 # ---- the data, made once (kept between runs with BENCH_DIR and BENCH_KEEP=1) -------
 mkdir -p "$D/srv" "$D/out"
 
-# a disk image: per MiB, random data (1/2), zeros (1/4) or a copy of an
-# earlier random MiB (1/4), from a fixed seed
-make_blob() {
-	python3 - "$1" "$2" <<'EOF'
-import random, sys
-path, mib = sys.argv[1], int(sys.argv[2])
-rng = random.Random(20240501)
-block = 1 << 20
-written = []
-with open(path, "wb") as f:
-    for i in range(mib):
-        k = rng.random()
-        if k < 0.5 or not written:
-            data = rng.getrandbits(8 * block).to_bytes(block, "little")
-            if len(written) < 32:
-                written.append(data)
-        elif k < 0.75:
-            data = bytes(block)
-        else:
-            data = written[rng.randrange(len(written))]
-        f.write(data)
-EOF
-}
-
-# whole subdirectories of $1, in name order, until about $2 MB are copied
-make_tree() {
-	mkdir -p "$3"
-	_total=0
-	for _sub in "$1"/*; do
-		[ "$_total" -lt $(($2 * 1000)) ] || break
-		if [ ! -d "$_sub" ] || [ -L "$_sub" ]; then
-			continue
-		fi
-		_kb=$(du -sk "$_sub" 2>/dev/null | cut -f1)
-		[ -n "$_kb" ] || continue
-		# files this user cannot read are left out, for both tools alike
-		cp -a "$_sub" "$3/" 2>/dev/null || true
-		_total=$((_total + _kb))
-	done
-	# what could not be read whole (a non-root copy) would differ later
-	find "$3" ! -readable -exec rm -rf {} + 2>/dev/null
-	echo $((_total / 1000))
-}
-
 if [ "$BENCH_BLOB_MB" -gt 0 ] && [ ! -s "$D/srv/blob.caibx" ]; then
 	bench_say "making a $BENCH_BLOB_MB MiB blob and its store with casync make"
-	make_blob "$D/blob.img" "$BENCH_BLOB_MB" || bench_die "cannot make the blob"
+	bench_make_blob "$D/blob.img" "$BENCH_BLOB_MB" || bench_die "cannot make the blob"
 	"$CASYNC" make --store="$D/srv/store" "$D/srv/blob.caibx" "$D/blob.img" >"$D/make.log" 2>&1 ||
 		{ cat "$D/make.log" >&2; bench_die "casync make blob.caibx failed"; }
 fi
 if [ "$BENCH_TREE_MB" -gt 0 ] && [ ! -s "$D/srv/tree.caidx" ]; then
 	bench_say "copying about $BENCH_TREE_MB MB of $BENCH_TREE_SRC, making its store with casync make"
 	rm -rf "$D/tree"
-	tree_mb=$(make_tree "$BENCH_TREE_SRC" "$BENCH_TREE_MB" "$D/tree")
+	tree_mb=$(bench_make_tree "$D/tree" "$BENCH_TREE_MB" "$BENCH_TREE_SRC")
 	bench_say "  $tree_mb MB copied"
 	"$CASYNC" make --store="$D/srv/store" "$D/srv/tree.caidx" "$D/tree" >"$D/make.log" 2>&1 ||
 		{ cat "$D/make.log" >&2; bench_die "casync make tree.caidx failed"; }
 fi
 
 # ---- nginx on 127.0.0.1, a configuration and temporary files of its own ----------------
-# shellcheck source=../tests/cli/ports.sh
+# shellcheck source-path=SCRIPTDIR/.. source=tests/cli/ports.sh
 . "$top/tests/cli/ports.sh"
 
-N=$D/nginx
-mkdir -p "$N/tmp"
-for _ in 1 2 3 4 5; do
-	port=$(free_port)
-	# one process (no master, so no switch to another user: a non-root
-	# user and root alike serve files only they may read)
-	cat >"$N/nginx.conf" <<EOF
-daemon off;
-master_process off;
-worker_processes 1;
-pid $N/nginx.pid;
-error_log $N/error.log warn;
-events { worker_connections 256; }
-http {
-	default_type application/octet-stream;
-	access_log off;
-	sendfile on;
-	client_body_temp_path $N/tmp/body;
-	proxy_temp_path $N/tmp/proxy;
-	fastcgi_temp_path $N/tmp/fastcgi;
-	uwsgi_temp_path $N/tmp/uwsgi;
-	scgi_temp_path $N/tmp/scgi;
-	keepalive_timeout 60;
-	keepalive_requests 1000000;
-	server {
-		listen 127.0.0.1:$port;
-		server_name localhost;
-		root $D/srv;
-	}
-}
-EOF
-	"$NGINX" -p "$N" -c "$N/nginx.conf" -e "$N/error.log" >"$N/stdout" 2>&1 </dev/null &
-	nginx_pid=$!
-	if wait_port "$port" "$nginx_pid"; then
-		break
-	fi
-	kill "$nginx_pid" 2>/dev/null
-	wait "$nginx_pid" 2>/dev/null
-	nginx_pid=
-	grep -q "in use" "$N/error.log" "$N/stdout" 2>/dev/null || break
-done
-[ -n "$nginx_pid" ] || { cat "$N/error.log" "$N/stdout" >&2; bench_die "nginx did not start"; }
-U=http://127.0.0.1:$port
+bench_nginx "$D/srv"
+U=$BENCH_URL
 bench_say "nginx serves $D/srv at $U"
 
 # ---- the contenders --------------------------------------------------------------------

@@ -9,12 +9,14 @@
 #       start a case: a table of its own.
 #   bench_tool NAME SETUP CHECK CMD [ARGS...]
 #       a contender in the current case: CMD ARGS is timed (a program, not
-#       a shell function). SETUP and CHECK are shell functions or commands
-#       run without arguments (":" for nothing): SETUP before every run,
-#       untimed (e.g. remove the last output); CHECK after the first,
-#       untimed run, which verifies the output and warms the caches (a
-#       non-zero status aborts the benchmark). The first tool added is the
-#       one the others are compared with.
+#       a shell function). SETUP and CHECK are shell functions or commands,
+#       with or without arguments (plain words: they are split on blanks;
+#       ":" for nothing): SETUP before every run, untimed (e.g. remove the
+#       last output); CHECK after the first, untimed run, which verifies the
+#       output and warms the caches (a non-zero status aborts the
+#       benchmark). CHECK may read what the run printed (stdout and stderr)
+#       in $BENCH_TMP/log. The first tool added is the one the others are
+#       compared with.
 #   bench_measure REPS
 #       one untimed run of each tool (checked), then REPS rounds in which
 #       each tool runs once, in turn (A B C A B C …, so that a slow phase of
@@ -22,16 +24,33 @@
 #       time (user + system, the process and the children it waited for)
 #       and peak RSS (the largest single process) per tool, and how the
 #       first tool compares with each other one. With $BENCH_RESULTS set,
-#       also append them to that file as a Markdown table.
+#       also append them to that file as a Markdown table; with $BENCH_ROWS
+#       set, append one line per tool to that file: case, tool, wall s,
+#       CPU s, peak RSS MiB, separated by tabs.
 #   bench_machine
 #       one line: CPU model, cores, kernel.
 #   bench_say TEXT
 #       a line on stderr (progress), under $BENCH_QUIET empty.
+#   bench_make_blob FILE MIB
+#       a disk-image-like file of MIB MiB (python3): per MiB, random data,
+#       zeros or a copy of an earlier MiB, from a fixed seed.
+#   bench_make_tree DEST MB SRC...
+#       copy whole subdirectories of each SRC in turn (in name order) to
+#       DEST/<name of SRC>/ until about MB MB are copied; print the MB.
+#   bench_find_nginx
+#       set NGINX ($NGINX, else nginx on PATH, else /usr/sbin/nginx), or die.
+#   bench_nginx ROOT
+#       start nginx (one process) serving ROOT on 127.0.0.1, its files in
+#       ROOT.nginx/; set BENCH_URL (http://127.0.0.1:PORT) and
+#       bench_nginx_pid. bench_nginx_stop stops it. Needs tests/cli/ports.sh
+#       sourced (free_port, wait_port).
 #
 # Timing uses GNU time (/usr/bin/time, Debian package "time"), else a
 # python3 wrapper reading getrusage(RUSAGE_CHILDREN).
 
 BENCH_TMP=
+# set by bench_nginx, for the scripts that source this file
+export BENCH_URL=
 bench_cases_done=0
 # Set through eval, per tool: the names below are only there for shellcheck.
 _name='' _run='' _setup='' _check='' _n='' _w='' _cp='' _m='' _n1='' _w1='' _c1='' _m1=''
@@ -177,6 +196,12 @@ bench_measure() {
 			"$(bench_ratio "$_c1" "$_cp" less more)" "$(bench_ratio "$_m1" "$_m" less more)"
 	done
 
+	if [ -n "${BENCH_ROWS:-}" ]; then
+		for _i in $BENCH_TOOLS; do
+			eval "printf '%s\t%s\t%.2f\t%.2f\t%.1f\n' \"\$BENCH_CASE\" \"\$bench_name_$_i\" \"\$bench_wall_$_i\" \"\$bench_cpu_$_i\" \"\$bench_rss_$_i\""
+		done >>"$BENCH_ROWS"
+	fi
+
 	[ -n "${BENCH_RESULTS:-}" ] || return 0
 	{
 		printf '\n### %s\n\n' "$BENCH_CASE"
@@ -192,6 +217,120 @@ bench_measure() {
 			printf '| %s | %.2f | %.2f | %.1f | %s |\n' "$_n" "$_w" "$_cp" "$_m" "$_vs"
 		done
 	} >>"$BENCH_RESULTS"
+}
+
+bench_make_blob() {
+	python3 - "$1" "$2" <<'EOF'
+import random, sys
+path, mib = sys.argv[1], int(sys.argv[2])
+rng = random.Random(20240501)
+block = 1 << 20
+written = []
+with open(path, "wb") as f:
+    for i in range(mib):
+        k = rng.random()
+        if k < 0.5 or not written:
+            data = rng.getrandbits(8 * block).to_bytes(block, "little")
+            if len(written) < 32:
+                written.append(data)
+        elif k < 0.75:
+            data = bytes(block)
+        else:
+            data = written[rng.randrange(len(written))]
+        f.write(data)
+EOF
+}
+
+bench_make_tree() {
+	_dest=$1
+	_limit=$(($2 * 1000))
+	shift 2
+	_total=0
+	for _src in "$@"; do
+		[ -d "$_src" ] || continue
+		_to=$_dest/$(basename "$_src")
+		mkdir -p "$_to"
+		for _sub in "$_src"/*; do
+			[ "$_total" -lt "$_limit" ] || break
+			if [ ! -d "$_sub" ] || [ -L "$_sub" ]; then
+				continue
+			fi
+			_kb=$(du -sk "$_sub" 2>/dev/null | cut -f1)
+			[ -n "$_kb" ] || continue
+			# files this user cannot read are left out, for all tools alike
+			cp -a "$_sub" "$_to/" 2>/dev/null || true
+			_total=$((_total + _kb))
+		done
+		# an empty DEST/<name> (the limit was reached before) is left out
+		rmdir "$_to" 2>/dev/null || true
+	done
+	# what could not be read whole (a non-root copy) would differ later
+	find "$_dest" ! -readable -exec rm -rf {} + 2>/dev/null
+	echo $((_total / 1000))
+}
+
+bench_find_nginx() {
+	NGINX=${NGINX:-$(command -v nginx 2>/dev/null || true)}
+	[ -n "$NGINX" ] || { [ -x /usr/sbin/nginx ] && NGINX=/usr/sbin/nginx; }
+	if [ -z "$NGINX" ] || [ ! -x "$NGINX" ]; then
+		bench_die "nginx not found (apt-get install nginx, or set NGINX)"
+	fi
+}
+
+bench_nginx_pid=
+bench_nginx() {
+	_root=$1
+	_ng=$1.nginx
+	bench_find_nginx
+	mkdir -p "$_ng/tmp"
+	for _ in 1 2 3 4 5; do
+		_port=$(free_port)
+		# one process (no master, so no switch to another user: a non-root
+		# user and root alike serve files only they may read)
+		cat >"$_ng/nginx.conf" <<EOF
+daemon off;
+master_process off;
+worker_processes 1;
+pid $_ng/nginx.pid;
+error_log $_ng/error.log warn;
+events { worker_connections 256; }
+http {
+	default_type application/octet-stream;
+	access_log off;
+	sendfile on;
+	client_body_temp_path $_ng/tmp/body;
+	proxy_temp_path $_ng/tmp/proxy;
+	fastcgi_temp_path $_ng/tmp/fastcgi;
+	uwsgi_temp_path $_ng/tmp/uwsgi;
+	scgi_temp_path $_ng/tmp/scgi;
+	keepalive_timeout 60;
+	keepalive_requests 1000000;
+	server {
+		listen 127.0.0.1:$_port;
+		server_name localhost;
+		root $_root;
+	}
+}
+EOF
+		"$NGINX" -p "$_ng" -c "$_ng/nginx.conf" -e "$_ng/error.log" >"$_ng/stdout" 2>&1 </dev/null &
+		bench_nginx_pid=$!
+		if wait_port "$_port" "$bench_nginx_pid"; then
+			break
+		fi
+		kill "$bench_nginx_pid" 2>/dev/null
+		wait "$bench_nginx_pid" 2>/dev/null
+		bench_nginx_pid=
+		grep -q "in use" "$_ng/error.log" "$_ng/stdout" 2>/dev/null || break
+	done
+	[ -n "$bench_nginx_pid" ] || { cat "$_ng/error.log" "$_ng/stdout" >&2; bench_die "nginx did not start"; }
+	BENCH_URL=http://127.0.0.1:$_port
+}
+
+bench_nginx_stop() {
+	[ -n "$bench_nginx_pid" ] || return 0
+	kill "$bench_nginx_pid" 2>/dev/null
+	wait "$bench_nginx_pid" 2>/dev/null
+	bench_nginx_pid=
 }
 
 bench_cleanup_lib() {

@@ -1,0 +1,424 @@
+#!/bin/sh
+# bench/run.sh — stasync side by side with Debian's casync (and desync, when
+# it is on PATH): make, extract, digest and extract over HTTP, on the same
+# data, in one run, and the results as one Markdown table.
+#
+# usage: bench/run.sh [-h]
+#
+# The data is prepared once, under BENCH_DIR:
+#   tree   a copy of whole subdirectories of BENCH_TREE_SRC (/usr/share,
+#          then /usr/include), in name order, until about BENCH_TREE_MB MB
+#   blob   a disk-image-like file of BENCH_BLOB_MB MiB: per MiB, random data
+#          (1/2), zeros (1/4) or a copy of an earlier MiB (1/4)
+#   catar  the tree as one .catar (made by casync make), used as a blob
+# and, made by casync make, one store holding the chunks of tree.caidx and
+# blob.caibx: the input of the extract, digest and HTTP cases.
+#
+# Cases (every tool, each in turn: A B A B …, after one untimed run of each
+# whose output is checked; REPS timed runs; medians):
+#   make-tree     make tree → .caidx into an empty store
+#   make-blob     make blob → .caibx into an empty store
+#   make-catar    make tree.catar → .caibx (a blob) into an empty store
+#   make-full     make blob → .caibx into a store already full (filled by
+#                 the tool's own untimed first run)
+#   make-full-tree  the same for the tree → .caidx
+#   extract-tree  extract tree.caidx from the local store to an empty target
+#   extract-blob  extract blob.caibx from the local store
+#   digest-tree   digest of tree.caidx (chunks from the local store)
+#   digest-blob   digest of blob.caibx
+#   http-blob     extract blob.caibx, index and store from nginx on 127.0.0.1
+#   http-tree     extract tree.caidx from nginx
+# An empty store and an empty target mean: removed in the untimed setup
+# before each run. Checks: the indexes made by stasync and casync must be
+# byte-identical and their stores must hold the same chunks; extracted
+# blobs are compared with cmp, trees with diff -r; digests must be equal.
+# desync (optional, as yet untried; not checked for make, left out of
+# digest) makes with `make`/`tar -i` and extracts with `extract`/`untar -i`.
+#
+# It prints each case as it ends (medians of wall time, CPU time = user +
+# system including children, peak RSS of the largest process; how stasync
+# compares), then one table of all cases, which it also writes to
+# BENCH_OUT with the machine, the versions, the date and the settings.
+#
+# The data stays in the page cache (unless BENCH_COLD=1): this measures the
+# tools, not a disk. Before each timed run the setup calls sync, so that
+# the writeback of the previous run's output does not land in the next
+# run's time (BENCH_SYNC=0 leaves it out).
+#
+# Environment:
+#   STASYNC         the binary to time (default: ./stasync of this tree)
+#   CASYNC          Debian's casync (default: casync on PATH)
+#   DESYNC          desync (default: desync on PATH; DESYNC=none leaves it out)
+#   NGINX           nginx (default: nginx on PATH, else /usr/sbin/nginx)
+#   REPS            timed runs per tool and case (default 3)
+#   BENCH_QUICK=1   small data, for trying it: 100 MB tree, 100 MiB blob
+#   BENCH_TREE_MB   size of the tree, MB (default 1000)
+#   BENCH_BLOB_MB   size of the blob, MiB (default 1024)
+#   BENCH_TREE_SRC  where the tree is copied from (default
+#                   "/usr/share /usr/include")
+#   BENCH_CASES     the cases to run, names as above (default: all)
+#   BENCH_DIR       where the data and the outputs go. Default: a new
+#                   directory in $TMPDIR or /tmp, removed at the end (unless
+#                   BENCH_KEEP=1). A BENCH_DIR given is kept, and its data
+#                   is reused by the next run with the same sizes. Needs
+#                   room for about 8× the tree plus 4× the blob.
+#   BENCH_OUT       the Markdown file written (overwritten) at the end
+#                   (default: bench/RESULTS.md of this tree; "none": none)
+#   BENCH_SYNC=0    no sync before each timed run
+#   BENCH_COLD=1    drop the page cache (sync; echo 3 >drop_caches) before
+#                   each timed run, so that inputs are read from the disk
+#
+# Runs as root only (trees with files of several owners, kept on extract,
+# and the same privileges for every tool). Needs casync, nginx, python3 and
+# GNU time (apt-get install time) or python3; shellcheck-clean.
+set -u
+LC_ALL=C
+export LC_ALL
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/.." && pwd)
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$here/lib.sh"
+# shellcheck source-path=SCRIPTDIR/.. source=tests/cli/ports.sh
+. "$top/tests/cli/ports.sh"
+
+case "${1:-}" in
+-h | --help)
+	sed -n '2,/^set -u$/p' "$0" | sed -e '/^set -u$/d' -e 's/^# \{0,1\}//'
+	exit 0
+	;;
+"") ;;
+*)
+	echo "usage: $0 [-h]  (options are environment variables: see -h)" >&2
+	exit 2
+	;;
+esac
+
+[ "$(id -u)" -eq 0 ] || bench_die "run it as root (see -h)"
+
+all_cases="make-tree make-blob make-catar make-full make-full-tree extract-tree extract-blob digest-tree digest-blob http-blob http-tree"
+STASYNC=${STASYNC:-$top/stasync}
+CASYNC=${CASYNC:-$(command -v casync 2>/dev/null || true)}
+DESYNC=${DESYNC:-$(command -v desync 2>/dev/null || true)}
+[ "$DESYNC" != none ] || DESYNC=
+REPS=${REPS:-3}
+if [ "${BENCH_QUICK:-0}" = 1 ]; then
+	BENCH_TREE_MB=${BENCH_TREE_MB:-100}
+	BENCH_BLOB_MB=${BENCH_BLOB_MB:-100}
+else
+	BENCH_TREE_MB=${BENCH_TREE_MB:-1000}
+	BENCH_BLOB_MB=${BENCH_BLOB_MB:-1024}
+fi
+BENCH_TREE_SRC=${BENCH_TREE_SRC:-/usr/share /usr/include}
+BENCH_CASES=${BENCH_CASES:-$all_cases}
+BENCH_OUT=${BENCH_OUT:-$here/RESULTS.md}
+BENCH_SYNC=${BENCH_SYNC:-1}
+BENCH_COLD=${BENCH_COLD:-0}
+
+[ -x "$STASYNC" ] || bench_die "no stasync binary at $STASYNC (build it, or set STASYNC)"
+if [ -z "$CASYNC" ] || [ ! -x "$CASYNC" ]; then
+	bench_die "casync not found (apt-get install casync, or set CASYNC)"
+fi
+bench_find_nginx
+command -v python3 >/dev/null 2>&1 || bench_die "python3 not found"
+case "$REPS$BENCH_BLOB_MB$BENCH_TREE_MB" in
+*[!0-9]*) bench_die "REPS, BENCH_BLOB_MB and BENCH_TREE_MB must be numbers" ;;
+esac
+[ "$REPS" -ge 1 ] || bench_die "REPS must be at least 1"
+if [ "$BENCH_TREE_MB" -lt 1 ] || [ "$BENCH_BLOB_MB" -lt 1 ]; then
+	bench_die "the sizes must be at least 1"
+fi
+for _c in $BENCH_CASES; do
+	case " $all_cases " in
+	*" $_c "*) ;;
+	*) bench_die "no case $_c (cases: $all_cases)" ;;
+	esac
+done
+
+# Nothing from the environment may send requests elsewhere or pick a store.
+unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY
+unset CASYNC_STORE
+
+# the settings, as a command line that repeats the run
+settings="REPS=$REPS BENCH_TREE_MB=$BENCH_TREE_MB BENCH_BLOB_MB=$BENCH_BLOB_MB"
+[ "$BENCH_TREE_SRC" = "/usr/share /usr/include" ] || settings="$settings BENCH_TREE_SRC='$BENCH_TREE_SRC'"
+[ "$BENCH_CASES" = "$all_cases" ] || settings="$settings BENCH_CASES='$BENCH_CASES'"
+[ "$BENCH_SYNC" = 1 ] || settings="$settings BENCH_SYNC=$BENCH_SYNC"
+[ "$BENCH_COLD" = 0 ] || settings="$settings BENCH_COLD=$BENCH_COLD"
+[ -n "$DESYNC" ] || [ -z "$(command -v desync 2>/dev/null)" ] || settings="$settings DESYNC=none"
+settings="$settings bench/run.sh"
+
+bench_init
+keep_dir=${BENCH_KEEP:-0}
+if [ -n "${BENCH_DIR:-}" ]; then
+	mkdir -p "$BENCH_DIR" || bench_die "cannot create $BENCH_DIR"
+	D=$(cd "$BENCH_DIR" && pwd)
+	keep_dir=1
+else
+	D=$(mktemp -d "${TMPDIR:-/tmp}/stasync-bench.XXXXXX") || bench_die "mktemp -d failed"
+fi
+O=$D/out
+finish() {
+	bench_nginx_stop
+	rm -rf "$O" "$D/rows"
+	if [ "$keep_dir" = 1 ]; then
+		bench_say "data kept in $D"
+	else
+		rm -rf "$D"
+	fi
+	bench_cleanup_lib
+}
+trap finish EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+want() {
+	case " $BENCH_CASES " in
+	*" $1 "*) return 0 ;;
+	esac
+	return 1
+}
+
+# ---- the data, made once --------------------------------------------------------------
+stamp="tree=$BENCH_TREE_MB src=$BENCH_TREE_SRC blob=$BENCH_BLOB_MB casync=$("$CASYNC" --version 2>&1 | head -n 1)"
+if [ "$(cat "$D/data.stamp" 2>/dev/null)" != "$stamp" ]; then
+	rm -rf "$D/data.stamp" "$D/tree" "$D/blob.img" "$D/tree.catar" "$D/srv" "$D/srv.nginx"
+	mkdir -p "$D/srv"
+	bench_say "making a $BENCH_BLOB_MB MiB disk-image-like blob"
+	bench_make_blob "$D/blob.img" "$BENCH_BLOB_MB" || bench_die "cannot make the blob"
+	bench_say "copying about $BENCH_TREE_MB MB of $BENCH_TREE_SRC"
+	# shellcheck disable=SC2086 # a list of directories
+	tree_mb=$(bench_make_tree "$D/tree" "$BENCH_TREE_MB" $BENCH_TREE_SRC)
+	bench_say "  $tree_mb MB copied"
+	bench_say "making tree.catar, blob.caibx and tree.caidx (one store) with casync make"
+	for _m in "$D/tree.catar $D/tree" "$D/srv/blob.caibx $D/blob.img" "$D/srv/tree.caidx $D/tree"; do
+		# shellcheck disable=SC2086 # two paths
+		"$CASYNC" make --store="$D/srv/store" $_m >"$D/make.log" 2>&1 ||
+			{ cat "$D/make.log" >&2; bench_die "casync make $_m failed"; }
+	done
+	printf '%s\n' "$stamp" >"$D/data.stamp"
+else
+	bench_say "reusing the data in $D"
+fi
+rm -rf "$O"
+mkdir -p "$O/stasync" "$O/casync" "$O/desync"
+
+tree_size=$(du -sm "$D/tree" | cut -f1)
+tree_entries=$(find "$D/tree" | wc -l)
+catar_size=$(($(wc -c <"$D/tree.catar") / 1000000))
+tree_from=
+for _s in $BENCH_TREE_SRC; do
+	[ ! -d "$D/tree/$(basename "$_s")" ] || tree_from="$tree_from${tree_from:+, }$_s"
+done
+
+# ---- setups and checks (TOOL and file names as arguments) ---------------------------------
+settle() {
+	if [ "$BENCH_COLD" = 1 ]; then
+		sync
+		echo 3 >/proc/sys/vm/drop_caches
+	elif [ "$BENCH_SYNC" = 1 ]; then
+		sync
+	fi
+}
+
+# fresh TOOL NAME...: remove $O/TOOL/NAME..., then settle
+fresh() {
+	_t=$1
+	shift
+	for _f in "$@"; do
+		rm -rf "${O:?}/$_t/$_f"
+	done
+	settle
+}
+
+# chunk names in a store, sorted
+chunks() {
+	find "$1" -type f -name '*.cacnk' | sed 's|.*/||' | sort
+}
+
+# made TOOL INDEX STORE: the index exists; casync's is the same as stasync's
+# and so are the chunks in their stores
+made() {
+	[ -s "$O/$1/$2" ] || { echo "no $2 made by $1" >&2; return 1; }
+	[ "$1" = casync ] || return 0
+	cmp "$O/stasync/$2" "$O/casync/$2" || return 1
+	chunks "$O/stasync/$3" >"$O/chunks.stasync"
+	chunks "$O/casync/$3" >"$O/chunks.casync"
+	[ -s "$O/chunks.casync" ] || { echo "no chunks in casync's store" >&2; return 1; }
+	cmp "$O/chunks.stasync" "$O/chunks.casync" || { echo "the stores differ" >&2; return 1; }
+}
+
+# same_blob TOOL NAME / same_tree TOOL NAME: the extracted output is the input
+same_blob() { cmp "$D/blob.img" "$O/$1/$2"; }
+same_tree() {
+	diff -r --no-dereference "$D/tree" "$O/$1/$2" >"$O/diff.out" 2>&1 ||
+		{ head -n 20 "$O/diff.out" >&2; return 1; }
+}
+
+# same_digest TOOL NAME: the digest printed is stasync's
+same_digest() {
+	grep -Eo '^[0-9a-f]{64}$' "$BENCH_TMP/log" | tail -n 1 >"$O/$1/$2.digest"
+	[ -s "$O/$1/$2.digest" ] || { echo "$1 printed no digest" >&2; return 1; }
+	cmp "$O/stasync/$2.digest" "$O/$1/$2.digest"
+}
+
+# done_case NAME...: the outputs of a case are removed (room on the disk)
+done_case() {
+	for _t in stasync casync desync; do
+		for _f in "$@"; do
+			rm -rf "${O:?}/$_t/$_f"
+		done
+	done
+}
+
+# ---- the cases ----------------------------------------------------------------------------
+rows=$D/rows
+: >"$rows"
+BENCH_ROWS=$rows
+export BENCH_ROWS
+S=$D/srv/store
+
+tool_versions="stasync: $("$STASYNC" --version 2>&1 | head -n 1); casync: $("$CASYNC" --version 2>&1 | head -n 1)"
+[ -z "$DESYNC" ] || tool_versions="$tool_versions; desync: $("$DESYNC" --version 2>&1 | head -n 1)"
+printf '%s\n' "$tool_versions"
+printf 'machine: %s\n' "$(bench_machine)"
+printf 'data: tree %s MB, %s entries; blob %s MiB; tree.catar %s MB; in %s\n' \
+	"$tree_size" "$tree_entries" "$BENCH_BLOB_MB" "$catar_size" "$D"
+
+# make_case NAME TITLE INDEX STORE INPUT KEEP: KEEP=1 keeps the store
+make_case() {
+	want "$1" || return 0
+	_idx=$3 _st=$4 _in=$5
+	if [ "$6" = 1 ]; then
+		_rm=$_idx
+	else
+		_rm="$_idx $_st"
+	fi
+	bench_case "$2"
+	bench_tool stasync "fresh stasync $_rm" "made stasync $_idx $_st" \
+		"$STASYNC" make --store="$O/stasync/$_st" "$O/stasync/$_idx" "$_in"
+	bench_tool casync "fresh casync $_rm" "made casync $_idx $_st" \
+		"$CASYNC" make --store="$O/casync/$_st" "$O/casync/$_idx" "$_in"
+	if [ -n "$DESYNC" ]; then
+		case "$_idx" in
+		*.caidx) bench_tool desync "fresh desync $_rm" "made desync $_idx $_st" \
+			"$DESYNC" tar -i -s "$O/desync/$_st" "$O/desync/$_idx" "$_in" ;;
+		*) bench_tool desync "fresh desync $_rm" "made desync $_idx $_st" \
+			"$DESYNC" make -s "$O/desync/$_st" "$O/desync/$_idx" "$_in" ;;
+		esac
+	fi
+	bench_measure "$REPS"
+	done_case "$_idx" "$_st"
+}
+
+make_case make-tree "make tree → .caidx, empty store" tree.caidx store "$D/tree" 0
+make_case make-blob "make blob → .caibx, empty store" blob.caibx store "$D/blob.img" 0
+make_case make-catar "make tree.catar → .caibx, empty store" catar.caibx store "$D/tree.catar" 0
+make_case make-full "make blob → .caibx, store full" blob.caibx full "$D/blob.img" 1
+make_case make-full-tree "make tree → .caidx, store full" tree.caidx full "$D/tree" 1
+
+# extract_case NAME TITLE STORE INDEX(path or URL) OUT CHECK
+extract_case() {
+	want "$1" || return 0
+	_st=$3 _idx=$4 _out=$5 _ck=$6
+	bench_case "$2"
+	bench_tool stasync "fresh stasync $_out" "$_ck stasync $_out" \
+		"$STASYNC" extract --store="$_st" "$_idx" "$O/stasync/$_out"
+	bench_tool casync "fresh casync $_out" "$_ck casync $_out" \
+		"$CASYNC" extract --store="$_st" "$_idx" "$O/casync/$_out"
+	if [ -n "$DESYNC" ]; then
+		# desync reads the index from a file (not from an index URL)
+		_didx=$D/srv/${_idx##*/}
+		case "$_idx" in
+		*.caidx) bench_tool desync "fresh desync $_out" "$_ck desync $_out" \
+			"$DESYNC" untar -i -s "$_st" "$_didx" "$O/desync/$_out" ;;
+		*) bench_tool desync "fresh desync $_out" "$_ck desync $_out" \
+			"$DESYNC" extract -s "$_st" "$_didx" "$O/desync/$_out" ;;
+		esac
+	fi
+	bench_measure "$REPS"
+	done_case "$_out"
+}
+
+extract_case extract-tree "extract tree.caidx, local store" "$S" "$D/srv/tree.caidx" tree same_tree
+extract_case extract-blob "extract blob.caibx, local store" "$S" "$D/srv/blob.caibx" blob.img same_blob
+
+# digest_case NAME TITLE INDEX
+digest_case() {
+	want "$1" || return 0
+	bench_case "$2"
+	bench_tool stasync settle "same_digest stasync $1" \
+		"$STASYNC" digest --store="$S" "$3"
+	bench_tool casync settle "same_digest casync $1" \
+		"$CASYNC" digest --store="$S" "$3"
+	bench_measure "$REPS"
+}
+
+digest_case digest-tree "digest tree.caidx, local store" "$D/srv/tree.caidx"
+digest_case digest-blob "digest blob.caibx, local store" "$D/srv/blob.caibx"
+
+if want http-blob || want http-tree; then
+	bench_nginx "$D/srv"
+	bench_say "nginx serves the store and the indexes at $BENCH_URL"
+	extract_case http-blob "extract blob.caibx over HTTP" "$BENCH_URL/store" "$BENCH_URL/blob.caibx" http.img same_blob
+	extract_case http-tree "extract tree.caidx over HTTP" "$BENCH_URL/store" "$BENCH_URL/tree.caidx" http.tree same_tree
+	bench_nginx_stop
+fi
+
+# ---- one table of all cases ---------------------------------------------------------------
+# the rows of $rows as Markdown; the ratios are each tool's figure divided by
+# stasync's in the same case (above 1: stasync is faster or smaller)
+table() {
+	printf '| case | tool | wall s | CPU s | peak RSS MiB | wall ÷ stasync | CPU ÷ stasync | RSS ÷ stasync |\n'
+	printf '|---|---|---:|---:|---:|---:|---:|---:|\n'
+	awk -F '\t' '
+	function ratio(a, b) { return (b > 0) ? sprintf("%.2f", a / b) : "—" }
+	$2 == "stasync" { w = $3; c = $4; m = $5 }
+	{
+		if ($2 == "stasync") r = "| — | — | —"
+		else r = "| " ratio($3, w) " | " ratio($4, c) " | " ratio($5, m)
+		printf "| %s | %s | %.2f | %.2f | %.1f %s |\n", $1, $2, $3, $4, $5, r
+		if (!($2 in peak) || $5 > peak[$2]) peak[$2] = $5
+		if (!($2 in seen)) { seen[$2] = 1; order[++n] = $2 }
+	}
+	END {
+		for (i = 1; i <= n; i++) {
+			t = order[i]
+			if (t == "stasync") r = "| — | — | —"
+			else r = "| — | — | " ratio(peak[t], peak["stasync"])
+			printf "| peak RSS, largest of all cases | %s | — | — | %.1f %s |\n", t, peak[t], r
+		}
+	}' "$rows"
+}
+
+cpu=$(sed -n 's/^model name[[:space:]]*: *//p' /proc/cpuinfo 2>/dev/null | head -n 1)
+[ -n "$cpu" ] || cpu=$(uname -m)
+ram=$(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
+fs=$(df -PT "$D" 2>/dev/null | awk 'NR == 2 { print $2 }')
+
+printf '\n== all cases (median of %d runs)\n\n' "$REPS"
+table
+
+[ "$BENCH_OUT" != none ] || exit 0
+bq='`'
+{
+	printf '# stasync beside casync: benchmark results\n\n'
+	printf 'Written by %sbench/run.sh%s (see %sbench/run.sh -h%s); every run overwrites it.\n\n' "$bq" "$bq" "$bq" "$bq"
+	printf -- '- date: %s\n' "$(date -u '+%Y-%m-%d %H:%M UTC')"
+	printf -- '- command: %s%s%s\n' "$bq" "$settings" "$bq"
+	printf -- '- machine: %s, %s cores, %s RAM, Linux %s; data on %s\n' \
+		"$cpu" "$(nproc 2>/dev/null || echo '?')" "$ram" "$(uname -r)" "${fs:-?}"
+	printf -- '- tools: %s\n' "$tool_versions"
+	printf -- '- data: tree of %s MB, %s entries (copied from %s); blob of %s MiB, disk-image-like (random data, runs of zeros, repeated MiBs); tree.catar of %s MB (the tree as one archive, made by casync, used as a blob); the extract, digest and HTTP cases read a store made by casync make\n' \
+		"$tree_size" "$tree_entries" "$tree_from" "$BENCH_BLOB_MB" "$catar_size"
+	if [ "$BENCH_COLD" = 1 ]; then
+		printf -- '- page cache: dropped before each timed run\n'
+	else
+		printf -- '- page cache: the data stays in it (no disk reads measured); sync before each timed run: %s\n' \
+			"$([ "$BENCH_SYNC" = 1 ] && echo yes || echo no)"
+	fi
+	printf -- '- HTTP: nginx on 127.0.0.1 (one process, sendfile), HTTP/1.1\n'
+	printf '\nMedians of %d timed runs per tool and case, the tools taking turns (A B A B …) after one untimed, checked run of each. Wall and CPU time (user + system, children included) in seconds; peak RSS of the largest process. The ratio columns are the tool'"'"'s figure divided by stasync'"'"'s in the same case: above 1, stasync took less.\n\n' "$REPS"
+	table
+} >"$BENCH_OUT"
+bench_say "wrote $BENCH_OUT"
