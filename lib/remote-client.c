@@ -1,0 +1,219 @@
+/* The client's side of ssh remotes, apart from reading chunks
+ * (store-ssh.c): fetching an index, pushing an index with its chunks. */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+
+#include <stasync/remote.h>
+#include "remote.h"
+#include "store.h"
+#include "util.h"
+
+#define FILE_STEP ((size_t)1 << 18)
+#define OUT_HIGH ((size_t)8 << 20)
+
+bool stasync_is_ssh_remote(const char *locator)
+{
+	struct sta_ssh_locator l;
+
+	if (!locator || sta_ssh_locator_parse(locator, &l) < 0)
+		return false;
+	sta_ssh_locator_done(&l);
+	return true;
+}
+
+static int tmpfile_open(void)
+{
+	const char *dir = getenv("TMPDIR");
+	char *path;
+	int fd;
+
+	if (!dir || !*dir)
+		dir = "/tmp";
+	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		return fd;
+	/* No O_TMPFILE here (old kernel, file system): a named file,
+	 * unlinked at once. */
+	if (asprintf(&path, "%s/.stasync-XXXXXX", dir) < 0)
+		return -ENOMEM;
+	fd = mkostemp(path, O_CLOEXEC);
+	if (fd < 0)
+		fd = -errno;
+	else
+		unlink(path);
+	free(path);
+	return fd;
+}
+
+static int parse(const char *locator, struct sta_ssh_locator *l, stasync_error *err)
+{
+	int r = sta_ssh_locator_parse(locator, l);
+
+	if (r == -ENOMEM)
+		return sta_error(err, r, "out of memory");
+	if (r < 0)
+		return sta_error(err, r, "%s: not an ssh remote (host:path or ssh://host/path)", locator);
+	return 0;
+}
+
+int stasync_ssh_fetch_index(const char *locator, uint64_t max_size, int *ret_fd,
+			    stasync_error *err)
+{
+	struct sta_ssh_locator l = { 0 };
+	struct sta_conn *c = NULL;
+	struct sta_proto_msg m;
+	_cleanup_close_ int fd = -EBADF;
+	uint64_t remote, got = 0;
+	int r;
+
+	r = parse(locator, &l, err);
+	if (r < 0)
+		return r;
+	fd = tmpfile_open();
+	if (fd < 0) {
+		r = sta_error(err, fd, "%s: cannot make a temporary file: %s", locator,
+			      stasync_strerror(fd));
+		goto out;
+	}
+	r = sta_conn_spawn(&l, "pull", NULL, l.path, NULL, locator, &c, err);
+	if (r == 0)
+		r = sta_conn_hello(c, STA_PROTO_PULL_INDEX, &remote, err);
+	while (r == 0) {
+		r = sta_conn_next(c, &m, err);
+		if (r == 0)
+			r = sta_error(err, -EPIPE, "%s: the connection ended before the whole index arrived",
+				      locator);
+		if (r < 0)
+			break;
+		if (m.type == STA_PROTO_INDEX_EOF) {
+			r = 0;
+			break;
+		}
+		r = 0;
+		if (m.type != STA_PROTO_INDEX)
+			continue;
+		got += m.size;
+		if (got > max_size) {
+			r = sta_error(err, -EFBIG, "%s: index larger than %" PRIu64 " bytes", locator,
+				      max_size);
+			break;
+		}
+		r = sta_write_full(fd, m.data, m.size);
+		if (r < 0)
+			sta_error(err, r, "%s: cannot write a temporary file: %s", locator,
+				  stasync_strerror(r));
+	}
+	if (r == 0 && lseek(fd, 0, SEEK_SET) < 0)
+		r = sta_error(err, -errno, "%s: %s", locator, stasync_strerror(-errno));
+	if (r == 0)
+		*ret_fd = TAKE_FD(fd);
+out:
+	sta_conn_close(c);
+	sta_ssh_locator_done(&l);
+	return r;
+}
+
+static int send_index(struct sta_conn *c, const char *path, stasync_error *err)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	_cleanup_free_ uint8_t *buf = malloc(FILE_STEP);
+	ssize_t k;
+	int r;
+
+	if (fd < 0)
+		return sta_error(err, -errno, "%s: cannot open: %s", path, stasync_strerror(-errno));
+	if (!buf)
+		return sta_error(err, -ENOMEM, "out of memory");
+	while ((k = sta_read_full(fd, buf, FILE_STEP)) > 0) {
+		if (sta_proto_put_file(sta_conn_out(c), STA_PROTO_INDEX, buf, (size_t)k) < 0)
+			return sta_error(err, -ENOMEM, "out of memory");
+		if (sta_conn_out_pending(c) > OUT_HIGH && (r = sta_conn_flush(c, err)) < 0)
+			return r;
+		if ((size_t)k < FILE_STEP)
+			break;
+	}
+	if (k < 0)
+		return sta_error(err, (int)k, "%s: cannot read: %s", path, stasync_strerror((int)k));
+	if (sta_proto_put_empty(sta_conn_out(c), STA_PROTO_INDEX_EOF) < 0)
+		return sta_error(err, -ENOMEM, "out of memory");
+	return 0;
+}
+
+static int answer(struct sta_conn *c, stasync_store *local, stasync_codec *codec,
+		  const struct sta_proto_msg *m, stasync_error *err)
+{
+	for (size_t i = 0; i < m->n_ids; i++) {
+		stasync_chunk_id id;
+		bool compressed;
+		size_t n;
+		int r;
+
+		memcpy(id.bytes, m->ids + i * STA_PROTO_ID_SIZE, STA_PROTO_ID_SIZE);
+		r = local->ops->fetch(local, codec, &id, STA_PROTO_CHUNK_DATA_MAX, &n, &compressed, err);
+		if (r == -ENOENT || (r == 0 && n == 0))
+			r = sta_proto_put_missing(sta_conn_out(c), &id);
+		else if (r == 0)
+			r = sta_proto_put_chunk(sta_conn_out(c), &id, compressed, codec->buf, n);
+		else
+			return r;
+		if (r < 0)
+			return sta_error(err, -ENOMEM, "out of memory");
+		if (sta_conn_out_pending(c) > OUT_HIGH && (r = sta_conn_flush(c, err)) < 0)
+			return r;
+	}
+	return 0;
+}
+
+int stasync_ssh_push(const char *index_locator, const char *store_locator,
+		     const char *local_index, stasync_store *local, stasync_error *err)
+{
+	struct sta_ssh_locator li = { 0 }, ls = { 0 };
+	struct sta_conn *c = NULL;
+	stasync_codec *codec = NULL;
+	struct sta_proto_msg m;
+	uint64_t remote;
+	int r;
+
+	r = parse(index_locator, &li, err);
+	if (r == 0)
+		r = parse(store_locator, &ls, err);
+	if (r < 0)
+		goto out;
+	if (strcmp(li.host, ls.host) || (li.port ? !ls.port || strcmp(li.port, ls.port) : !!ls.port)) {
+		r = sta_error(err, -EINVAL, "%s: pushing over ssh needs the store on the same host as the index (store: %s)",
+			      index_locator, store_locator);
+		goto out;
+	}
+	if (stasync_codec_new(&codec) < 0) {
+		r = sta_error(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	r = sta_conn_spawn(&li, "push", NULL, li.path, ls.path, index_locator, &c, err);
+	if (r == 0)
+		r = sta_conn_hello(c, STA_PROTO_PUSH_INDEX | STA_PROTO_PUSH_CHUNKS |
+					      STA_PROTO_PUSH_INDEX_CHUNKS, &remote, err);
+	if (r == 0)
+		r = send_index(c, local_index, err);
+	/* The remote side asks for what it lacks and says goodbye once the
+	 * index is in place. */
+	while (r == 0) {
+		r = sta_conn_next(c, &m, err);
+		if (r == 0)
+			r = sta_error(err, -EPIPE, "%s: the connection ended before the remote side confirmed the index",
+				      index_locator);
+		if (r < 0)
+			break;
+		if (m.type == STA_PROTO_GOODBYE) {
+			r = 0;
+			break;
+		}
+		r = m.type == STA_PROTO_REQUEST ? answer(c, local, codec, &m, err) : 0;
+	}
+out:
+	stasync_codec_free(codec);
+	sta_conn_close(c);
+	sta_ssh_locator_done(&li);
+	sta_ssh_locator_done(&ls);
+	return r;
+}
