@@ -152,6 +152,11 @@ int cli_index_fd_open(const struct cli *c, const char *path, int *ret_fd, char *
 			free(name);
 			return cli_fail(c, &err);
 		}
+	} else if (stasync_is_ssh_remote(path)) {
+		if (stasync_ssh_fetch_index(path, STASYNC_HTTP_INDEX_MAX, &fd, &err) < 0) {
+			free(name);
+			return cli_fail(c, &err);
+		}
 	} else
 		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
