@@ -386,11 +386,11 @@ int sta_conn_next(struct sta_conn *c, struct sta_proto_msg *m, stasync_error *er
 		int r = sta_proto_frame_size(c->in.data + c->in_start, avail, &size, err);
 
 		if (r < 0)
-			return sta_error_prefix(err, r, "%s", c->name);
+			return sta_error_prefix(err, r, "bad message from %s", c->name);
 		if (size > 0 && avail >= size) {
 			r = sta_proto_parse(c->in.data + c->in_start, size, m, err);
 			if (r < 0)
-				return sta_error_prefix(err, r, "%s", c->name);
+				return sta_error_prefix(err, r, "bad message from %s", c->name);
 			c->frame = size;
 			if (m->type == STA_PROTO_ABORT)
 				return sta_error(err, m->flags ? -(int)m->flags : -ECONNABORTED,

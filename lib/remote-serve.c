@@ -182,11 +182,13 @@ int stasync_remote_serve_pull(int in_fd, int out_fd, const stasync_remote_paths 
 	}
 	if (r > 0)
 		r = 0;
-	if (r == 0) {
+	if (r == 0)
 		r = sta_conn_flush(c, err);
-		if (r == -EPIPE)   /* gone after its last chunk: its choice */
-			r = 0;
-	} else
+	/* A client that has what it wanted may go while answers to its
+	 * earlier (or repeated) requests are still on their way. */
+	if (r == -EPIPE)
+		r = 0;
+	if (r < 0)
 		fail(c, r, err);
 out:
 	stasync_codec_free(codec);

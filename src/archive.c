@@ -137,7 +137,7 @@ int cli_archive_open(struct cli *c, const char *path, enum what what, bool diges
 	a->fd = a->dir_fd = a->pipe_r = a->pipe_w = -1;
 	a->want_digest = digest;
 
-	if (path && stasync_is_http_url(path)) {
+	if (path && (stasync_is_http_url(path) || stasync_is_ssh_remote(path))) {
 		/* Over HTTP: an index only, fetched whole into a temporary
 		 * file; its chunks then come from the stores. */
 		if (what != WHAT_ARCHIVE_INDEX) {

@@ -154,6 +154,8 @@ int cmd_make(struct cli *c)
 		return cli_error(c, "make takes the file to write and the path to read, nothing more");
 	if (output && stasync_is_http_url(output))
 		return cli_url_error(c, output, "writing over HTTP is not supported yet");
+	if (output && stasync_is_ssh_remote(output))
+		return cmd_make_remote(c, output, input);
 	what = cli_what_of(c, output);
 	if (what == WHAT_ARCHIVE || what == WHAT_ARCHIVE_INDEX)
 		return make_archive(c, output, input ? input : ".", what);
