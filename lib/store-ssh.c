@@ -2,7 +2,12 @@
  * protocol: one "pull - - - STORE" conversation, a REQUEST per chunk
  * answered by CHUNK or MISSING. Several threads may read at once; they
  * take turns on the one conversation. Read-only: chunks travel to a
- * remote store with the index that names them (stasync_ssh_push()). */
+ * remote store with the index that names them (stasync_ssh_push()).
+ *
+ * casync's remote side answers a chunk only once per conversation (its
+ * client keeps what it got), so a chunk asked for again - a blob's
+ * zero runs repeat the same chunk - comes from a small cache of recent
+ * answers, or failing that from a fresh conversation. */
 #include <pthread.h>
 #include <stdio.h>
 
@@ -11,14 +16,161 @@
 #include "store.h"
 #include "util.h"
 
+#define RECENT_MAX 256
+#define RECENT_BYTES ((size_t)64 << 20)
+
+struct answer {
+	stasync_chunk_id id;
+	bool missing, compressed;
+	uint8_t *data;
+	size_t size;
+};
+
 struct ssh_store {
 	struct stasync_store base;
 	pthread_mutex_t lock;
+	struct sta_ssh_locator loc;
 	struct sta_conn *conn;
 	/* Once a conversation went wrong its state is unknown: every later
 	 * call gets the first error. */
 	stasync_error broken;
+	/* Ids asked for in this conversation: an open-addressing set. */
+	stasync_chunk_id *asked;
+	bool *asked_used;
+	size_t asked_n, asked_cap;
+	/* The latest answers, oldest first overwritten. */
+	struct answer recent[RECENT_MAX];
+	size_t recent_next, recent_bytes;
 };
+
+static size_t id_hash(const stasync_chunk_id *id, size_t cap)
+{
+	return (size_t)le64_get(id->bytes) & (cap - 1);
+}
+
+/* 1 when id was asked for already, else 0 after noting it; -ENOMEM. */
+static int asked_add(struct ssh_store *s, const stasync_chunk_id *id)
+{
+	size_t i;
+
+	if (2 * (s->asked_n + 1) > s->asked_cap) {
+		size_t cap = s->asked_cap ? 2 * s->asked_cap : 1024;
+		stasync_chunk_id *ids = calloc(cap, sizeof(*ids));
+		bool *used = calloc(cap, sizeof(*used));
+
+		if (!ids || !used) {
+			free(ids);
+			free(used);
+			return -ENOMEM;
+		}
+		for (size_t j = 0; j < s->asked_cap; j++) {
+			if (!s->asked_used[j])
+				continue;
+			for (i = id_hash(&s->asked[j], cap); used[i]; i = (i + 1) & (cap - 1))
+				;
+			used[i] = true;
+			ids[i] = s->asked[j];
+		}
+		free(s->asked);
+		free(s->asked_used);
+		s->asked = ids;
+		s->asked_used = used;
+		s->asked_cap = cap;
+	}
+	for (i = id_hash(id, s->asked_cap); s->asked_used[i]; i = (i + 1) & (s->asked_cap - 1))
+		if (stasync_chunk_id_equal(&s->asked[i], id))
+			return 1;
+	s->asked_used[i] = true;
+	s->asked[i] = *id;
+	s->asked_n++;
+	return 0;
+}
+
+static struct answer *recent_find(struct ssh_store *s, const stasync_chunk_id *id)
+{
+	for (size_t i = 0; i < RECENT_MAX; i++)
+		if (s->recent[i].data && stasync_chunk_id_equal(&s->recent[i].id, id))
+			return &s->recent[i];
+	return NULL;
+}
+
+static void recent_drop(struct ssh_store *s, struct answer *a)
+{
+	s->recent_bytes -= a->size;
+	free(a->data);
+	*a = (struct answer){ 0 };
+}
+
+/* Keep a copy of an answer; a failure to is no error, only a cost later. */
+static void recent_add(struct ssh_store *s, const stasync_chunk_id *id, bool missing,
+		       bool compressed, const void *p, size_t n)
+{
+	struct answer *a;
+
+	if (n > RECENT_BYTES / 4)
+		return;
+	for (size_t i = 0; i < RECENT_MAX && s->recent_bytes + n > RECENT_BYTES; i++)
+		if (s->recent[i].data)
+			recent_drop(s, &s->recent[i]);
+	a = &s->recent[s->recent_next];
+	s->recent_next = (s->recent_next + 1) % RECENT_MAX;
+	if (a->data)
+		recent_drop(s, a);
+	a->data = malloc(n ? n : 1);
+	if (!a->data)
+		return;
+	if (n)
+		memcpy(a->data, p, n);
+	a->id = *id;
+	a->missing = missing;
+	a->compressed = compressed;
+	a->size = n;
+	s->recent_bytes += n;
+}
+
+/* End the conversation and start another. */
+static int restart(struct ssh_store *s, stasync_error *err)
+{
+	uint64_t remote;
+	int r;
+
+	if (s->conn && sta_proto_put_empty(sta_conn_out(s->conn), STA_PROTO_GOODBYE) == 0)
+		(void)sta_conn_flush(s->conn, NULL);
+	sta_conn_close(s->conn);
+	s->conn = NULL;
+	free(s->asked);
+	free(s->asked_used);
+	s->asked = NULL;
+	s->asked_used = NULL;
+	s->asked_n = s->asked_cap = 0;
+	r = sta_conn_spawn(&s->loc, "pull", NULL, NULL, s->loc.path, s->base.locator, &s->conn, err);
+	if (r == 0)
+		r = sta_conn_hello(s->conn, STA_PROTO_PULL_CHUNKS, &remote, err);
+	return r;
+}
+
+/* Deliver an answer: 1 with the bytes in c->buf (if c), 0 when missing. */
+static int deliver(struct ssh_store *s, stasync_codec *c, const char *hex, bool missing,
+		   bool compressed, const void *p, size_t n, size_t limit, size_t *size,
+		   bool *ret_compressed, stasync_error *err)
+{
+	int r;
+
+	if (missing)
+		return 0;
+	if (!c)
+		return 1;
+	if (n > limit)
+		return sta_error(err, -EBADMSG, "chunk %s in %s: %zu bytes, too large for its chunk",
+				 hex, s->base.locator, n);
+	r = sta_codec_reserve(c, n);
+	if (r < 0)
+		return sta_error(err, r, "out of memory");
+	memcpy(c->buf, p, n);
+	*size = n;
+	*ret_compressed = compressed;
+	return 1;
+}
 
 /* Ask for one chunk; 1 with its bytes in c->buf (if c), 0 when missing. */
 static int ask(struct ssh_store *s, stasync_codec *c, const stasync_chunk_id *id, size_t limit,
@@ -26,6 +178,7 @@ static int ask(struct ssh_store *s, stasync_codec *c, const stasync_chunk_id *id
 {
 	char hex[STASYNC_DIGEST_HEX_SIZE];
 	struct sta_proto_msg m;
+	struct answer *a;
 	int r;
 
 	if (s->broken.code < 0) {
@@ -34,11 +187,23 @@ static int ask(struct ssh_store *s, stasync_codec *c, const stasync_chunk_id *id
 		return s->broken.code;
 	}
 	stasync_chunk_id_format(id, hex);
-	r = sta_proto_put_request(sta_conn_out(s->conn), STA_PROTO_REQUEST_HIGH_PRIORITY, id, 1);
-	if (r < 0)
-		return sta_error(err, -ENOMEM, "out of memory");
+	a = recent_find(s, id);
+	if (a)
+		return deliver(s, c, hex, a->missing, a->compressed, a->data, a->size, limit, size,
+			       compressed, err);
+	r = asked_add(s, id);
+	if (r == 1) {
+		r = restart(s, &s->broken);
+		if (r == 0)
+			r = asked_add(s, id);
+	}
+	if (r == 0)
+		r = sta_proto_put_request(sta_conn_out(s->conn), STA_PROTO_REQUEST_HIGH_PRIORITY, id, 1);
+	if (r == -ENOMEM)
+		sta_error(&s->broken, r, "out of memory");
 	for (;;) {
-		r = sta_conn_next(s->conn, &m, &s->broken);
+		if (r == 0)
+			r = sta_conn_next(s->conn, &m, &s->broken);
 		if (r == 0)
 			r = sta_error(&s->broken, -EPIPE, "%s: the remote side closed the connection",
 				      s->base.locator);
@@ -48,24 +213,16 @@ static int ask(struct ssh_store *s, stasync_codec *c, const stasync_chunk_id *id
 				*err = s->broken;
 			return r;
 		}
+		r = 0;
 		/* Answers to other chunks are stale: skip them. */
 		if ((m.type != STA_PROTO_CHUNK && m.type != STA_PROTO_MISSING) ||
 		    memcmp(m.ids, id->bytes, STA_PROTO_ID_SIZE) != 0)
 			continue;
-		if (m.type == STA_PROTO_MISSING)
-			return 0;
-		if (!c)
-			return 1;
-		if (m.size > limit)
-			return sta_error(err, -EBADMSG, "chunk %s in %s: %zu bytes, too large for its chunk",
-					 hex, s->base.locator, m.size);
-		r = sta_codec_reserve(c, m.size);
-		if (r < 0)
-			return sta_error(err, r, "out of memory");
-		memcpy(c->buf, m.data, m.size);
-		*size = m.size;
-		*compressed = m.flags & STA_PROTO_CHUNK_COMPRESSED;
-		return 1;
+		recent_add(s, id, m.type == STA_PROTO_MISSING, m.flags & STA_PROTO_CHUNK_COMPRESSED,
+			   m.data, m.size);
+		return deliver(s, c, hex, m.type == STA_PROTO_MISSING,
+			       m.flags & STA_PROTO_CHUNK_COMPRESSED, m.data, m.size, limit, size,
+			       compressed, err);
 	}
 }
 
@@ -112,6 +269,11 @@ static void ssh_free(stasync_store *base)
 	    sta_proto_put_empty(sta_conn_out(s->conn), STA_PROTO_GOODBYE) == 0)
 		(void)sta_conn_flush(s->conn, NULL);
 	sta_conn_close(s->conn);
+	for (size_t i = 0; i < RECENT_MAX; i++)
+		free(s->recent[i].data);
+	free(s->asked);
+	free(s->asked_used);
+	sta_ssh_locator_done(&s->loc);
 	pthread_mutex_destroy(&s->lock);
 }
 
@@ -126,32 +288,27 @@ static const struct sta_store_ops ssh_ops = {
 int sta_store_ssh_open(const char *locator, unsigned flags, stasync_store **ret,
 		       stasync_error *err)
 {
-	struct sta_ssh_locator l = { 0 };
 	struct ssh_store *s;
-	uint64_t remote;
 	int r;
 
 	if (flags & STASYNC_STORE_WRITABLE)
 		return sta_error(err, -EROFS,
 				 "store %s: chunks go to an ssh store only with their index (make host:path.caibx --store=host:path)",
 				 locator);
-	r = sta_ssh_locator_parse(locator, &l);
-	if (r < 0)
-		return sta_error(err, r, "store %s: %s", locator,
-				 r == -ENOMEM ? "out of memory" : "not an ssh remote");
 	s = calloc(1, sizeof(*s));
 	if (!s || !(s->base.locator = strdup(locator))) {
 		free(s);
-		sta_ssh_locator_done(&l);
 		return sta_error(err, -ENOMEM, "out of memory");
 	}
 	s->base.ops = &ssh_ops;
 	s->base.flags = flags;
 	pthread_mutex_init(&s->lock, NULL);
-	r = sta_conn_spawn(&l, "pull", NULL, NULL, l.path, s->base.locator, &s->conn, err);
-	if (r == 0)
-		r = sta_conn_hello(s->conn, STA_PROTO_PULL_CHUNKS, &remote, err);
-	sta_ssh_locator_done(&l);
+	r = sta_ssh_locator_parse(locator, &s->loc);
+	if (r < 0)
+		sta_error(err, r, "store %s: %s", locator,
+			  r == -ENOMEM ? "out of memory" : "not an ssh remote");
+	else
+		r = restart(s, err);
 	if (r < 0) {
 		/* No goodbye on a conversation that did not start. */
 		s->broken.code = r;
