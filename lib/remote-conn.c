@@ -383,12 +383,13 @@ int sta_conn_next(struct sta_conn *c, struct sta_proto_msg *m, stasync_error *er
 	c->frame = 0;
 	for (;;) {
 		size_t avail = c->in.len - c->in_start, size;
-		int r = sta_proto_frame_size(c->in.data + c->in_start, avail, &size, err);
+		const uint8_t *p = avail ? c->in.data + c->in_start : NULL;
+		int r = sta_proto_frame_size(p, avail, &size, err);
 
 		if (r < 0)
 			return sta_error_prefix(err, r, "bad message from %s", c->name);
 		if (size > 0 && avail >= size) {
-			r = sta_proto_parse(c->in.data + c->in_start, size, m, err);
+			r = sta_proto_parse(p, size, m, err);
 			if (r < 0)
 				return sta_error_prefix(err, r, "bad message from %s", c->name);
 			c->frame = size;
