@@ -176,6 +176,20 @@ else
 		skip "$d" "casync not installed"
 	done
 fi
+# Plain archives travel whole (ARCHIVE argument): only casync's client sends them.
+if [ -n "$have_casync" ]; then
+	mkdir -p "$T/a1"
+	CASYNC_REMOTE_PATH=$STASYNC run "$CASYNC" make "h:$T/a1/t.catar" "$T/tree"
+	"$STASYNC" make "$T/a1/local.catar" "$T/tree" >/dev/null 2>&1
+	check '[ "$rc" -eq 0 ] && cmp -s "$T/a1/t.catar" "$T/a1/local.catar"' \
+		"push a .catar: casync client, stasync remote" || show_run
+	CASYNC_REMOTE_PATH=$STASYNC run "$CASYNC" extract "h:$T/a1/t.catar" "$T/a1/out"
+	[ "$rc" -eq 0 ] || show_run
+	same_tree "$T/tree" "$T/a1/out" "pull a .catar: casync client, stasync remote"
+else
+	skip "push a .catar: casync client, stasync remote" "casync not installed"
+	skip "pull a .catar: casync client, stasync remote" "casync not installed"
+fi
 mkdir -p "$T/p7"
 run "$STASYNC" make --store="$T/p7/st" "h:$T/p7/x.caibx" "$T/blob.bin"
 check '[ "$rc" -eq 1 ] && [ ! -e "$T/p7/x.caibx" ] && grep -q "same host" "$T/err"' \
