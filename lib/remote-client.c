@@ -143,13 +143,20 @@ static int send_index(struct sta_conn *c, const char *path, stasync_error *err)
 static int answer(struct sta_conn *c, stasync_store *local, stasync_codec *codec,
 		  const struct sta_proto_msg *m, stasync_error *err)
 {
-	for (size_t i = 0; i < m->n_ids; i++) {
+	/* The message lives in the input buffer, which flushing may move. */
+	size_t n_ids = m->n_ids;
+	_cleanup_free_ uint8_t *ids = malloc(n_ids * STA_PROTO_ID_SIZE);
+
+	if (!ids)
+		return sta_error(err, -ENOMEM, "out of memory");
+	memcpy(ids, m->ids, n_ids * STA_PROTO_ID_SIZE);
+	for (size_t i = 0; i < n_ids; i++) {
 		stasync_chunk_id id;
 		bool compressed;
 		size_t n;
 		int r;
 
-		memcpy(id.bytes, m->ids + i * STA_PROTO_ID_SIZE, STA_PROTO_ID_SIZE);
+		memcpy(id.bytes, ids + i * STA_PROTO_ID_SIZE, STA_PROTO_ID_SIZE);
 		r = local->ops->fetch(local, codec, &id, STA_PROTO_CHUNK_DATA_MAX, &n, &compressed, err);
 		if (r == -ENOENT || (r == 0 && n == 0))
 			r = sta_proto_put_missing(sta_conn_out(c), &id);

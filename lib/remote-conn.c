@@ -228,9 +228,12 @@ int sta_conn_spawn(const struct sta_ssh_locator *l, const char *verb, const char
 		goto out;
 	}
 	if (pid == 0) {
-		/* Only async-signal-safe calls from here to exec. */
+		/* Only async-signal-safe calls from here to exec; ssh gets
+		 * SIGPIPE back as it would from a shell. */
+		struct sigaction dfl = { .sa_handler = SIG_DFL };
+
 		if (dup2(to[0], STDIN_FILENO) >= 0 && dup2(from[1], STDOUT_FILENO) >= 0) {
-			signal(SIGPIPE, SIG_DFL);
+			sigaction(SIGPIPE, &dfl, NULL);
 			execvp(argv[0], argv);
 		}
 		child_errno = errno;

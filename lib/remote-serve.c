@@ -101,13 +101,20 @@ static int send_file(struct sta_conn *c, int fd, const char *path, uint64_t type
 static int answer_request(struct sta_conn *c, struct stores *st, stasync_codec *codec,
 			  const struct sta_proto_msg *m, stasync_error *err)
 {
-	for (size_t i = 0; i < m->n_ids; i++) {
+	/* The message lives in the input buffer, which flushing may move. */
+	size_t n_ids = m->n_ids;
+	_cleanup_free_ uint8_t *ids = malloc(n_ids * STA_PROTO_ID_SIZE);
+
+	if (!ids)
+		return nomem(err);
+	memcpy(ids, m->ids, n_ids * STA_PROTO_ID_SIZE);
+	for (size_t i = 0; i < n_ids; i++) {
 		stasync_chunk_id id;
 		bool found = false, compressed = false;
 		size_t n = 0;
 		int r = 0;
 
-		memcpy(id.bytes, m->ids + i * STA_PROTO_ID_SIZE, STA_PROTO_ID_SIZE);
+		memcpy(id.bytes, ids + i * STA_PROTO_ID_SIZE, STA_PROTO_ID_SIZE);
 		for (size_t j = 0; j < st->n && !found; j++) {
 			r = st->s[j]->ops->fetch(st->s[j], codec, &id, STA_PROTO_CHUNK_DATA_MAX, &n,
 						 &compressed, err);

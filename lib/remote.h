@@ -54,7 +54,9 @@ size_t sta_conn_out_pending(const struct sta_conn *c);
  * -ECONNABORTED (or the errno sent) for an ABORT, with its reason. */
 int sta_conn_next(struct sta_conn *c, struct sta_proto_msg *m, stasync_error *err);
 
-/* sta_conn_flush() — write everything queued. */
+/* sta_conn_flush() — write everything queued. It reads meanwhile, which
+ * may move the input buffer: a frame from sta_conn_next() is invalid
+ * after it. */
 int sta_conn_flush(struct sta_conn *c, stasync_error *err);
 
 /* sta_conn_abort() — best effort: queue an ABORT saying err's message and

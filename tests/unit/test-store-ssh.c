@@ -15,6 +15,9 @@
 #include <stasync/digest.h>
 #include <stasync/remote.h>
 #include <stasync/store.h>
+#include <sys/wait.h>
+
+#include "remote.h"
 #include "tap.h"
 #include "testdata.h"
 
@@ -98,6 +101,69 @@ static void run_remote(const char *remote, const char *what, const char *locator
 	stasync_store_free(store);
 }
 
+/* One request for more chunks than the remote side queues before it
+ * waits for the client to read: it must answer each id it was asked for,
+ * in order, while its input buffer moves under the request. */
+static void test_big_request(const char *tmp)
+{
+	enum { N = 200, SIZE = 64 * 1024 };
+	char dir[4096];
+	const char *rstores[1] = { dir };
+	stasync_remote_paths p = { .rstores = rstores, .n_rstores = 1 };
+	stasync_chunk_id *big = calloc(N, sizeof(*big));
+	uint8_t *buf = malloc(SIZE);
+	stasync_store *st = NULL;
+	stasync_codec *codec = NULL;
+	stasync_error err = { 0, "" };
+	struct sta_conn *c = NULL;
+	struct sta_proto_msg m;
+	int to[2], from[2], status = -1, in_order = 0;
+	uint64_t remote;
+	pid_t pid;
+
+	snprintf(dir, sizeof(dir), "%s/big", tmp);
+	stasync_codec_new(&codec);
+	stasync_store_open(dir, STASYNC_STORE_WRITABLE, &st, &err);
+	for (int i = 0; i < N; i++) {
+		testdata_fill(buf, SIZE, 5000 + (uint64_t)i, TESTDATA_RANDOM);
+		stasync_digest_buffer(STASYNC_DIGEST_SHA512_256, buf, SIZE, &big[i]);
+		stasync_store_put(st, codec, &big[i], buf, SIZE, &err);
+	}
+	stasync_store_free(st);
+	if (pipe(to) < 0 || pipe(from) < 0)
+		abort();
+	pid = fork();
+	if (pid == 0) {
+		close(to[1]);
+		close(from[0]);
+		_exit(stasync_remote_serve_pull(to[0], from[1], &p, &err) < 0 ? 1 : 0);
+	}
+	close(to[0]);
+	close(from[1]);
+	sta_conn_open_fds(from[0], to[1], "remote", &c, &err);
+	sta_conn_hello(c, STA_PROTO_PULL_CHUNKS, &remote, &err);
+	/* More input once the answers flow, read while they go out. */
+	sta_proto_put_request(sta_conn_out(c), 0, big, N);
+	while (in_order < N + 1 && sta_conn_next(c, &m, &err) == 1 && m.type == STA_PROTO_CHUNK &&
+	       memcmp(m.ids, big[in_order < N ? in_order : N - 1].bytes, 32) == 0)
+		if (++in_order == 1)
+			sta_proto_put_request(sta_conn_out(c), 0, big + N - 1, 1);
+	if (in_order != N + 1)
+		tap_diag("stopped at %d: type %s, r/err %s", in_order, sta_proto_type_name(m.type), err.message);
+	tap_ok(in_order == N + 1, "one request for %d chunks of 64 KiB and another behind it: all answered, in order (%d; %s)",
+	       N, in_order, err.message);
+	sta_proto_put_empty(sta_conn_out(c), STA_PROTO_GOODBYE);
+	sta_conn_flush(c, &err);
+	sta_conn_close(c);
+	close(from[0]);
+	close(to[1]);
+	waitpid(pid, &status, 0);
+	tap_ok(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the remote side ends cleanly at goodbye");
+	stasync_codec_free(codec);
+	free(big);
+	free(buf);
+}
+
 int main(void)
 {
 	const char *tmp = tap_tmpdir(), *builddir = getenv("top_builddir"), *casync = getenv("CASYNC");
@@ -135,6 +201,7 @@ int main(void)
 	stasync_store_free(local);
 	stasync_codec_free(codec);
 
+	test_big_request(tmp);
 	tap_ok(stasync_is_ssh_remote(locator), "%s is an ssh remote", locator);
 	run_remote(self, "stasync remote", locator);
 	if (casync && *casync && access(casync, X_OK) == 0)
