@@ -5,21 +5,29 @@
  *         each parsed with sta_proto_parse(); every field must lie inside
  *         its frame, and every frame that parses must come out of the
  *         builders byte for byte the same (a round trip).
- *   odd:  the bytes are the input of a whole "pull" conversation
+ *   1, 5, …: the bytes are the input of a whole "pull" conversation
  *         (stasync_remote_serve_pull() over a memory file, answering from
- *         a store that does not exist); it must end with 0 or an error
- *         with a message, never crash, hang or grow without bound.
- * Every failure must be -EBADMSG (or the peer's own ABORT) with a message. */
+ *         a store that does not exist);
+ *   3, 7, …: of a whole "push" conversation (stasync_remote_serve_push()
+ *         into a fresh temporary directory): the index may appear only
+ *         when the conversation succeeded, and then every chunk it names
+ *         is in the store and decodes to its id.
+ * A conversation must end with 0 or an error with a message, never crash,
+ * hang or grow without bound. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ftw.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <stasync/index.h>
 #include <stasync/remote.h>
+#include <stasync/store.h>
 #include "remote-proto.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -151,12 +159,90 @@ static void conversation(const uint8_t *data, size_t size)
 	close(out);
 }
 
+static uint64_t le64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *f)
+{
+	(void)st, (void)f;
+	if (type == FTW_DP)
+		rmdir(path);
+	else
+		unlink(path);
+	return 0;
+}
+
+/* Every chunk the index names is in the store, intact. */
+static void check_pushed(const char *index, const char *store_dir)
+{
+	stasync_index_reader *ir = NULL;
+	stasync_store *st = NULL;
+	stasync_codec *codec = NULL;
+	stasync_index_item item;
+	stasync_error err = { 0, "" };
+	int fd = open(index, O_RDONLY | O_CLOEXEC), k;
+
+	if (fd < 0 || stasync_index_reader_open(fd, index, &ir, &err) < 0 ||
+	    stasync_store_open(store_dir, 0, &st, &err) < 0 || stasync_codec_new(&codec) < 0)
+		abort();
+	while ((k = stasync_index_reader_next(ir, &item, &err)) == 1) {
+		uint8_t *out = malloc(item.size);
+
+		if (!out || stasync_store_get(st, codec, &item.id, stasync_index_reader_digest_type(ir),
+					      out, item.size, &err) < 0)
+			abort();
+		free(out);
+	}
+	if (k < 0)
+		abort();
+	stasync_codec_free(codec);
+	stasync_store_free(st);
+	stasync_index_reader_free(ir);
+}
+
+static void push_conversation(const uint8_t *data, size_t size)
+{
+	char dir[] = "/tmp/fuzz-remote.XXXXXX", index[64], store_dir[64];
+	stasync_remote_paths p = { .index = index, .wstore = store_dir };
+	stasync_error err = { 0, "" };
+	int in, out, r;
+
+	if (!mkdtemp(dir))
+		abort();
+	snprintf(index, sizeof(index), "%s/x.caibx", dir);
+	snprintf(store_dir, sizeof(store_dir), "%s/st", dir);
+	in = input_fd(data, size);
+	out = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	if (out < 0)
+		abort();
+	r = stasync_remote_serve_push(in, out, &p, &err);
+	if (r < 0 && (err.code != r || !err.message[0] || access(index, F_OK) == 0))
+		abort();
+	/* Only a client that asked to be asked for the index's chunks has
+	 * them all stored; one that pushes an index alone gets casync's
+	 * answer: the index. */
+	if (r == 0 && size >= 24 && le64(data + 8) == STA_PROTO_HELLO &&
+	    (le64(data + 16) & STA_PROTO_PUSH_INDEX_CHUNKS))
+		check_pushed(index, store_dir);
+	close(in);
+	close(out);
+	nftw(dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size == 0)
 		return 0;
-	if (data[0] & 1)
+	if ((data[0] & 3) == 1)
 		conversation(data + 1, size - 1);
+	else if ((data[0] & 3) == 3)
+		push_conversation(data + 1, size - 1);
 	else
 		frames(data + 1, size - 1);
 	return 0;

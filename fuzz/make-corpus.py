@@ -15,8 +15,9 @@ Seed formats, as the harnesses read them:
   fuzz-chunk       mode byte, declared size (24-bit little-endian), chunk bytes
                    (mode bit 0 compressed, bit 1 SHA-256, bit 2 round trip)
   fuzz-chunk-size  the --chunk-size text, optionally NUL and seed bytes
-  fuzz-remote      mode byte (even: frames, odd: a "pull" conversation), then
-                   the frames of casync's remote protocol a peer sends
+  fuzz-remote      mode byte (even: frames; 1: a "pull", 3: a "push"
+                   conversation), then the frames of casync's remote protocol
+                   a peer sends
 
 fuzz-catar's seeds (small archives made by Debian's `casync make` with the
 default features, --with=unix, --without=all, --with=best and
@@ -227,6 +228,7 @@ ARCHIVE, ARCHIVE_EOF = 0x95D6428A69EDDCC5, 0x450BEF663F24CBAD
 REQUEST, CHUNK, MISSING = 0x8AB427E0F89D9210, 0x5213DD180A84BC8C, 0xD010F9FAC82B7B6C
 GOODBYE, ABORT = 0xAD205DBF1A3686C3, 0xE7D9136B7EFEA352
 PULL_CHUNKS, PULL_INDEX, READABLE_STORE = 0x40, 0x80, 0x1
+PUSH_ALL = 0xE00  # push index, chunks, and the chunks of the index
 
 
 def frame(kind, body=b""):
@@ -236,7 +238,7 @@ def frame(kind, body=b""):
 def remote_seeds(tmp):
     h = "fuzz-remote"
     text = gen("mixed", 31, 2000)
-    idx, _ = casync_make(tmp, "remote", text, "--chunk-size=64:256:1024")
+    idx, store = casync_make(tmp, "remote", text, "--chunk-size=64:256:1024")
     ids = [bytes([i]) * 32 for i in range(1, 4)]
     hello = lambda f: frame(HELLO, struct.pack("<Q", f))
     request = lambda flags, *i: frame(REQUEST, struct.pack("<Q", flags) + b"".join(i))
@@ -265,6 +267,20 @@ def remote_seeds(tmp):
     save(h, "pull-request-first", b"\1" + request(1, ids[0]) + hello(PULL_CHUNKS))
     save(h, "pull-push-hello", b"\1" + hello(0xe00) + frame(INDEX, idx) + frame(INDEX_EOF))
     save(h, "pull-empty", b"\1")
+    # A push: the index, then each chunk of casync's store as it is asked for.
+    chunks = b""
+    for path in chunk_files(store):
+        cid = bytes.fromhex(os.path.basename(path).split(".")[0])
+        with open(path, "rb") as f:
+            chunks += frame(CHUNK, struct.pack("<Q", 1) + cid + f.read())
+    push = hello(PUSH_ALL) + frame(INDEX, idx) + frame(INDEX_EOF)
+    save(h, "push-blob", b"\3" + push + chunks)
+    save(h, "push-blob-no-chunks", b"\3" + push)
+    save(h, "push-blob-missing", b"\3" + push + frame(MISSING, ids[0]))
+    save(h, "push-blob-wrong-chunk", b"\3" + push +
+         frame(CHUNK, struct.pack("<Q", 1) + chunks[24:56] + zstd(text[:300])))
+    save(h, "push-bad-index", b"\3" + hello(PUSH_ALL) + frame(INDEX, idx[:100]) + frame(INDEX_EOF))
+    save(h, "push-index-only", b"\3" + hello(0x400) + frame(INDEX, idx) + frame(INDEX_EOF))
 
 
 def main():

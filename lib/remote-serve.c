@@ -358,7 +358,6 @@ static int write_file_part(stasync_output *o, const char *path, const struct sta
 static int push_message(struct push *x, const struct sta_proto_msg *m, stasync_error *err)
 {
 	char hex[STASYNC_DIGEST_HEX_SIZE];
-	stasync_chunk_id id;
 
 	switch (m->type) {
 	case STA_PROTO_INDEX:
@@ -385,10 +384,16 @@ static int push_message(struct push *x, const struct sta_proto_msg *m, stasync_e
 		return 0;
 	case STA_PROTO_CHUNK:
 		return x->st.n ? receive_chunk(x, m, err) : 0;
-	case STA_PROTO_MISSING:
-		memcpy(id.bytes, m->ids, STA_PROTO_ID_SIZE);
+	case STA_PROTO_MISSING: {
+		struct wanted key, *w;
+
+		memcpy(key.id.bytes, m->ids, STA_PROTO_ID_SIZE);
+		w = x->n_want ? bsearch(&key, x->want, x->n_want, sizeof(*x->want), wanted_cmp) : NULL;
+		if (!w || w->received)
+			return 0;   /* not asked for: none of our business */
 		return sta_error(err, -ENOENT, "the client does not have chunk %s",
-				 stasync_chunk_id_format(&id, hex));
+				 stasync_chunk_id_format(&key.id, hex));
+	}
 	case STA_PROTO_GOODBYE:
 		return sta_error(err, -EPIPE, "the client left before everything arrived");
 	}
