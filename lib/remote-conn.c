@@ -321,27 +321,17 @@ struct sta_buf *sta_conn_out(struct sta_conn *c)
 	return &c->out;
 }
 
-/* Wait until something can move, then move it. want_in: read too. */
-static int pump(struct sta_conn *c, bool want_in, stasync_error *err)
+void sta_conn_poll_fds(const struct sta_conn *c, int *in_fd, int *out_fd)
 {
-	struct pollfd p[2];
-	int n = 0, in_i = -1, out_i = -1, r;
+	*in_fd = c->eof ? -1 : c->in_fd;
+	*out_fd = sta_conn_out_pending(c) > 0 ? c->out_fd : -1;
+}
 
-	if (want_in && !c->eof) {
-		in_i = n;
-		p[n++] = (struct pollfd){ .fd = c->in_fd, .events = POLLIN };
-	}
-	if (sta_conn_out_pending(c) > 0) {
-		out_i = n;
-		p[n++] = (struct pollfd){ .fd = c->out_fd, .events = POLLOUT };
-	}
-	if (n == 0)
-		return 0;
-	while ((r = poll(p, (nfds_t)n, -1)) < 0 && errno == EINTR)
-		;
-	if (r < 0)
-		return sta_error(err, -errno, "%s: poll: %s", c->name, stasync_strerror(-errno));
-	if (out_i >= 0 && p[out_i].revents) {
+int sta_conn_io(struct sta_conn *c, bool readable, bool writable, stasync_error *err)
+{
+	int r;
+
+	if (writable && sta_conn_out_pending(c) > 0) {
 		ssize_t k = write_nosigpipe(c->out_fd, c->out.data + c->out_start,
 					    sta_conn_out_pending(c));
 
@@ -357,7 +347,7 @@ static int pump(struct sta_conn *c, bool want_in, stasync_error *err)
 		if (c->out_start == c->out.len)
 			c->out_start = c->out.len = 0;
 	}
-	if (in_i >= 0 && p[in_i].revents) {
+	if (readable && !c->eof) {
 		ssize_t k;
 
 		if (c->in_start > 0) {
@@ -380,34 +370,67 @@ static int pump(struct sta_conn *c, bool want_in, stasync_error *err)
 	return 0;
 }
 
-int sta_conn_next(struct sta_conn *c, struct sta_proto_msg *m, stasync_error *err)
+/* Wait until something can move, then move it. want_in: read too. */
+static int pump(struct sta_conn *c, bool want_in, stasync_error *err)
 {
+	struct pollfd p[2];
+	int in_fd, out_fd, r;
+
+	sta_conn_poll_fds(c, &in_fd, &out_fd);
+	if (!want_in)
+		in_fd = -1;
+	if (in_fd < 0 && out_fd < 0)
+		return 0;
+	/* poll() passes over negative descriptors. */
+	p[0] = (struct pollfd){ .fd = in_fd, .events = POLLIN };
+	p[1] = (struct pollfd){ .fd = out_fd, .events = POLLOUT };
+	while ((r = poll(p, 2, -1)) < 0 && errno == EINTR)
+		;
+	if (r < 0)
+		return sta_error(err, -errno, "%s: poll: %s", c->name, stasync_strerror(-errno));
+	return sta_conn_io(c, p[0].revents != 0, p[1].revents != 0, err);
+}
+
+int sta_conn_try_next(struct sta_conn *c, struct sta_proto_msg *m, stasync_error *err)
+{
+	size_t avail, size;
+	const uint8_t *p;
+	int r;
+
 	c->in_start += c->frame;
 	c->frame = 0;
-	for (;;) {
-		size_t avail = c->in.len - c->in_start, size;
-		const uint8_t *p = avail ? c->in.data + c->in_start : NULL;
-		int r = sta_proto_frame_size(p, avail, &size, err);
-
+	avail = c->in.len - c->in_start;
+	p = avail ? c->in.data + c->in_start : NULL;
+	r = sta_proto_frame_size(p, avail, &size, err);
+	if (r < 0)
+		return sta_error_prefix(err, r, "bad message from %s", c->name);
+	if (size > 0 && avail >= size) {
+		r = sta_proto_parse(p, size, m, err);
 		if (r < 0)
 			return sta_error_prefix(err, r, "bad message from %s", c->name);
-		if (size > 0 && avail >= size) {
-			r = sta_proto_parse(p, size, m, err);
-			if (r < 0)
-				return sta_error_prefix(err, r, "bad message from %s", c->name);
-			c->frame = size;
-			if (m->type == STA_PROTO_ABORT)
-				return sta_error(err, m->flags ? -(int)m->flags : -ECONNABORTED,
-						 "%s: the remote side gave up: %s", c->name,
-						 m->size > 1 ? (const char *)m->data : "no reason given");
-			return 1;
-		}
-		if (c->eof) {
-			if (avail == 0)
-				return 0;
-			return sta_error(err, -EBADMSG, "%s: connection closed in the middle of a message",
-					 c->name);
-		}
+		c->frame = size;
+		if (m->type == STA_PROTO_ABORT)
+			return sta_error(err, m->flags ? -(int)m->flags : -ECONNABORTED,
+					 "%s: the remote side gave up: %s", c->name,
+					 m->size > 1 ? (const char *)m->data : "no reason given");
+		return 1;
+	}
+	if (c->eof) {
+		if (avail == 0)
+			return 0;
+		return sta_error(err, -EBADMSG, "%s: connection closed in the middle of a message",
+				 c->name);
+	}
+	return -EAGAIN;
+}
+
+int sta_conn_next(struct sta_conn *c, struct sta_proto_msg *m, stasync_error *err)
+{
+	for (;;) {
+		int r = sta_conn_try_next(c, m, err);
+
+		if (r != -EAGAIN)
+			return r;
 		r = pump(c, true, err);
 		if (r < 0)
 			return r;

@@ -54,6 +54,16 @@ size_t sta_conn_out_pending(const struct sta_conn *c);
  * -ECONNABORTED (or the errno sent) for an ABORT, with its reason. */
 int sta_conn_next(struct sta_conn *c, struct sta_proto_msg *m, stasync_error *err);
 
+/* sta_conn_try_next() — the same without waiting: -EAGAIN when no whole
+ * frame is buffered. */
+int sta_conn_try_next(struct sta_conn *c, struct sta_proto_msg *m, stasync_error *err);
+
+/* For a caller that waits itself (poll() on the descriptors, e.g. with a
+ * lock released): the descriptors to wait on (-1: none; in for POLLIN,
+ * out for POLLOUT), then one non-blocking read and/or write. */
+void sta_conn_poll_fds(const struct sta_conn *c, int *in_fd, int *out_fd);
+int sta_conn_io(struct sta_conn *c, bool readable, bool writable, stasync_error *err);
+
 /* sta_conn_flush() — write everything queued. It reads meanwhile, which
  * may move the input buffer: a frame from sta_conn_next() is invalid
  * after it. */

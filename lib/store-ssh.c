@@ -1,13 +1,17 @@
 /* A chunk store on another host, read through ssh with casync's remote
  * protocol: one "pull - - - STORE" conversation, a REQUEST per chunk
- * answered by CHUNK or MISSING. Several threads may read at once; they
- * take turns on the one conversation. Read-only: chunks travel to a
- * remote store with the index that names them (stasync_ssh_push()).
+ * answered by CHUNK or MISSING. Several threads may read at once: each
+ * queues its request and one of them at a time moves the bytes for all,
+ * handing each answer to whoever waits for it, so requests overlap on
+ * the wire. Read-only: chunks travel to a remote store with the index
+ * that names them (stasync_ssh_push()).
  *
  * casync's remote side answers a chunk only once per conversation (its
  * client keeps what it got), so a chunk asked for again - a blob's
  * zero runs repeat the same chunk - comes from a small cache of recent
  * answers, or failing that from a fresh conversation. */
+#include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 
@@ -26,9 +30,24 @@ struct answer {
 	size_t size;
 };
 
+/* A thread waiting for the answer about one chunk. */
+struct waiter {
+	struct waiter *next;
+	stasync_chunk_id id;
+	stasync_codec *codec;   /* where the bytes go; NULL: has() */
+	size_t limit, size;
+	bool compressed, done;
+	int result;             /* 1 there, 0 missing, < 0 error (in err) */
+	stasync_error err;
+};
+
 struct ssh_store {
 	struct stasync_store base;
 	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct waiter *waiters;
+	bool leading;           /* a thread moves the bytes */
+	int wake[2];            /* a byte here: more to send */
 	struct sta_ssh_locator loc;
 	struct sta_conn *conn;
 	/* Once a conversation went wrong its state is unknown: every later
@@ -149,81 +168,192 @@ static int restart(struct ssh_store *s, stasync_error *err)
 	return r;
 }
 
-/* Deliver an answer: 1 with the bytes in c->buf (if c), 0 when missing. */
-static int deliver(struct ssh_store *s, stasync_codec *c, const char *hex, bool missing,
-		   bool compressed, const void *p, size_t n, size_t limit, size_t *size,
-		   bool *ret_compressed, stasync_error *err)
+/* Hand an answer to one waiter. */
+static void answer(struct waiter *w, bool missing, bool compressed, const void *p, size_t n,
+		   const char *locator)
 {
+	char hex[STASYNC_DIGEST_HEX_SIZE];
 	int r;
 
-	if (missing)
-		return 0;
-	if (!c)
-		return 1;
-	if (n > limit)
-		return sta_error(err, -EBADMSG, "chunk %s in %s: %zu bytes, too large for its chunk",
-				 hex, s->base.locator, n);
-	r = sta_codec_reserve(c, n);
-	if (r < 0)
-		return sta_error(err, r, "out of memory");
-	memcpy(c->buf, p, n);
-	*size = n;
-	*ret_compressed = compressed;
-	return 1;
+	w->done = true;
+	w->result = missing ? 0 : 1;
+	if (missing || !w->codec)
+		return;
+	if (n > w->limit) {
+		w->result = sta_error(&w->err, -EBADMSG, "chunk %s in %s: %zu bytes, too large for its chunk",
+				      stasync_chunk_id_format(&w->id, hex), locator, n);
+		return;
+	}
+	r = sta_codec_reserve(w->codec, n);
+	if (r < 0) {
+		w->result = sta_error(&w->err, r, "out of memory");
+		return;
+	}
+	memcpy(w->codec->buf, p, n);
+	w->size = n;
+	w->compressed = compressed;
 }
 
-/* Ask for one chunk; 1 with its bytes in c->buf (if c), 0 when missing. */
+static struct waiter *waiter_find(struct ssh_store *s, const stasync_chunk_id *id)
+{
+	for (struct waiter *w = s->waiters; w; w = w->next)
+		if (!w->done && stasync_chunk_id_equal(&w->id, id))
+			return w;
+	return NULL;
+}
+
+/* The conversation broke: everyone waiting gets its error. */
+static void fail_all(struct ssh_store *s, int r)
+{
+	char hex[STASYNC_DIGEST_HEX_SIZE];
+
+	for (struct waiter *w = s->waiters; w; w = w->next) {
+		if (w->done)
+			continue;
+		w->done = true;
+		w->result = r;
+		w->err = s->broken;
+		sta_error_prefix(&w->err, r, "chunk %s", stasync_chunk_id_format(&w->id, hex));
+	}
+}
+
+/* Move bytes for everyone until `me` has its answer. Called with the
+ * lock held; it is let go only while waiting in poll(). */
+static void lead(struct ssh_store *s, struct waiter *me)
+{
+	struct sta_proto_msg m;
+	int r;
+
+	while (!me->done) {
+		struct pollfd p[3];
+		bool answered = false;
+		uint8_t drain[64];
+		int in_fd, out_fd;
+
+		while ((r = sta_conn_try_next(s->conn, &m, &s->broken)) != -EAGAIN) {
+			if (r == 0)
+				r = sta_error(&s->broken, -EPIPE, "%s: the remote side closed the connection",
+					      s->base.locator);
+			if (r < 0) {
+				fail_all(s, r);
+				return;
+			}
+			/* Answers nobody waits for any more are stale: skip them. */
+			if (m.type != STA_PROTO_CHUNK && m.type != STA_PROTO_MISSING)
+				continue;
+			recent_add(s, (const stasync_chunk_id *)m.ids, m.type == STA_PROTO_MISSING,
+				   m.flags & STA_PROTO_CHUNK_COMPRESSED, m.data, m.size);
+			for (struct waiter *w = s->waiters; w; w = w->next)
+				if (!w->done && memcmp(w->id.bytes, m.ids, STA_PROTO_ID_SIZE) == 0) {
+					answer(w, m.type == STA_PROTO_MISSING,
+					       m.flags & STA_PROTO_CHUNK_COMPRESSED, m.data, m.size,
+					       s->base.locator);
+					answered = true;
+				}
+		}
+		if (answered)
+			pthread_cond_broadcast(&s->cond);
+		if (me->done)
+			return;
+		sta_conn_poll_fds(s->conn, &in_fd, &out_fd);
+		p[0] = (struct pollfd){ .fd = in_fd, .events = POLLIN };
+		p[1] = (struct pollfd){ .fd = out_fd, .events = POLLOUT };
+		p[2] = (struct pollfd){ .fd = s->wake[0], .events = POLLIN };
+		pthread_mutex_unlock(&s->lock);
+		while ((r = poll(p, 3, -1)) < 0 && errno == EINTR)
+			;
+		pthread_mutex_lock(&s->lock);
+		if (r < 0) {
+			r = sta_error(&s->broken, -errno, "%s: poll: %s", s->base.locator,
+				      stasync_strerror(-errno));
+			fail_all(s, r);
+			return;
+		}
+		while (read(s->wake[0], drain, sizeof(drain)) > 0)
+			;
+		/* What was queued meanwhile goes out at the next round. */
+		r = sta_conn_io(s->conn, p[0].revents != 0, p[1].revents != 0, &s->broken);
+		if (r < 0) {
+			fail_all(s, r);
+			return;
+		}
+	}
+}
+
+/* Ask for one chunk; 1 with its bytes in c->buf (if c), 0 when missing.
+ * Called with the lock held. */
 static int ask(struct ssh_store *s, stasync_codec *c, const stasync_chunk_id *id, size_t limit,
 	       size_t *size, bool *compressed, stasync_error *err)
 {
-	char hex[STASYNC_DIGEST_HEX_SIZE];
-	struct sta_proto_msg m;
+	struct waiter me = { .id = *id, .codec = c, .limit = limit };
 	struct answer *a;
 	int r;
 
-	if (s->broken.code < 0) {
-		if (err)
-			*err = s->broken;
-		return s->broken.code;
-	}
-	stasync_chunk_id_format(id, hex);
-	a = recent_find(s, id);
-	if (a)
-		return deliver(s, c, hex, a->missing, a->compressed, a->data, a->size, limit, size,
-			       compressed, err);
-	r = asked_add(s, id);
-	if (r == 1) {
-		r = restart(s, &s->broken);
-		if (r == 0)
-			r = asked_add(s, id);
-	}
-	if (r == 0)
-		r = sta_proto_put_request(sta_conn_out(s->conn), STA_PROTO_REQUEST_HIGH_PRIORITY, id, 1);
-	if (r == -ENOMEM)
-		sta_error(&s->broken, r, "out of memory");
 	for (;;) {
+		if (s->broken.code < 0) {
+			if (err)
+				*err = s->broken;
+			return s->broken.code;
+		}
+		a = recent_find(s, id);
+		if (a) {
+			answer(&me, a->missing, a->compressed, a->data, a->size, s->base.locator);
+			break;
+		}
+		if (waiter_find(s, id))
+			break;   /* on its way already: wait for the same answer */
+		r = asked_add(s, id);
 		if (r == 0)
-			r = sta_conn_next(s->conn, &m, &s->broken);
-		if (r == 0)
-			r = sta_error(&s->broken, -EPIPE, "%s: the remote side closed the connection",
-				      s->base.locator);
+			r = sta_proto_put_request(sta_conn_out(s->conn), STA_PROTO_REQUEST_HIGH_PRIORITY,
+						  id, 1);
+		if (r == 0) {
+			(void)!write(s->wake[1], "", 1);
+			break;
+		}
+		if (r < 0)
+			return sta_error(err, r, "out of memory");
+		/* Asked before and no longer kept: a fresh conversation, once
+		 * nobody waits on this one. */
+		if (s->waiters || s->leading) {
+			pthread_cond_wait(&s->cond, &s->lock);
+			continue;
+		}
+		r = restart(s, &s->broken);
 		if (r < 0) {
-			sta_error_prefix(&s->broken, r, "chunk %s", hex);
 			if (err)
 				*err = s->broken;
 			return r;
 		}
-		r = 0;
-		/* Answers to other chunks are stale: skip them. */
-		if ((m.type != STA_PROTO_CHUNK && m.type != STA_PROTO_MISSING) ||
-		    memcmp(m.ids, id->bytes, STA_PROTO_ID_SIZE) != 0)
-			continue;
-		recent_add(s, id, m.type == STA_PROTO_MISSING, m.flags & STA_PROTO_CHUNK_COMPRESSED,
-			   m.data, m.size);
-		return deliver(s, c, hex, m.type == STA_PROTO_MISSING,
-			       m.flags & STA_PROTO_CHUNK_COMPRESSED, m.data, m.size, limit, size,
-			       compressed, err);
 	}
+	me.next = s->waiters;
+	s->waiters = &me;
+	while (!me.done) {
+		if (s->leading) {
+			pthread_cond_wait(&s->cond, &s->lock);
+			continue;
+		}
+		s->leading = true;
+		lead(s, &me);
+		s->leading = false;
+		pthread_cond_broadcast(&s->cond);
+	}
+	for (struct waiter **w = &s->waiters; *w; w = &(*w)->next)
+		if (*w == &me) {
+			*w = me.next;
+			break;
+		}
+	if (s->waiters == NULL)
+		pthread_cond_broadcast(&s->cond);   /* a restart may wait for this */
+	if (me.result < 0) {
+		if (err)
+			*err = me.err;
+		return me.result;
+	}
+	if (me.result > 0 && c) {
+		*size = me.size;
+		*compressed = me.compressed;
+	}
+	return me.result;
 }
 
 static int ssh_fetch(stasync_store *base, stasync_codec *c, const stasync_chunk_id *id,
@@ -269,6 +399,11 @@ static void ssh_free(stasync_store *base)
 	    sta_proto_put_empty(sta_conn_out(s->conn), STA_PROTO_GOODBYE) == 0)
 		(void)sta_conn_flush(s->conn, NULL);
 	sta_conn_close(s->conn);
+	if (s->wake[0] >= 0)
+		close(s->wake[0]);
+	if (s->wake[1] >= 0)
+		close(s->wake[1]);
+	pthread_cond_destroy(&s->cond);
 	for (size_t i = 0; i < RECENT_MAX; i++)
 		free(s->recent[i].data);
 	free(s->asked);
@@ -303,10 +438,14 @@ int sta_store_ssh_open(const char *locator, unsigned flags, stasync_store **ret,
 	s->base.ops = &ssh_ops;
 	s->base.flags = flags;
 	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->cond, NULL);
+	s->wake[0] = s->wake[1] = -1;
 	r = sta_ssh_locator_parse(locator, &s->loc);
 	if (r < 0)
 		sta_error(err, r, "store %s: %s", locator,
 			  r == -ENOMEM ? "out of memory" : "not an ssh remote");
+	else if (pipe2(s->wake, O_CLOEXEC | O_NONBLOCK) < 0)
+		r = sta_error(err, -errno, "store %s: %s", locator, stasync_strerror(-errno));
 	else
 		r = restart(s, err);
 	if (r < 0) {
