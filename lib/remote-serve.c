@@ -271,10 +271,19 @@ static int plan_requests(struct push *x, stasync_error *err)
 	if (r < 0)
 		return r;
 	sta_qsort(x->want, n, sizeof(*x->want), wanted_cmp);
-	/* Keep each id once, and only where no store has it. */
+	/* Keep each id once, and only where no store has it. One id with two
+	 * sizes cannot be: such an index is not put in place. */
 	x->n_want = 0;
 	for (size_t i = 0; i < n; i++) {
 		bool have = false;
+
+		if (i > 0 && wanted_cmp(&x->want[i - 1], &x->want[i]) == 0 &&
+		    x->want[i - 1].size != x->want[i].size) {
+			char hex[STASYNC_DIGEST_HEX_SIZE];
+
+			return sta_error(err, -EBADMSG, "%s: chunk %s listed with two sizes", x->p->index,
+					 stasync_chunk_id_format(&x->want[i].id, hex));
+		}
 
 		if (x->n_want > 0 && wanted_cmp(&x->want[x->n_want - 1], &x->want[i]) == 0)
 			continue;
