@@ -138,7 +138,7 @@ int cli_archive_open(struct cli *c, const char *path, enum what what, bool diges
 	a->want_digest = digest;
 
 	if (path && (stasync_is_http_url(path) || stasync_is_ssh_remote(path))) {
-		/* Over HTTP: an index only, fetched whole into a temporary
+		/* Over HTTP or ssh: an index only, fetched whole into a temporary
 		 * file; its chunks then come from the stores. */
 		if (what != WHAT_ARCHIVE_INDEX) {
 			r = cli_url_error(c, path, "only a .caidx can be read over HTTP for now (name it .caidx or pass --what=archive-index)");
