@@ -18,11 +18,14 @@ command -v python3 >/dev/null 2>&1 && have_python=1
 mkdir -p "$T/bin" "$T/remote" "$T/tmp"
 TMPDIR=$T/tmp
 export TMPDIR
-# The stand-in for ssh, as casync's own tests do it.
-cat >"$T/bin/ssh" <<'EOS'
+# The stand-in for ssh, as casync's own tests do it; the remote command
+# starts in $T/home, as ssh would start it in the remote home.
+mkdir -p "$T/home"
+cat >"$T/bin/ssh" <<EOS
 #!/bin/sh
 shift
-exec sh -c "$*"
+cd "$T/home" || exit 255
+exec sh -c "\$*"
 EOS
 # A remote that sends $DIE_AFTER bytes, then is killed.
 cat >"$T/bin/ssh-dying" <<'EOS'
@@ -111,6 +114,19 @@ pull_blob "$STASYNC" "$STASYNC" "pull a blob: user@host:path" "me@h:$R/blob.caib
 run "$STASYNC" extract --store="$R/st" "h:$R/blob.caibx" "$T/mixed.bin"
 check '[ "$rc" -eq 0 ] && cmp -s "$T/mixed.bin" "$T/blob.bin"' \
 	"pull a remote index with a local store" || show_run
+# The default store sits beside the index, on the remote host too.
+mkdir -p "$R/d"
+cp "$R/blob.caibx" "$R/d/x.caibx"
+cp -R "$R/st" "$R/d/default.castr"
+cp "$R/blob.caibx" "$T/home/x.caibx"
+cp -R "$R/st" "$T/home/default.castr"
+CASYNC_REMOTE_PATH=$STASYNC run "$STASYNC" extract "h:$R/d/x.caibx" "$T/default1.bin"
+check '[ "$rc" -eq 0 ] && cmp -s "$T/default1.bin" "$T/blob.bin"' \
+	"pull with the default store: host:DIR/default.castr" || show_run
+CASYNC_REMOTE_PATH=$STASYNC run "$STASYNC" extract h:x.caibx "$T/default2.bin"
+check '[ "$rc" -eq 0 ] && cmp -s "$T/default2.bin" "$T/blob.bin" && [ ! -e "$T/default.castr" ]' \
+	"pull with the default store: host:x.caibx, host:default.castr in the remote home" || show_run
+rm -rf "$T/home/default.castr" "$T/home/x.caibx" "$R/d"
 if [ -n "$have_casync" ]; then
 	pull_blob "$STASYNC" "$CASYNC" "pull a blob: stasync client, casync remote"
 	pull_blob "$CASYNC" "$STASYNC" "pull a blob: casync client, stasync remote"
