@@ -25,6 +25,7 @@ struct sta_conn {
 	size_t frame;        /* the frame handed out last, dropped at the next call */
 	size_t out_start;    /* first byte of out not written yet */
 	bool eof;
+	bool out_dead;       /* the peer stopped reading: output is dropped */
 };
 
 /* ---- locators --------------------------------------------------------------- */
@@ -307,11 +308,13 @@ static ssize_t write_nosigpipe(int fd, const void *p, size_t n)
 
 size_t sta_conn_out_pending(const struct sta_conn *c)
 {
-	return c->out.len - c->out_start;
+	return c->out_dead ? 0 : c->out.len - c->out_start;
 }
 
 struct sta_buf *sta_conn_out(struct sta_conn *c)
 {
+	if (c->out_dead)
+		c->out_start = c->out.len = 0;
 	/* Drop what was written before the caller appends more. */
 	if (c->out_start > 0 && (c->out_start == c->out.len || c->out_start >= READ_STEP * 16)) {
 		memmove(c->out.data, c->out.data + c->out_start, c->out.len - c->out_start);
@@ -335,16 +338,16 @@ int sta_conn_io(struct sta_conn *c, bool readable, bool writable, stasync_error 
 		ssize_t k = write_nosigpipe(c->out_fd, c->out.data + c->out_start,
 					    sta_conn_out_pending(c));
 
-		if (k < 0 && errno != EAGAIN && errno != EINTR) {
-			if (errno == EPIPE)
-				return sta_error(err, -EPIPE, "%s: the remote side closed the connection",
-						 c->name);
+		/* A peer that stopped reading may still have said why (an
+		 * ABORT) or what went wrong: keep reading, stop writing. */
+		if (k < 0 && errno == EPIPE)
+			c->out_dead = true;
+		else if (k < 0 && errno != EAGAIN && errno != EINTR)
 			return sta_error(err, -errno, "%s: cannot send: %s", c->name,
 					 stasync_strerror(-errno));
-		}
 		if (k > 0)
 			c->out_start += (size_t)k;
-		if (c->out_start == c->out.len)
+		if (c->out_dead || c->out_start == c->out.len)
 			c->out_start = c->out.len = 0;
 	}
 	if (readable && !c->eof) {
