@@ -47,6 +47,7 @@ struct ssh_store {
 	pthread_cond_t cond;
 	struct waiter *waiters;
 	bool leading;           /* a thread moves the bytes */
+	unsigned restarting;    /* threads waiting for a fresh conversation */
 	int wake[2];            /* a byte here: more to send */
 	struct sta_ssh_locator loc;
 	struct sta_conn *conn;
@@ -287,21 +288,31 @@ static int ask(struct ssh_store *s, stasync_codec *c, const stasync_chunk_id *id
 {
 	struct waiter me = { .id = *id, .codec = c, .limit = limit };
 	struct answer *a;
+	bool wants_restart = false;
 	int r;
 
 	for (;;) {
 		if (s->broken.code < 0) {
+			r = s->broken.code;
 			if (err)
 				*err = s->broken;
-			return s->broken.code;
+			break;
 		}
 		a = recent_find(s, id);
 		if (a) {
 			answer(&me, a->missing, a->compressed, a->data, a->size, s->base.locator);
+			r = 0;
 			break;
 		}
-		if (waiter_find(s, id))
+		if (waiter_find(s, id)) {
+			r = 0;
 			break;   /* on its way already: wait for the same answer */
+		}
+		/* Someone needs a fresh conversation: let this one drain. */
+		if (s->restarting && !wants_restart) {
+			pthread_cond_wait(&s->cond, &s->lock);
+			continue;
+		}
 		r = asked_add(s, id);
 		if (r == 0)
 			r = sta_proto_put_request(sta_conn_out(s->conn), STA_PROTO_REQUEST_HIGH_PRIORITY,
@@ -310,10 +321,16 @@ static int ask(struct ssh_store *s, stasync_codec *c, const stasync_chunk_id *id
 			(void)!write(s->wake[1], "", 1);
 			break;
 		}
-		if (r < 0)
-			return sta_error(err, r, "out of memory");
+		if (r < 0) {
+			sta_error(err, r, "out of memory");
+			break;
+		}
 		/* Asked before and no longer kept: a fresh conversation, once
 		 * nobody waits on this one. */
+		if (!wants_restart) {
+			wants_restart = true;
+			s->restarting++;
+		}
 		if (s->waiters || s->leading) {
 			pthread_cond_wait(&s->cond, &s->lock);
 			continue;
@@ -322,9 +339,15 @@ static int ask(struct ssh_store *s, stasync_codec *c, const stasync_chunk_id *id
 		if (r < 0) {
 			if (err)
 				*err = s->broken;
-			return r;
+			break;
 		}
 	}
+	if (wants_restart) {
+		s->restarting--;
+		pthread_cond_broadcast(&s->cond);
+	}
+	if (r < 0)
+		return r;
 	me.next = s->waiters;
 	s->waiters = &me;
 	while (!me.done) {
