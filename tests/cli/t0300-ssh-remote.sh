@@ -150,6 +150,31 @@ else
 	skip "pull a tree: casync client, stasync remote" "casync not installed"
 fi
 
+# Paths the remote shell would split or expand are quoted for it.
+mkdir -p "$R/with space"
+cp "$R/blob.caibx" "$R/with space/x\$y'z.caibx"
+cp -R "$R/st" "$R/with space/st"
+pull_blob "$STASYNC" "$STASYNC" "pull from paths with a space, a dollar and a quote" \
+	"h:$R/with space/x\$y'z.caibx" "h:$R/with space/st"
+if [ -n "$have_casync" ]; then
+	pull_blob "$STASYNC" "$CASYNC" "... from casync too" "h:$R/with space/x\$y'z.caibx" "h:$R/with space/st"
+else
+	skip "... from casync too" "casync not installed"
+fi
+
+# A corrupt chunk in the remote store: named, and taken from --extra-store.
+cp -R "$R/st" "$T/bad-st"
+victim_id=$(hex_at "$R/blob.caibx" 72 32)   # the blob's first chunk
+victim=$(echo "$victim_id" | cut -c1-4)/$victim_id.cacnk
+chmod u+w "$T/bad-st/$victim"
+printf 'garbage' | dd of="$T/bad-st/$victim" bs=1 seek=20 conv=notrunc 2>/dev/null
+CASYNC_REMOTE_PATH=$STASYNC run "$STASYNC" extract --store="h:$T/bad-st" "h:$R/blob.caibx" "$T/bad.bin"
+check '[ "$rc" -eq 1 ] && [ ! -e "$T/bad.bin" ] && grep -q "$victim_id" "$T/err" && grep -q "h:$T/bad-st" "$T/err"' \
+	"a corrupt chunk in a remote store: exit 1, chunk and store named" || show_run
+CASYNC_REMOTE_PATH=$STASYNC run "$STASYNC" extract --store="h:$T/bad-st" --extra-store="$R/st" "h:$R/blob.caibx" "$T/bad.bin"
+check '[ "$rc" -eq 0 ] && cmp -s "$T/bad.bin" "$T/blob.bin"' \
+	"... and taken from --extra-store instead" || show_run
+
 # ---- push -------------------------------------------------------------------------
 # push CLIENT REMOTE NAME INPUT DESC: make h:$T/NAME/x.ca?x and check it
 # extracts here to INPUT again.
