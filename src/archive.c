@@ -141,7 +141,7 @@ int cli_archive_open(struct cli *c, const char *path, enum what what, bool diges
 		/* Over HTTP or ssh: an index only, fetched whole into a temporary
 		 * file; its chunks then come from the stores. */
 		if (what != WHAT_ARCHIVE_INDEX) {
-			r = cli_url_error(c, path, "only a .caidx can be read over HTTP for now (name it .caidx or pass --what=archive-index)");
+			r = cli_url_error(c, path, "only a .caidx can be read over HTTP or ssh for now (name it .caidx or pass --what=archive-index)");
 			goto fail;
 		}
 		r = cli_index_fd_open(c, path, &a->fd, &a->url_name);

@@ -175,6 +175,10 @@ CASYNC_REMOTE_PATH=$STASYNC run "$STASYNC" extract --store="h:$T/bad-st" --extra
 check '[ "$rc" -eq 0 ] && cmp -s "$T/bad.bin" "$T/blob.bin"' \
 	"... and taken from --extra-store instead" || show_run
 
+run "$STASYNC" extract "h:$R/tree.catar" "$T/catar.out"
+check '[ "$rc" -eq 1 ] && [ "$(line_count "$T/err")" -eq 1 ] && grep -q "only a .caidx can be read over HTTP or ssh" "$T/err"' \
+	"a .catar over ssh: not supported by the client yet, said in one line" || show_run
+
 # ---- push -------------------------------------------------------------------------
 # push CLIENT REMOTE NAME INPUT DESC: make h:$T/NAME/x.ca?x and check it
 # extracts here to INPUT again.
