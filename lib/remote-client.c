@@ -57,9 +57,12 @@ static int parse(const char *locator, struct sta_ssh_locator *l, stasync_error *
 	return 0;
 }
 
-int stasync_ssh_fetch_index(const char *locator, uint64_t max_size, int *ret_fd,
-			    stasync_error *err)
+/* Pull the index or the archive at locator into a temporary file. */
+static int fetch_file(const char *locator, bool archive, uint64_t max_size, int *ret_fd,
+		      stasync_error *err)
 {
+	const uint64_t data_type = archive ? STA_PROTO_ARCHIVE : STA_PROTO_INDEX;
+	const char *what = archive ? "archive" : "index";
 	struct sta_ssh_locator l = { 0 };
 	struct sta_conn *c = NULL;
 	struct sta_proto_msg m;
@@ -76,27 +79,29 @@ int stasync_ssh_fetch_index(const char *locator, uint64_t max_size, int *ret_fd,
 			      stasync_strerror(fd));
 		goto out;
 	}
-	r = sta_conn_spawn(&l, "pull", NULL, l.path, NULL, locator, &c, err);
+	r = sta_conn_spawn(&l, "pull", archive ? l.path : NULL, archive ? NULL : l.path, NULL,
+			   locator, &c, err);
 	if (r == 0)
-		r = sta_conn_hello(c, STA_PROTO_PULL_INDEX, &remote, err);
+		r = sta_conn_hello(c, archive ? STA_PROTO_PULL_ARCHIVE : STA_PROTO_PULL_INDEX, &remote,
+				   err);
 	while (r == 0) {
 		r = sta_conn_next(c, &m, err);
 		if (r == 0)
-			r = sta_error(err, -EPIPE, "%s: the connection ended before the whole index arrived",
-				      locator);
+			r = sta_error(err, -EPIPE, "%s: the connection ended before the whole %s arrived",
+				      locator, what);
 		if (r < 0)
 			break;
-		if (m.type == STA_PROTO_INDEX_EOF) {
+		if (m.type == (archive ? STA_PROTO_ARCHIVE_EOF : STA_PROTO_INDEX_EOF)) {
 			r = 0;
 			break;
 		}
 		r = 0;
-		if (m.type != STA_PROTO_INDEX)
+		if (m.type != data_type)
 			continue;
 		got += m.size;
 		if (got > max_size) {
-			r = sta_error(err, -EFBIG, "%s: index larger than %" PRIu64 " bytes", locator,
-				      max_size);
+			r = sta_error(err, -EFBIG, "%s: %s larger than %" PRIu64 " bytes", locator,
+				      what, max_size);
 			break;
 		}
 		r = sta_write_full(fd, m.data, m.size);
@@ -114,7 +119,18 @@ out:
 	return r;
 }
 
-static int send_index(struct sta_conn *c, const char *path, stasync_error *err)
+int stasync_ssh_fetch_index(const char *locator, uint64_t max_size, int *ret_fd,
+			    stasync_error *err)
+{
+	return fetch_file(locator, false, max_size, ret_fd, err);
+}
+
+int stasync_ssh_fetch_archive(const char *locator, int *ret_fd, stasync_error *err)
+{
+	return fetch_file(locator, true, UINT64_MAX, ret_fd, err);
+}
+
+static int send_file(struct sta_conn *c, const char *path, bool archive, stasync_error *err)
 {
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	_cleanup_free_ uint8_t *buf = malloc(FILE_STEP);
@@ -126,7 +142,8 @@ static int send_index(struct sta_conn *c, const char *path, stasync_error *err)
 	if (!buf)
 		return sta_error(err, -ENOMEM, "out of memory");
 	while ((k = sta_read_full(fd, buf, FILE_STEP)) > 0) {
-		if (sta_proto_put_file(sta_conn_out(c), STA_PROTO_INDEX, buf, (size_t)k) < 0)
+		if (sta_proto_put_file(sta_conn_out(c), archive ? STA_PROTO_ARCHIVE : STA_PROTO_INDEX, buf,
+				       (size_t)k) < 0)
 			return sta_error(err, -ENOMEM, "out of memory");
 		if (sta_conn_out_pending(c) > OUT_HIGH && (r = sta_conn_flush(c, err)) < 0)
 			return r;
@@ -135,7 +152,7 @@ static int send_index(struct sta_conn *c, const char *path, stasync_error *err)
 	}
 	if (k < 0)
 		return sta_error(err, (int)k, "%s: cannot read: %s", path, stasync_strerror((int)k));
-	if (sta_proto_put_empty(sta_conn_out(c), STA_PROTO_INDEX_EOF) < 0)
+	if (sta_proto_put_empty(sta_conn_out(c), archive ? STA_PROTO_ARCHIVE_EOF : STA_PROTO_INDEX_EOF) < 0)
 		return sta_error(err, -ENOMEM, "out of memory");
 	return 0;
 }
@@ -201,7 +218,7 @@ int stasync_ssh_push(const char *index_locator, const char *store_locator,
 		r = sta_conn_hello(c, STA_PROTO_PUSH_INDEX | STA_PROTO_PUSH_CHUNKS |
 					      STA_PROTO_PUSH_INDEX_CHUNKS, &remote, err);
 	if (r == 0)
-		r = send_index(c, local_index, err);
+		r = send_file(c, local_index, false, err);
 	/* The remote side asks for what it lacks and says goodbye once the
 	 * index is in place. */
 	while (r == 0) {
@@ -223,4 +240,36 @@ out:
 	sta_ssh_locator_done(&li);
 	sta_ssh_locator_done(&ls);
 	return r;
+}
+
+int stasync_ssh_push_archive(const char *locator, const char *local_archive, stasync_error *err)
+{
+	struct sta_ssh_locator l = { 0 };
+	struct sta_conn *c = NULL;
+	struct sta_proto_msg m;
+	uint64_t remote;
+	int r;
+
+	r = parse(locator, &l, err);
+	if (r < 0)
+		return r;
+	r = sta_conn_spawn(&l, "push", l.path, NULL, NULL, locator, &c, err);
+	if (r == 0)
+		r = sta_conn_hello(c, STA_PROTO_PUSH_ARCHIVE, &remote, err);
+	if (r == 0)
+		r = send_file(c, local_archive, true, err);
+	/* The remote side says goodbye once the archive is in place. */
+	while (r == 0) {
+		r = sta_conn_next(c, &m, err);
+		if (r == 0)
+			r = sta_error(err, -EPIPE, "%s: the connection ended before the remote side confirmed the archive",
+				      locator);
+		if (r > 0 && m.type != STA_PROTO_GOODBYE)
+			r = 0;   /* nothing else matters here */
+		else
+			break;
+	}
+	sta_conn_close(c);
+	sta_ssh_locator_done(&l);
+	return r < 0 ? r : 0;
 }

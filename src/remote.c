@@ -1,7 +1,7 @@
 /* ssh remotes on the command line: the hidden "pull" and "push" verbs a
  * client runs on the remote host (casync's names and arguments), and
- * "make host:path.caibx", which makes the index and its chunks in a
- * temporary directory here and pushes them. */
+ * "make host:path.caibx" (.caidx, .catar), which makes the index and its
+ * chunks (or the archive) in a temporary directory here and pushes them. */
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
@@ -88,11 +88,13 @@ int cmd_make_remote(struct cli *c, const char *output, const char *input)
 	struct cli sub = *c;
 	int r = 1;
 
+	bool archive = cli_what_of(c, output) == WHAT_ARCHIVE;   /* a .catar travels whole */
+
 	if (!store || !*store)
 		store = derived = default_store(output);
 	if (!store)
 		return cli_error(c, "out of memory");
-	if (!stasync_is_ssh_remote(store)) {
+	if (!archive && !stasync_is_ssh_remote(store)) {
 		cli_error(c, "%s: pushing over ssh needs the store on the same host (--store=host:path), not %s",
 			  output, store);
 		goto out;
@@ -130,8 +132,9 @@ int cmd_make_remote(struct cli *c, const char *output, const char *input)
 		r = cli_error(c, "cannot write to a temporary file in %s", dir);
 	if (r)
 		goto out;
-	r = stasync_store_open(local_store, 0, &local, &err);
-	if (r == 0)
+	if (archive)
+		r = stasync_ssh_push_archive(output, index, &err);
+	else if ((r = stasync_store_open(local_store, 0, &local, &err)) == 0)
 		r = stasync_ssh_push(output, store, index, local, &err);
 	r = r < 0 ? cli_fail(c, &err) : 0;
 	if (r == 0 && lseek(digest_fd, 0, SEEK_SET) == 0) {

@@ -23,6 +23,14 @@ bool stasync_is_ssh_remote(const char *locator);
 int stasync_ssh_fetch_index(const char *locator, uint64_t max_size, int *ret_fd,
 			    stasync_error *err);
 
+/* stasync_ssh_fetch_archive() — the same for a .catar (no size limit). */
+int stasync_ssh_fetch_archive(const char *locator, int *ret_fd, stasync_error *err);
+
+/* stasync_ssh_push_archive() — send the .catar at local_archive to
+ * `locator`; the remote side puts it in place once it is complete.
+ * Returns 0 or a negative code with a message. */
+int stasync_ssh_push_archive(const char *locator, const char *local_archive, stasync_error *err);
+
 /* stasync_ssh_push() — push the index at local_index (a file) to
  * index_locator and, out of `local`, every chunk it names that the remote
  * store (store_locator, on the same host) lacks. The remote side puts the
