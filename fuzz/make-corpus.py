@@ -15,6 +15,9 @@ Seed formats, as the harnesses read them:
   fuzz-chunk       mode byte, declared size (24-bit little-endian), chunk bytes
                    (mode bit 0 compressed, bit 1 SHA-256, bit 2 round trip)
   fuzz-chunk-size  the --chunk-size text, optionally NUL and seed bytes
+  fuzz-remote      mode byte (even: frames; 1: a "pull", 3: a "push"
+                   conversation), then the frames of casync's remote protocol
+                   a peer sends
 
 fuzz-catar's seeds (small archives made by Debian's `casync make` with the
 default features, --with=unix, --without=all, --with=best and
@@ -219,6 +222,67 @@ def chunk_size_seeds():
         save(h, name, text)
 
 
+# casync's remote protocol: message types and hello features.
+HELLO, INDEX, INDEX_EOF = 0x3C71D0948CA5FBEE, 0xB32A91DD2B3E27F8, 0x4F0932F1043718F5
+ARCHIVE, ARCHIVE_EOF = 0x95D6428A69EDDCC5, 0x450BEF663F24CBAD
+REQUEST, CHUNK, MISSING = 0x8AB427E0F89D9210, 0x5213DD180A84BC8C, 0xD010F9FAC82B7B6C
+GOODBYE, ABORT = 0xAD205DBF1A3686C3, 0xE7D9136B7EFEA352
+PULL_CHUNKS, PULL_INDEX, READABLE_STORE = 0x40, 0x80, 0x1
+PUSH_ALL = 0xE00  # push index, chunks, and the chunks of the index
+
+
+def frame(kind, body=b""):
+    return struct.pack("<QQ", 16 + len(body), kind) + body
+
+
+def remote_seeds(tmp):
+    h = "fuzz-remote"
+    text = gen("mixed", 31, 2000)
+    idx, store = casync_make(tmp, "remote", text, "--chunk-size=64:256:1024")
+    ids = [bytes([i]) * 32 for i in range(1, 4)]
+    hello = lambda f: frame(HELLO, struct.pack("<Q", f))
+    request = lambda flags, *i: frame(REQUEST, struct.pack("<Q", flags) + b"".join(i))
+    chunk = frame(CHUNK, struct.pack("<Q", 1) + ids[0] + zstd(text[:500]))
+    abort = frame(ABORT, struct.pack("<Q", 5) + b"disk on fire\0")
+    every = (hello(PULL_CHUNKS | PULL_INDEX) + frame(INDEX, idx) + frame(INDEX_EOF) +
+             frame(ARCHIVE, text[:100]) + frame(ARCHIVE_EOF) + request(1, ids[0]) +
+             request(0, *ids) + chunk + frame(MISSING, ids[1]) + frame(GOODBYE) + abort)
+    save(h, "frames-every-type", b"\0" + every)
+    save(h, "frames-server-pull", b"\0" + hello(READABLE_STORE | 0x4) + frame(INDEX, idx) +
+         frame(INDEX_EOF) + chunk + frame(MISSING, ids[2]))
+    save(h, "frames-size-15", b"\0" + struct.pack("<QQ", 15, HELLO))
+    save(h, "frames-size-huge", b"\0" + struct.pack("<QQ", 1 << 63, CHUNK))
+    save(h, "frames-unknown-type", b"\0" + frame(0x1234, b"x"))
+    save(h, "frames-cut", b"\0" + hello(PULL_CHUNKS) + chunk[:-3])
+    save(h, "frames-hello-zero", b"\0" + hello(0) + hello(1 << 13))
+    save(h, "frames-request-odd", b"\0" + frame(REQUEST, bytes(8) + bytes(33)))
+    save(h, "frames-abort-bad", b"\0" + frame(ABORT, bytes(8) + b"a\nb\0") +
+         frame(ABORT, struct.pack("<Q", 1 << 31) + b"x\0") + frame(ABORT, bytes(8) + b"no nul"))
+    save(h, "pull-requests", b"\1" + hello(PULL_CHUNKS) + request(1, ids[0]) +
+         request(0, *ids) + frame(GOODBYE))
+    save(h, "pull-no-goodbye", b"\1" + hello(PULL_CHUNKS) + request(1, ids[2]))
+    save(h, "pull-index-not-offered", b"\1" + hello(PULL_INDEX | PULL_CHUNKS))
+    save(h, "pull-garbage", b"\1" + hello(PULL_CHUNKS) + b"garbage, not a frame")
+    save(h, "pull-abort", b"\1" + hello(PULL_CHUNKS) + abort)
+    save(h, "pull-request-first", b"\1" + request(1, ids[0]) + hello(PULL_CHUNKS))
+    save(h, "pull-push-hello", b"\1" + hello(0xe00) + frame(INDEX, idx) + frame(INDEX_EOF))
+    save(h, "pull-empty", b"\1")
+    # A push: the index, then each chunk of casync's store as it is asked for.
+    chunks = b""
+    for path in chunk_files(store):
+        cid = bytes.fromhex(os.path.basename(path).split(".")[0])
+        with open(path, "rb") as f:
+            chunks += frame(CHUNK, struct.pack("<Q", 1) + cid + f.read())
+    push = hello(PUSH_ALL) + frame(INDEX, idx) + frame(INDEX_EOF)
+    save(h, "push-blob", b"\3" + push + chunks)
+    save(h, "push-blob-no-chunks", b"\3" + push)
+    save(h, "push-blob-missing", b"\3" + push + frame(MISSING, ids[0]))
+    save(h, "push-blob-wrong-chunk", b"\3" + push +
+         frame(CHUNK, struct.pack("<Q", 1) + chunks[24:56] + zstd(text[:300])))
+    save(h, "push-bad-index", b"\3" + hello(PUSH_ALL) + frame(INDEX, idx[:100]) + frame(INDEX_EOF))
+    save(h, "push-index-only", b"\3" + hello(0x400) + frame(INDEX, idx) + frame(INDEX_EOF))
+
+
 def main():
     for tool in ("casync", "zstd"):
         if not shutil.which(tool):
@@ -228,6 +292,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         index_seeds(tmp)
         chunk_seeds(tmp)
+        remote_seeds(tmp)
     chunk_size_seeds()
 
 

@@ -5,6 +5,7 @@
 #include <zstd.h>
 
 #include <stasync/http.h>
+#include <stasync/remote.h>
 #include "store.h"
 #include "util.h"
 
@@ -20,6 +21,8 @@ int stasync_store_open_with(const char *locator, unsigned flags,
 {
 	if (stasync_is_http_url(locator))
 		return sta_store_http_open(locator, flags, http, ret, err);
+	if (stasync_is_ssh_remote(locator))
+		return sta_store_ssh_open(locator, flags, ret, err);
 	if (strncmp(locator, "file://", 7) == 0)
 		locator += 7;
 	else if (strstr(locator, "://"))

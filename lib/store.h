@@ -70,4 +70,8 @@ int sta_store_local_open(const char *path, unsigned flags, stasync_store **ret,
 int sta_store_http_open(const char *locator, unsigned flags, const struct stasync_http_options *o,
 			stasync_store **ret, stasync_error *err);
 
+/* store-ssh.c: an ssh remote (host:path, ssh://), read-only. */
+int sta_store_ssh_open(const char *locator, unsigned flags, stasync_store **ret,
+		       stasync_error *err);
+
 #endif

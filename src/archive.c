@@ -159,9 +159,19 @@ int cli_archive_open(struct cli *c, const char *path, enum what what, bool diges
 		*ret = a;
 		return 0;
 	}
-	if (path && stasync_is_http_url(path)) {
-		/* An index is fetched whole into a temporary file; its
-		 * chunks then come from the stores. */
+	if (path && stasync_is_ssh_remote(path) && what != WHAT_ARCHIVE_INDEX) {
+		/* Over ssh, a whole .catar into a temporary file. */
+		stasync_error e = { 0, "" };
+
+		a->url_name = strdup(path);
+		if (!a->url_name || stasync_ssh_fetch_archive(path, &a->fd, &e) < 0) {
+			r = a->url_name ? cli_fail(c, &e) : cli_error(c, "out of memory");
+			goto fail;
+		}
+		a->name = a->url_name;
+	} else if (path && (stasync_is_http_url(path) || stasync_is_ssh_remote(path))) {
+		/* Over HTTP or ssh: an index only, fetched whole into a temporary
+		 * file; its chunks then come from the stores. */
 		if (what != WHAT_ARCHIVE_INDEX) {
 			r = cli_url_error(c, path, "expected a .catar or .caidx URL (or pass --what=archive or --what=archive-index)");
 			goto fail;

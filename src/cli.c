@@ -152,6 +152,11 @@ int cli_index_fd_open(const struct cli *c, const char *path, int *ret_fd, char *
 			free(name);
 			return cli_fail(c, &err);
 		}
+	} else if (stasync_is_ssh_remote(path)) {
+		if (stasync_ssh_fetch_index(path, STASYNC_HTTP_INDEX_MAX, &fd, &err) < 0) {
+			free(name);
+			return cli_fail(c, &err);
+		}
 	} else
 		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
@@ -181,9 +186,11 @@ static char *default_store_for(const char *index_path)
 		if (!slash || slash < auth)   /* http://host: no path at all */
 			slash = index_path + n;
 	}
+	if (!slash && stasync_is_ssh_remote(index_path))   /* host:x.caibx: the remote home */
+		slash = strchr(index_path, ':');
 	if (!slash)
 		return strdup("default.castr");
-	if (asprintf(&s, "%.*s/default.castr", (int)(slash - index_path), index_path) < 0)
+	if (asprintf(&s, "%.*s%cdefault.castr", (int)(slash - index_path), index_path, *slash) < 0)
 		return NULL;
 	return s;
 }

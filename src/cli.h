@@ -122,5 +122,9 @@ int cmd_digest(struct cli *c);
 int cmd_list(struct cli *c);
 int cmd_mtree(struct cli *c);
 int cmd_stat(struct cli *c);
+/* src/remote.c: the hidden verbs for ssh remotes, and make to a remote. */
+int cmd_remote_pull(struct cli *c);
+int cmd_remote_push(struct cli *c);
+int cmd_make_remote(struct cli *c, const char *output, const char *input);
 
 #endif

@@ -153,6 +153,8 @@ static int make(struct cli *c, const char *output, const char *shown)
 
 	if (c->argc > 2)
 		return cli_error(c, "make takes the file to write and the path to read, nothing more");
+	if (output && stasync_is_ssh_remote(output))
+		return cmd_make_remote(c, output, input);
 	what = cli_what_of(c, output);
 	if (what == WHAT_ARCHIVE || what == WHAT_ARCHIVE_INDEX)
 		return make_archive(c, output, shown, input ? input : ".", what);

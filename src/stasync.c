@@ -22,6 +22,9 @@ static const struct verb verbs[] = {
 	{ "list", cmd_list, "list [ARCHIVE|ARCHIVE_INDEX|DIRECTORY] [PATH]" },
 	{ "mtree", cmd_mtree, "mtree [ARCHIVE|ARCHIVE_INDEX|DIRECTORY] [PATH]" },
 	{ "stat", cmd_stat, "stat [ARCHIVE|ARCHIVE_INDEX|DIRECTORY] [PATH]" },
+	/* The remote side of ssh remotes, run by a client through ssh. */
+	{ "pull", cmd_remote_pull, NULL },
+	{ "push", cmd_remote_push, NULL },
 	/* casync's other verbs: accepted, not there yet. */
 	{ "mount", NULL, NULL },
 	{ "mkdev", NULL, NULL },

@@ -8,7 +8,7 @@ set -u
 : "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
 : "${top_builddir:=$top_srcdir}"
 
-harnesses="fuzz-index fuzz-chunk fuzz-chunk-size fuzz-catar"
+harnesses="fuzz-index fuzz-chunk fuzz-chunk-size fuzz-catar fuzz-remote"
 log=$(mktemp "${TMPDIR:-/tmp}/fuzz-replay.XXXXXX") || exit 99
 trap 'rm -f "$log"' EXIT
 

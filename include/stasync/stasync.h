@@ -19,6 +19,7 @@
 #include <stasync/catar.h>
 #include <stasync/extract.h>
 #include <stasync/output.h>
+#include <stasync/remote.h>
 
 /* stasync_version() — the library's version string, e.g. "0.1.0". */
 const char *stasync_version(void);
