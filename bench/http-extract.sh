@@ -43,17 +43,7 @@ top=$(cd "$here/.." && pwd)
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$here/lib.sh"
 
-case "${1:-}" in
--h | --help)
-	sed -n '2,/^set -u$/p' "$0" | sed -e '/^set -u$/d' -e 's/^# \{0,1\}//'
-	exit 0
-	;;
-"") ;;
-*)
-	echo "usage: $0 [-h]  (options are environment variables: see -h)" >&2
-	exit 2
-	;;
-esac
+bench_args "$0" "$@"
 
 STASYNC=${STASYNC:-$top/stasync}
 CASYNC=${CASYNC:-$(command -v casync 2>/dev/null || true)}
@@ -64,16 +54,7 @@ BENCH_BLOB_MB=${BENCH_BLOB_MB:-256}
 BENCH_TREE_MB=${BENCH_TREE_MB:-300}
 BENCH_TREE_SRC=${BENCH_TREE_SRC:-/usr/share}
 
-[ -x "$STASYNC" ] || bench_die "no stasync binary at $STASYNC (build it, or set STASYNC)"
-if [ -z "$CASYNC" ] || [ ! -x "$CASYNC" ]; then
-	bench_die "casync not found (apt-get install casync, or set CASYNC)"
-fi
-bench_find_nginx
-command -v python3 >/dev/null 2>&1 || bench_die "python3 not found"
-case "$REPS$BENCH_BLOB_MB$BENCH_TREE_MB" in
-*[!0-9]*) bench_die "REPS, BENCH_BLOB_MB and BENCH_TREE_MB must be numbers" ;;
-esac
-[ "$REPS" -ge 1 ] || bench_die "REPS must be at least 1"
+bench_check_tools
 
 # Nothing from the environment may send requests elsewhere.
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY

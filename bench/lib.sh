@@ -64,6 +64,39 @@ bench_die() {
 	exit 1
 }
 
+# bench_args SCRIPT ARGS...: the scripts take no arguments but -h, which
+# prints SCRIPT's header comment (up to its "set -u" line).
+bench_args() {
+	_script=$1
+	shift
+	case "${1:-}" in
+	-h | --help)
+		sed -n '2,/^set -u$/p' "$_script" | sed -e '/^set -u$/d' -e 's/^# \{0,1\}//'
+		exit 0
+		;;
+	"") ;;
+	*)
+		echo "usage: $_script [-h]  (options are environment variables: see -h)" >&2
+		exit 2
+		;;
+	esac
+}
+
+# bench_check_tools: stasync and casync are there, and so are nginx and
+# python3; REPS, BENCH_BLOB_MB and BENCH_TREE_MB are numbers.
+bench_check_tools() {
+	[ -x "$STASYNC" ] || bench_die "no stasync binary at $STASYNC (build it, or set STASYNC)"
+	if [ -z "$CASYNC" ] || [ ! -x "$CASYNC" ]; then
+		bench_die "casync not found (apt-get install casync, or set CASYNC)"
+	fi
+	bench_find_nginx
+	command -v python3 >/dev/null 2>&1 || bench_die "python3 not found"
+	case "$REPS$BENCH_BLOB_MB$BENCH_TREE_MB" in
+	*[!0-9]*) bench_die "REPS, BENCH_BLOB_MB and BENCH_TREE_MB must be numbers" ;;
+	esac
+	[ "$REPS" -ge 1 ] || bench_die "REPS must be at least 1"
+}
+
 bench_init() {
 	BENCH_TIMER=
 	if [ -x /usr/bin/time ] && /usr/bin/time -f '%e' -o /dev/null true 2>/dev/null; then

@@ -82,17 +82,7 @@ top=$(cd "$here/.." && pwd)
 # shellcheck source-path=SCRIPTDIR/.. source=tests/cli/ports.sh
 . "$top/tests/cli/ports.sh"
 
-case "${1:-}" in
--h | --help)
-	sed -n '2,/^set -u$/p' "$0" | sed -e '/^set -u$/d' -e 's/^# \{0,1\}//'
-	exit 0
-	;;
-"") ;;
-*)
-	echo "usage: $0 [-h]  (options are environment variables: see -h)" >&2
-	exit 2
-	;;
-esac
+bench_args "$0" "$@"
 
 [ "$(id -u)" -eq 0 ] || bench_die "run it as root (see -h)"
 
@@ -115,16 +105,7 @@ BENCH_OUT=${BENCH_OUT:-$here/RESULTS.md}
 BENCH_SYNC=${BENCH_SYNC:-1}
 BENCH_COLD=${BENCH_COLD:-0}
 
-[ -x "$STASYNC" ] || bench_die "no stasync binary at $STASYNC (build it, or set STASYNC)"
-if [ -z "$CASYNC" ] || [ ! -x "$CASYNC" ]; then
-	bench_die "casync not found (apt-get install casync, or set CASYNC)"
-fi
-bench_find_nginx
-command -v python3 >/dev/null 2>&1 || bench_die "python3 not found"
-case "$REPS$BENCH_BLOB_MB$BENCH_TREE_MB" in
-*[!0-9]*) bench_die "REPS, BENCH_BLOB_MB and BENCH_TREE_MB must be numbers" ;;
-esac
-[ "$REPS" -ge 1 ] || bench_die "REPS must be at least 1"
+bench_check_tools
 if [ "$BENCH_TREE_MB" -lt 1 ] || [ "$BENCH_BLOB_MB" -lt 1 ]; then
 	bench_die "the sizes must be at least 1"
 fi

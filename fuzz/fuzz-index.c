@@ -17,37 +17,13 @@
 
 #include <stasync/index.h>
 
+#include "fuzz-input.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define HEADERS_SIZE 64
 #define ITEM_SIZE 40
 #define TAIL_SIZE 40
-
-static int input_fd(const uint8_t *data, size_t size)
-{
-	int fd = memfd_create("fuzz-index", MFD_CLOEXEC);
-
-	if (fd < 0) {
-		FILE *f = tmpfile();
-
-		if (!f)
-			abort();
-		fd = dup(fileno(f));
-		fclose(f);
-		if (fd < 0)
-			abort();
-	}
-	for (size_t done = 0; done < size;) {
-		ssize_t k = write(fd, data + done, size - done);
-
-		if (k <= 0)
-			abort();
-		done += (size_t)k;
-	}
-	if (lseek(fd, 0, SEEK_SET) != 0)
-		abort();
-	return fd;
-}
 
 static void check_error(int r, const stasync_error *err)
 {
@@ -75,7 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 
 	stasync_error_clear(&err);
-	k = stasync_index_reader_open(input_fd(data, size), "fuzz-input", &r, &err);
+	k = stasync_index_reader_open(fuzz_input_fd("fuzz-index", data, size), "fuzz-input", &r, &err);
 	if (k < 0) {
 		check_error(k, &err);
 		/* The reader and the memory parser agree on headers. */

@@ -30,33 +30,9 @@
 #include <stasync/store.h>
 #include "remote-proto.h"
 
+#include "fuzz-input.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static int input_fd(const uint8_t *data, size_t size)
-{
-	int fd = memfd_create("fuzz-remote", MFD_CLOEXEC);
-
-	if (fd < 0) {
-		FILE *f = tmpfile();
-
-		if (!f)
-			abort();
-		fd = dup(fileno(f));
-		fclose(f);
-		if (fd < 0)
-			abort();
-	}
-	for (size_t done = 0; done < size;) {
-		ssize_t k = write(fd, data + done, size - done);
-
-		if (k <= 0)
-			abort();
-		done += (size_t)k;
-	}
-	if (lseek(fd, 0, SEEK_SET) != 0)
-		abort();
-	return fd;
-}
 
 /* Build m again; NULL-free checks that it is the frame it came from. */
 static void round_trip(const uint8_t *frame, size_t n, const struct sta_proto_msg *m)
@@ -147,7 +123,7 @@ static void conversation(const uint8_t *data, size_t size)
 	const char *stores[] = { "/nonexistent/fuzz-remote-store" };
 	stasync_remote_paths p = { .rstores = stores, .n_rstores = 1 };
 	stasync_error err = { 0, "" };
-	int in = input_fd(data, size), out = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	int in = fuzz_input_fd("fuzz-remote", data, size), out = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	int r;
 
 	if (out < 0)
@@ -217,7 +193,7 @@ static void push_conversation(const uint8_t *data, size_t size)
 		abort();
 	snprintf(index, sizeof(index), "%s/x.caibx", dir);
 	snprintf(store_dir, sizeof(store_dir), "%s/st", dir);
-	in = input_fd(data, size);
+	in = fuzz_input_fd("fuzz-remote", data, size);
 	out = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	if (out < 0)
 		abort();

@@ -70,31 +70,6 @@ char *sta_http_store_url(const char *locator)
 	return strndup(locator, n);
 }
 
-/* ---- a temporary file for a whole response -------------------------------- */
-
-int sta_tmpfile_open(void)
-{
-	const char *dir = getenv("TMPDIR");
-	char *path;
-	int fd;
-
-	if (!dir || !*dir)
-		dir = "/tmp";
-	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (fd >= 0)
-		return fd;
-	/* A file system without O_TMPFILE: a named file, unlinked at once. */
-	if (asprintf(&path, "%s/.stasync-XXXXXX", dir) < 0)
-		return -ENOMEM;
-	fd = mkostemp(path, O_CLOEXEC);
-	if (fd < 0)
-		fd = -errno;
-	else
-		unlink(path);
-	free(path);
-	return fd;
-}
-
 static int file_write(void *ctx, uint64_t offset, const void *p, size_t n)
 {
 	return sta_pwrite_full(*(int *)ctx, p, n, offset);

@@ -84,8 +84,4 @@ int sta_http_get(sta_http *h, const char *url, const char *name, uint64_t limit,
  * A new string, NULL when out of memory. */
 char *sta_http_store_url(const char *locator);
 
-/* sta_tmpfile_open() — an unlinked temporary file in $TMPDIR (else
- * /tmp), open for reading and writing; or -errno. */
-int sta_tmpfile_open(void);
-
 #endif

@@ -9,8 +9,6 @@
 #include "store.h"
 #include "util.h"
 
-#define FILE_STEP ((size_t)1 << 18)
-#define OUT_HIGH ((size_t)8 << 20)
 
 bool stasync_is_ssh_remote(const char *locator)
 {
@@ -20,30 +18,6 @@ bool stasync_is_ssh_remote(const char *locator)
 		return false;
 	sta_ssh_locator_done(&l);
 	return true;
-}
-
-static int tmpfile_open(void)
-{
-	const char *dir = getenv("TMPDIR");
-	char *path;
-	int fd;
-
-	if (!dir || !*dir)
-		dir = "/tmp";
-	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (fd >= 0)
-		return fd;
-	/* No O_TMPFILE here (old kernel, file system): a named file,
-	 * unlinked at once. */
-	if (asprintf(&path, "%s/.stasync-XXXXXX", dir) < 0)
-		return -ENOMEM;
-	fd = mkostemp(path, O_CLOEXEC);
-	if (fd < 0)
-		fd = -errno;
-	else
-		unlink(path);
-	free(path);
-	return fd;
 }
 
 static int parse(const char *locator, struct sta_ssh_locator *l, stasync_error *err)
@@ -73,7 +47,7 @@ static int fetch_file(const char *locator, bool archive, uint64_t max_size, int 
 	r = parse(locator, &l, err);
 	if (r < 0)
 		return r;
-	fd = tmpfile_open();
+	fd = sta_tmpfile_open();
 	if (fd < 0) {
 		r = sta_error(err, fd, "%s: cannot make a temporary file: %s", locator,
 			      stasync_strerror(fd));
@@ -133,28 +107,11 @@ int stasync_ssh_fetch_archive(const char *locator, int *ret_fd, stasync_error *e
 static int send_file(struct sta_conn *c, const char *path, bool archive, stasync_error *err)
 {
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	_cleanup_free_ uint8_t *buf = malloc(FILE_STEP);
-	ssize_t k;
-	int r;
 
 	if (fd < 0)
 		return sta_error(err, -errno, "%s: cannot open: %s", path, stasync_strerror(-errno));
-	if (!buf)
-		return sta_error(err, -ENOMEM, "out of memory");
-	while ((k = sta_read_full(fd, buf, FILE_STEP)) > 0) {
-		if (sta_proto_put_file(sta_conn_out(c), archive ? STA_PROTO_ARCHIVE : STA_PROTO_INDEX, buf,
-				       (size_t)k) < 0)
-			return sta_error(err, -ENOMEM, "out of memory");
-		if (sta_conn_out_pending(c) > OUT_HIGH && (r = sta_conn_flush(c, err)) < 0)
-			return r;
-		if ((size_t)k < FILE_STEP)
-			break;
-	}
-	if (k < 0)
-		return sta_error(err, (int)k, "%s: cannot read: %s", path, stasync_strerror((int)k));
-	if (sta_proto_put_empty(sta_conn_out(c), archive ? STA_PROTO_ARCHIVE_EOF : STA_PROTO_INDEX_EOF) < 0)
-		return sta_error(err, -ENOMEM, "out of memory");
-	return 0;
+	return sta_conn_send_file(c, fd, path, archive ? STA_PROTO_ARCHIVE : STA_PROTO_INDEX,
+				  archive ? STA_PROTO_ARCHIVE_EOF : STA_PROTO_INDEX_EOF, err);
 }
 
 static int answer(struct sta_conn *c, stasync_store *local, stasync_codec *codec,
@@ -183,7 +140,7 @@ static int answer(struct sta_conn *c, stasync_store *local, stasync_codec *codec
 			return r;
 		if (r < 0)
 			return sta_error(err, -ENOMEM, "out of memory");
-		if (sta_conn_out_pending(c) > OUT_HIGH && (r = sta_conn_flush(c, err)) < 0)
+		if (sta_conn_out_pending(c) > STA_CONN_OUT_HIGH && (r = sta_conn_flush(c, err)) < 0)
 			return r;
 	}
 	return 0;

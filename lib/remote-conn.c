@@ -14,6 +14,8 @@
 #include "util.h"
 
 #define READ_STEP ((size_t)1 << 16)
+/* Bytes of a file read at a time to be sent. */
+#define FILE_STEP ((size_t)1 << 18)
 
 struct sta_conn {
 	int in_fd, out_fd;
@@ -530,4 +532,28 @@ void sta_conn_close(struct sta_conn *c)
 	sta_buf_free(&c->out);
 	free(c->name);
 	free(c);
+}
+
+int sta_conn_send_file(struct sta_conn *c, int fd, const char *path, uint64_t type,
+		       uint64_t eof_type, stasync_error *err)
+{
+	_cleanup_free_ uint8_t *buf = malloc(FILE_STEP);
+	ssize_t k;
+	int r;
+
+	if (!buf)
+		return sta_error(err, -ENOMEM, "out of memory");
+	while ((k = sta_read_full(fd, buf, FILE_STEP)) > 0) {
+		if (sta_proto_put_file(sta_conn_out(c), type, buf, (size_t)k) < 0)
+			return sta_error(err, -ENOMEM, "out of memory");
+		if (sta_conn_out_pending(c) > STA_CONN_OUT_HIGH && (r = sta_conn_flush(c, err)) < 0)
+			return r;
+		if ((size_t)k < FILE_STEP)
+			break;
+	}
+	if (k < 0)
+		return sta_error(err, (int)k, "%s: cannot read: %s", path, stasync_strerror((int)k));
+	if (sta_proto_put_empty(sta_conn_out(c), eof_type) < 0)
+		return sta_error(err, -ENOMEM, "out of memory");
+	return 0;
 }

@@ -13,9 +13,6 @@
 #include "store.h"
 #include "util.h"
 
-#define FILE_STEP ((size_t)1 << 18)
-/* Queue no more than this before letting the peer catch up. */
-#define OUT_HIGH ((size_t)8 << 20)
 #define REQUEST_BATCH 4096
 /* The largest index a client may push (the size an HTTP index may have). */
 #define PUSH_INDEX_MAX ((uint64_t)1 << 30)
@@ -73,31 +70,6 @@ static int nomem(stasync_error *err)
 
 /* ---- pull: the client reads ----------------------------------------------- */
 
-static int send_file(struct sta_conn *c, int fd, const char *path, uint64_t type, uint64_t eof_type,
-		     stasync_error *err)
-{
-	_cleanup_free_ uint8_t *buf = malloc(FILE_STEP);
-	ssize_t k;
-	int r;
-
-	if (!buf)
-		return nomem(err);
-	while ((k = sta_read_full(fd, buf, FILE_STEP)) > 0) {
-		r = sta_proto_put_file(sta_conn_out(c), type, buf, (size_t)k);
-		if (r < 0)
-			return nomem(err);
-		if (sta_conn_out_pending(c) > OUT_HIGH && (r = sta_conn_flush(c, err)) < 0)
-			return r;
-		if ((size_t)k < FILE_STEP)
-			break;
-	}
-	if (k < 0)
-		return sta_error(err, (int)k, "%s: cannot read: %s", path, stasync_strerror((int)k));
-	if (sta_proto_put_empty(sta_conn_out(c), eof_type) < 0)
-		return nomem(err);
-	return 0;
-}
-
 static int answer_request(struct sta_conn *c, struct stores *st, stasync_codec *codec,
 			  const struct sta_proto_msg *m, stasync_error *err)
 {
@@ -131,7 +103,7 @@ static int answer_request(struct sta_conn *c, struct stores *st, stasync_codec *
 			r = sta_proto_put_missing(sta_conn_out(c), &id);
 		if (r < 0)
 			return nomem(err);
-		if (sta_conn_out_pending(c) > OUT_HIGH && (r = sta_conn_flush(c, err)) < 0)
+		if (sta_conn_out_pending(c) > STA_CONN_OUT_HIGH && (r = sta_conn_flush(c, err)) < 0)
 			return r;
 	}
 	return 0;
@@ -176,9 +148,9 @@ int stasync_remote_serve_pull(int in_fd, int out_fd, const stasync_remote_paths 
 		(p->archive ? STA_PROTO_READABLE_ARCHIVE : 0);
 	r = sta_conn_hello(c, local, &remote, err);
 	if (r == 0 && (remote & STA_PROTO_PULL_INDEX))
-		r = send_file(c, index_fd, p->index, STA_PROTO_INDEX, STA_PROTO_INDEX_EOF, err);
+		r = sta_conn_send_file(c, index_fd, p->index, STA_PROTO_INDEX, STA_PROTO_INDEX_EOF, err);
 	if (r == 0 && (remote & STA_PROTO_PULL_ARCHIVE))
-		r = send_file(c, archive_fd, p->archive, STA_PROTO_ARCHIVE, STA_PROTO_ARCHIVE_EOF, err);
+		r = sta_conn_send_file(c, archive_fd, p->archive, STA_PROTO_ARCHIVE, STA_PROTO_ARCHIVE_EOF, err);
 	/* The client may leave whenever it likes: at a goodbye or by closing. */
 	while (r == 0) {
 		r = sta_conn_next(c, &m, err);
@@ -306,7 +278,7 @@ static int send_requests(struct push *x, stasync_error *err)
 {
 	stasync_chunk_id ids[64];
 
-	while (x->n_requested < x->n_want && sta_conn_out_pending(x->c) < OUT_HIGH) {
+	while (x->n_requested < x->n_want && sta_conn_out_pending(x->c) < STA_CONN_OUT_HIGH) {
 		size_t k = 0;
 		int r;
 

@@ -64,6 +64,15 @@ int sta_conn_try_next(struct sta_conn *c, struct sta_proto_msg *m, stasync_error
 void sta_conn_poll_fds(const struct sta_conn *c, int *in_fd, int *out_fd);
 int sta_conn_io(struct sta_conn *c, bool readable, bool writable, stasync_error *err);
 
+/* Queue no more than this before letting the peer catch up. */
+#define STA_CONN_OUT_HIGH ((size_t)8 << 20)
+
+/* sta_conn_send_file() — queue all of fd (named path in messages) as
+ * frames of `type`, then an empty frame of `eof_type`, writing whenever
+ * more than STA_CONN_OUT_HIGH is queued. */
+int sta_conn_send_file(struct sta_conn *c, int fd, const char *path, uint64_t type,
+		       uint64_t eof_type, stasync_error *err);
+
 /* sta_conn_flush() — write everything queued. It reads meanwhile, which
  * may move the input buffer: a frame from sta_conn_next() is invalid
  * after it. */

@@ -94,4 +94,8 @@ int sta_mkdir_p(const char *path);
  * across threads and processes; not random in any cryptographic sense. */
 uint64_t sta_random_u64(void);
 
+/* sta_tmpfile_open() — an unlinked temporary file in $TMPDIR (else
+ * /tmp), open for reading and writing; or -errno. */
+int sta_tmpfile_open(void);
+
 #endif
