@@ -8,6 +8,7 @@
 #include <pthread.h>
 
 #include <stasync/chunk-stream.h>
+#include "format.h"
 #include "util.h"
 
 /* Bytes gathered before scanning: large enough that per-call overhead
@@ -213,7 +214,10 @@ int stasync_chunk_writer_new(const stasync_chunk_writer_options *o, int index_fd
 			     stasync_error *err)
 {
 	stasync_index_header h = {
-		.feature_flags = o->feature_flags,
+		/* the header says which digest names the chunks, whatever the
+		 * caller's flags say */
+		.feature_flags = (o->feature_flags & ~CA_FORMAT_SHA512_256) |
+				 (o->digest == STASYNC_DIGEST_SHA512_256 ? CA_FORMAT_SHA512_256 : 0),
 		.chunk_size_min = o->sizes.min,
 		.chunk_size_avg = o->sizes.avg,
 		.chunk_size_max = o->sizes.max,

@@ -1,0 +1,188 @@
+/* test-chunk-stream — the chunk writer and reader on their worker threads:
+ * the index and the stream digest do not depend on how many threads hash
+ * and store, the stream reads back whole with any number of fetching
+ * threads, and a missing chunk is reported in order, after every byte
+ * before it. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <stasync/chunk-stream.h>
+#include "tap.h"
+#include "testdata.h"
+
+#define STREAM_SIZE ((size_t)3 << 20)
+
+static uint8_t *stream;
+
+static void *xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+
+	if (!p) {
+		perror("malloc");
+		exit(99);
+	}
+	return p;
+}
+
+/* The whole contents of fd from offset 0. */
+static uint8_t *slurp(int fd, size_t *n)
+{
+	struct stat st;
+	uint8_t *p;
+
+	if (fstat(fd, &st) < 0)
+		exit(99);
+	p = xmalloc((size_t)st.st_size);
+	if (pread(fd, p, (size_t)st.st_size, 0) != st.st_size)
+		exit(99);
+	*n = (size_t)st.st_size;
+	return p;
+}
+
+/* Chunk the stream with `threads` workers into store `dir`; the index stays
+ * in an unlinked file, returned open. */
+static int make(const char *dir, unsigned threads, stasync_chunk_id *digest,
+		stasync_chunk_stats *stats)
+{
+	char path[4096];
+	stasync_chunk_writer_options o = { .digest = STASYNC_DIGEST_SHA512_256, .threads = threads };
+	stasync_error err = { 0, "" };
+	stasync_chunk_writer *w = NULL;
+	stasync_store *s = NULL;
+	int fd, r;
+
+	snprintf(path, sizeof(path), "%s/%s", tap_tmpdir(), dir);
+	if (stasync_chunk_sizes_parse("1K:4K:16K", &o.sizes) < 0 ||
+	    stasync_store_open(path, STASYNC_STORE_WRITABLE, &s, &err) < 0)
+		exit(99);
+	snprintf(path, sizeof(path), "%s/%s.caibx", tap_tmpdir(), dir);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		exit(99);
+	o.store = s;
+	r = stasync_chunk_writer_new(&o, fd, path, &w, &err);
+	/* in uneven pieces, as a pipe would give them */
+	for (size_t off = 0, k = 1; r == 0 && off < STREAM_SIZE; off += k, k = k * 7 % 100003 + 1) {
+		k = k < STREAM_SIZE - off ? k : STREAM_SIZE - off;
+		r = stasync_chunk_writer_write(w, stream + off, k, &err);
+	}
+	if (r == 0)
+		r = stasync_chunk_writer_finish(w, digest, stats, &err);
+	tap_ok(r == 0, "make with %u worker threads (%d %s)", threads, r, err.message);
+	stasync_chunk_writer_free(w);
+	stasync_store_free(s);
+	return fd;
+}
+
+/* Read the stream of index fd back from store `dir` with `threads`
+ * fetching threads: how many bytes matched before the end or an error. */
+static int read_back(int index_fd, const char *dir, unsigned threads, size_t *matched,
+		     stasync_error *err)
+{
+	char path[4096];
+	stasync_index_reader *ir = NULL;
+	stasync_chunk_reader *cr = NULL;
+	stasync_store *s = NULL;
+	const void *p;
+	size_t n;
+	int r;
+
+	snprintf(path, sizeof(path), "%s/%s", tap_tmpdir(), dir);
+	if (stasync_store_open(path, 0, &s, err) < 0 || lseek(index_fd, 0, SEEK_SET) != 0 ||
+	    stasync_index_reader_open(dup(index_fd), "index", &ir, err) < 0)
+		exit(99);
+	stasync_fetch f = { .stores = &s, .n_stores = 1, .threads = threads };
+	r = stasync_chunk_reader_new(ir, &f, &cr, err);
+	*matched = 0;
+	while (r == 0 && (r = stasync_chunk_reader_next(cr, &p, &n, err)) > 0) {
+		if (*matched + n > STREAM_SIZE || memcmp(stream + *matched, p, n) != 0) {
+			r = -EBADMSG;
+			break;
+		}
+		*matched += n;
+		r = 0;
+	}
+	stasync_chunk_reader_free(cr);
+	stasync_index_reader_free(ir);
+	stasync_store_free(s);
+	return r;
+}
+
+int main(void)
+{
+	static const unsigned writers[] = { 1, 2, 8 }, readers[] = { 1, 3, 16 };
+	stasync_chunk_id digests[3], want;
+	stasync_chunk_stats stats[3];
+	uint8_t *index[3];
+	size_t index_n[3], matched;
+	char dir[16], hex[STASYNC_DIGEST_HEX_SIZE];
+	stasync_error err = { 0, "" };
+	int fds[3], r;
+
+	stream = xmalloc(STREAM_SIZE);
+	testdata_fill(stream, STREAM_SIZE, 5, TESTDATA_MIXED);
+	stasync_digest_buffer(STASYNC_DIGEST_SHA512_256, stream, STREAM_SIZE, &want);
+
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(dir, sizeof(dir), "st%zu", i);
+		fds[i] = make(dir, writers[i], &digests[i], &stats[i]);
+		index[i] = slurp(fds[i], &index_n[i]);
+	}
+	tap_ok(stats[0].chunks > 300 && stats[0].chunks_new < stats[0].chunks,
+	       "many chunks, some repeated (%llu chunks, %llu new)",
+	       (unsigned long long)stats[0].chunks, (unsigned long long)stats[0].chunks_new);
+	for (size_t i = 1; i < 3; i++) {
+		tap_ok(index_n[i] == index_n[0] && memcmp(index[i], index[0], index_n[0]) == 0,
+		       "%u workers write the index 1 worker writes, byte for byte", writers[i]);
+		tap_ok(stats[i].chunks == stats[0].chunks && stats[i].bytes == STREAM_SIZE,
+		       "  with the same chunk count and size");
+	}
+	for (size_t i = 0; i < 3; i++)
+		tap_ok(memcmp(&digests[i], &want, sizeof(want)) == 0,
+		       "the stream digest with %u workers is the digest of the stream", writers[i]);
+
+	for (size_t i = 0; i < 3; i++) {
+		r = read_back(fds[0], "st0", readers[i], &matched, &err);
+		tap_ok(r == 0 && matched == STREAM_SIZE,
+		       "read back in order with %u fetching threads (%d, %zu bytes, %s)", readers[i],
+		       r, matched, err.message);
+	}
+
+	/* The 100th chunk goes missing: every byte before its first use still
+	 * comes out. Items: 64 bytes of headers, then (end offset, id) of 40. */
+	{
+		const uint8_t *victim = index[0] + 64 + 99 * 40 + 8;
+		uint64_t end_before = 0;
+		char path[4096];
+
+		for (size_t j = 0; memcmp(index[0] + 64 + j * 40 + 8, victim, 32) != 0; j++) {
+			end_before = 0;
+			for (size_t k = 0; k < 8; k++)
+				end_before |= (uint64_t)index[0][64 + j * 40 + k] << (8 * k);
+		}
+		stasync_chunk_id_format((const stasync_chunk_id *)victim, hex);
+		snprintf(path, sizeof(path), "%s/st0/%.4s/%s.cacnk", tap_tmpdir(), hex, hex);
+		if (unlink(path) < 0)
+			exit(99);
+		for (size_t i = 0; i < 3; i++) {
+			stasync_error_clear(&err);
+			r = read_back(fds[0], "st0", readers[i], &matched, &err);
+			tap_ok(r == -ENOENT && matched == end_before && strstr(err.message, hex),
+			       "%u threads: a missing chunk fails after the %llu bytes before it, naming it (%d, %zu, %s)",
+			       readers[i], (unsigned long long)end_before, r, matched, err.message);
+		}
+	}
+
+	for (size_t i = 0; i < 3; i++) {
+		free(index[i]);
+		close(fds[i]);
+	}
+	free(stream);
+	return tap_done();
+}
