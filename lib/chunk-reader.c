@@ -59,13 +59,10 @@ static bool store_is_remote(const stasync_store *s)
 
 static unsigned default_threads(const stasync_fetch *f)
 {
-	long cpus;
-
 	for (size_t i = 0; i < f->n_stores; i++)
 		if (store_is_remote(f->stores[i]))
 			return STASYNC_FETCH_THREADS_REMOTE;
-	cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	return (unsigned)MAX(1, MIN(cpus, 4));
+	return sta_cpu_count(4);
 }
 
 /* One chunk: from the cache, else from the stores (then into the cache). */
@@ -164,7 +161,6 @@ int stasync_chunk_reader_new(stasync_index_reader *index, const stasync_fetch *f
 	const stasync_index_header *h = stasync_index_reader_header(index);
 	unsigned threads = f->threads ? f->threads : default_threads(f);
 	stasync_chunk_reader *r;
-	pthread_attr_t attr;
 	int e = 0;
 
 	r = calloc(1, sizeof(*r));
@@ -187,18 +183,12 @@ int stasync_chunk_reader_new(stasync_index_reader *index, const stasync_fetch *f
 		stasync_chunk_reader_free(r);
 		return sta_error(err, -ENOMEM, "out of memory");
 	}
-	pthread_attr_init(&attr);
-	/* zstd and the digests keep their state on the heap: a small stack
-	 * does; musl's default (128 KiB) is tight for a TLS library though,
-	 * should a store do TLS on this thread. */
-	pthread_attr_setstacksize(&attr, 512 * 1024);
 	for (unsigned i = 0; i < threads; i++) {
-		e = -pthread_create(&r->threads[i], &attr, worker, r);
+		e = sta_thread_start(&r->threads[i], STA_STACK_WORK, worker, r);
 		if (e < 0)
 			break;
 		r->n_threads++;
 	}
-	pthread_attr_destroy(&attr);
 	if (r->n_threads == 0) {
 		stasync_chunk_reader_free(r);
 		return sta_error(err, e, "cannot start a thread: %s", stasync_strerror(e));

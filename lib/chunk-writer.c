@@ -59,13 +59,6 @@ struct stasync_chunk_writer {
 	bool stop;
 };
 
-static unsigned default_threads(void)
-{
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-
-	return (unsigned)MAX(1, MIN(cpus, 8));
-}
-
 static void *worker(void *arg)
 {
 	stasync_chunk_writer *w = arg;
@@ -222,9 +215,8 @@ int stasync_chunk_writer_new(const stasync_chunk_writer_options *o, int index_fd
 		.chunk_size_avg = o->sizes.avg,
 		.chunk_size_max = o->sizes.max,
 	};
-	unsigned threads = o->threads ? o->threads : default_threads();
+	unsigned threads = o->threads ? o->threads : sta_cpu_count(8);
 	stasync_chunk_writer *w;
-	pthread_attr_t attr;
 	int r;
 
 	w = calloc(1, sizeof(*w));
@@ -259,19 +251,16 @@ int stasync_chunk_writer_new(const stasync_chunk_writer_options *o, int index_fd
 		stasync_chunk_writer_free(w);
 		return r;
 	}
-	pthread_attr_init(&attr);
-	pthread_attr_setstacksize(&attr, 512 * 1024);
 	for (unsigned i = 0; i < threads; i++) {
-		r = -pthread_create(&w->threads[i], &attr, worker, w);
+		r = sta_thread_start(&w->threads[i], STA_STACK_WORK, worker, w);
 		if (r < 0)
 			break;
 		w->n_threads++;
 	}
 	if (w->n_threads > 0) {
-		r = -pthread_create(&w->digest_thread, &attr, digester, w);
+		r = sta_thread_start(&w->digest_thread, STA_STACK_WORK, digester, w);
 		w->digest_started = r == 0;
 	}
-	pthread_attr_destroy(&attr);
 	if (!w->digest_started) {
 		stasync_chunk_writer_free(w);
 		return sta_error(err, r, "cannot start a thread: %s", stasync_strerror(r));

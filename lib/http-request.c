@@ -921,14 +921,8 @@ sta_http *sta_http_free(sta_http *h)
 /* Called with the lock held. */
 static int thread_start(sta_http *h)
 {
-	pthread_attr_t attr;
-	int r;
+	int r = sta_thread_start(&h->thread, STA_STACK_TLS, run, h);
 
-	/* musl's default of 128 KiB is tight for a TLS handshake. */
-	pthread_attr_init(&attr);
-	pthread_attr_setstacksize(&attr, 1024 * 1024);
-	r = -pthread_create(&h->thread, &attr, run, h);
-	pthread_attr_destroy(&attr);
 	if (r == 0)
 		h->thread_started = true;
 	return r;

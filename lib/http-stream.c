@@ -90,7 +90,7 @@ int stasync_http_stream_open(const char *url, const stasync_http_options *o, uin
 	}
 	s->pipe_r = p[0];
 	s->pipe_w = p[1];
-	r = -pthread_create(&s->thread, NULL, stream_thread, s);
+	r = sta_thread_start(&s->thread, STA_STACK_WORK, stream_thread, s);
 	if (r < 0) {
 		sta_error(err, r, "%s: cannot start a thread: %s", s->name, stasync_strerror(r));
 		goto fail;

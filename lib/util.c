@@ -170,3 +170,25 @@ int sta_tmpfile_open(void)
 	free(path);
 	return fd;
 }
+
+int sta_thread_start(pthread_t *t, size_t stack_size, void *(*fn)(void *), void *arg)
+{
+	pthread_attr_t attr;
+	int r;
+
+	r = pthread_attr_init(&attr);
+	if (r)
+		return -r;
+	r = pthread_attr_setstacksize(&attr, stack_size);
+	if (r == 0)
+		r = pthread_create(t, &attr, fn, arg);
+	pthread_attr_destroy(&attr);
+	return -r;
+}
+
+unsigned sta_cpu_count(unsigned max)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1 : (unsigned)MIN((unsigned long)n, (unsigned long)MAX(max, 1u));
+}

@@ -4,6 +4,7 @@
 #define STASYNC_LIB_UTIL_H
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -93,6 +94,18 @@ int sta_mkdir_p(const char *path);
 /* sta_random_u64() — a number for temporary names, unlikely to repeat
  * across threads and processes; not random in any cryptographic sense. */
 uint64_t sta_random_u64(void);
+
+/* Stack sizes for the library's threads: musl's default (128 KiB) is tight
+ * for a TLS handshake; zstd and the digests keep their state on the heap. */
+#define STA_STACK_TLS ((size_t)1 << 20)
+#define STA_STACK_WORK ((size_t)512 << 10)
+
+/* sta_thread_start() — run fn(arg) on a new thread with a stack of
+ * stack_size bytes. Returns 0 or -errno. */
+int sta_thread_start(pthread_t *t, size_t stack_size, void *(*fn)(void *), void *arg);
+
+/* sta_cpu_count() — the CPUs online, from 1 to max. */
+unsigned sta_cpu_count(unsigned max);
 
 /* sta_tmpfile_open() — an unlinked temporary file in $TMPDIR (else
  * /tmp), open for reading and writing; or -errno. */
