@@ -63,12 +63,12 @@ ssize_t sta_read_full(int fd, void *p, size_t n)
 	return (ssize_t)done;
 }
 
-int sta_write_full(int fd, const void *p, size_t n)
+/* Write all n bytes: at `offset` with pwrite(), or where fd stands with
+ * write() when offset is negative (pipes, terminals). */
+static int write_all(int fd, const uint8_t *q, size_t n, int64_t offset)
 {
-	const uint8_t *q = p;
-
 	while (n > 0) {
-		ssize_t k = write(fd, q, n);
+		ssize_t k = offset < 0 ? write(fd, q, n) : pwrite(fd, q, n, (off_t)offset);
 		if (k < 0) {
 			if (errno == EINTR)
 				continue;
@@ -78,28 +78,23 @@ int sta_write_full(int fd, const void *p, size_t n)
 			return -EIO;
 		q += k;
 		n -= (size_t)k;
+		if (offset >= 0)
+			offset += k;
 	}
 	return 0;
 }
 
+int sta_write_full(int fd, const void *p, size_t n)
+{
+	return write_all(fd, p, n, -1);
+}
+
 int sta_pwrite_full(int fd, const void *p, size_t n, uint64_t offset)
 {
-	const uint8_t *q = p;
-
-	while (n > 0) {
-		ssize_t k = pwrite(fd, q, n, (off_t)offset);
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (k == 0)
-			return -EIO;
-		q += k;
-		n -= (size_t)k;
-		offset += (uint64_t)k;
-	}
-	return 0;
+	/* what pwrite() says of an offset off_t cannot hold */
+	if (offset > INT64_MAX)
+		return -EINVAL;
+	return write_all(fd, p, n, (int64_t)offset);
 }
 
 char *sta_strdup(const char *s)
