@@ -72,3 +72,34 @@ int tap_done(void)
 	printf("1..%d\n", tests_run);
 	return tests_failed ? 1 : 0;
 }
+
+void *tap_xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+
+	if (!p) {
+		perror("malloc");
+		exit(99);
+	}
+	return p;
+}
+
+const char *tap_tmp_path(const char *name)
+{
+	static char bufs[8][4096];
+	static unsigned next;
+	char *b = bufs[next++ % 8];
+
+	snprintf(b, sizeof(bufs[0]), "%s/%s", tap_tmpdir(), name);
+	return b;
+}
+
+void tap_write_file(const char *path, const void *p, size_t n)
+{
+	FILE *f = fopen(path, "wb");
+
+	if (!f || (n && fwrite(p, 1, n, f) != n) || fclose(f) != 0) {
+		perror(path);
+		exit(99);
+	}
+}

@@ -3,6 +3,7 @@
 #define STASYNC_TESTS_TAP_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 /* tap_ok() — one test line; returns cond so callers can stop early. A
  * description containing "# TODO reason" marks a known failure (a library
@@ -18,5 +19,12 @@ int tap_done(void);
 const char *tap_srcpath(const char *rel);
 /* tap_tmpdir() — a fresh temporary directory, removed by tap_done(). */
 const char *tap_tmpdir(void);
+
+/* tap_xmalloc() — malloc() that ends the test (exit 99) when it fails. */
+void *tap_xmalloc(size_t n);
+/* tap_tmp_path() — tap_tmpdir()/name, in one of 8 rotating static buffers. */
+const char *tap_tmp_path(const char *name);
+/* tap_write_file() — a file holding p[0..n); exit 99 when it cannot. */
+void tap_write_file(const char *path, const void *p, size_t n);
 
 #endif

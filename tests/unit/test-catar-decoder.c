@@ -43,17 +43,6 @@
 
 #define ELEMENTS(a) (sizeof(a) / sizeof((a)[0]))
 
-static void *xmalloc(size_t n)
-{
-	void *p = malloc(n ? n : 1);
-
-	if (!p) {
-		perror("malloc");
-		exit(99);
-	}
-	return p;
-}
-
 static void *xrealloc(void *p, size_t n)
 {
 	p = realloc(p, n ? n : 1);
@@ -131,26 +120,6 @@ static const char *sbuf_str(struct sbuf *b)
 	return (const char *)b->p;
 }
 
-static const char *tmp_path(const char *name)
-{
-	static char bufs[8][4096];
-	static unsigned next;
-	char *b = bufs[next++ % 8];
-
-	snprintf(b, sizeof(bufs[0]), "%s/%s", tap_tmpdir(), name);
-	return b;
-}
-
-static void write_file(const char *path, const void *p, size_t n)
-{
-	FILE *f = fopen(path, "wb");
-
-	if (!f || (n && fwrite(p, 1, n, f) != n) || fclose(f) != 0) {
-		perror(path);
-		exit(99);
-	}
-}
-
 static uint8_t *read_file(const char *path, size_t *n_ret)
 {
 	struct sbuf b = { 0 };
@@ -170,7 +139,7 @@ static uint8_t *read_file(const char *path, size_t *n_ret)
 		exit(99);
 	}
 	*n_ret = b.n;
-	return b.p ? b.p : xmalloc(1);
+	return b.p ? b.p : tap_xmalloc(1);
 }
 
 static void xmkdir(const char *path)
@@ -324,7 +293,7 @@ static int decode(stasync_read_fn rd, void *ctx, const char *name, const struct 
 	if (r < 0)
 		return r;
 	if (o->payload_chunk)
-		buf = xmalloc(o->payload_chunk);
+		buf = tap_xmalloc(o->payload_chunk);
 	while ((r = stasync_catar_decoder_next(d, &e, err)) > 0) {
 		const char *path = stasync_catar_decoder_path(d);
 		const char *base = stasync_catar_decoder_name(d);
@@ -516,37 +485,37 @@ static void build_tree(const char *root)
 
 	xmkdir(root);
 #define P(rel) (snprintf(p, sizeof(p), "%s/%s", root, rel), p)
-	write_file(P("a.txt"), "hello\n", 6);
-	write_file(P("empty"), "", 0);
-	big = xmalloc(big_size);
+	tap_write_file(P("a.txt"), "hello\n", 6);
+	tap_write_file(P("empty"), "", 0);
+	big = tap_xmalloc(big_size);
 	for (size_t i = 0; i < big_size; i++) {
 		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
 		big[i] = (uint8_t)x;
 	}
-	write_file(P("big.bin"), big, big_size);
+	tap_write_file(P("big.bin"), big, big_size);
 	free(big);
-	write_file(P("name with spaces"), "s", 1);
-	write_file(P("\xc3\xbc" "n\xc3\xaf" "c\xc3\xb6" "d\xc3\xa9.txt"), "u", 1);
-	write_file(P("-dash"), "d", 1);
-	write_file(P(".hidden"), "h", 1);
-	write_file(P("tab\tname"), "t", 1);
+	tap_write_file(P("name with spaces"), "s", 1);
+	tap_write_file(P("\xc3\xbc" "n\xc3\xaf" "c\xc3\xb6" "d\xc3\xa9.txt"), "u", 1);
+	tap_write_file(P("-dash"), "d", 1);
+	tap_write_file(P(".hidden"), "h", 1);
+	tap_write_file(P("tab\tname"), "t", 1);
 	memset(longname, 'n', 255);
 	longname[255] = 0;
-	write_file(P(longname), "long", 4);
+	tap_write_file(P(longname), "long", 4);
 	xmkdir(P("sub"));
-	write_file(P("sub/ca"), "1", 1);
-	write_file(P("sub/cb"), "2", 1);
+	tap_write_file(P("sub/ca"), "1", 1);
+	tap_write_file(P("sub/cb"), "2", 1);
 	xmkdir(P("sub/deep"));
 	xmkdir(P("sub/deep/deeper"));
 	xmkdir(P("sub/deep/deeper/deepest"));
-	write_file(P("sub/deep/deeper/deepest/file"), "x", 1);
+	tap_write_file(P("sub/deep/deeper/deepest/file"), "x", 1);
 	xmkdir(P("emptydir"));
 	xmkdir(P("wide"));
 	for (int i = 0; i < 150; i++) {
 		char rel[64];
 
 		snprintf(rel, sizeof(rel), "wide/f%03d", i);
-		write_file(P(rel), rel, strlen(rel) % 7);
+		tap_write_file(P(rel), rel, strlen(rel) % 7);
 	}
 	if (symlink("a.txt", P("link")) < 0 || symlink("does/not/exist", P("dangling")) < 0 ||
 	    mkfifo(P("fifo"), 0640) < 0) {
@@ -569,12 +538,12 @@ static void build_tree(const char *root)
 	if (!have_xattrs)
 		tap_diag("no user xattrs on this file system");
 
-	write_file(P("owned"), "o", 1);
+	tap_write_file(P("owned"), "o", 1);
 	/* as root, one file owned by nobody; otherwise all are the user's */
 	have_owner = geteuid() != 0 ? getpwuid(geteuid()) != NULL :
 		getpwuid(65534) && getgrgid(65534) && lchown(P("owned"), 65534, 65534) == 0;
 
-	write_file(P("acl-file"), "acl", 3);
+	tap_write_file(P("acl-file"), "acl", 3);
 	xmkdir(P("acl-dir"));
 	{
 		char cmd[2 * sizeof(p) + 128];
@@ -601,12 +570,12 @@ static void build_small_tree(const char *root)
 
 #define P(rel) (snprintf(p, sizeof(p), "%s/%s", root, rel), p)
 	xmkdir(root);
-	write_file(P("a.txt"), "hello\n", 6);
+	tap_write_file(P("a.txt"), "hello\n", 6);
 	xmkdir(P("sub"));
-	write_file(P("sub/ca"), "1", 1);
-	write_file(P("sub/cb"), "2", 1);
+	tap_write_file(P("sub/ca"), "1", 1);
+	tap_write_file(P("sub/cb"), "2", 1);
 	xmkdir(P("sub/deep"));
-	write_file(P("sub/deep/x"), "", 0);
+	tap_write_file(P("sub/deep/x"), "", 0);
 	if (symlink("a.txt", P("link")) < 0 || mkfifo(P("fifo"), 0644) < 0) {
 		perror("symlink");
 		exit(99);
@@ -828,7 +797,7 @@ static void expected_tree(struct sbuf *t, uint64_t f, const char *fs_root,
 		char fs[8192], rel[4096];
 		struct dirent **names;
 		int n, next;
-	} *stack = xmalloc(sizeof(*stack) * 16);
+	} *stack = tap_xmalloc(sizeof(*stack) * 16);
 	int top = 0;
 
 	expected_entry(t, f, fs_root, "", 0, o);
@@ -896,8 +865,8 @@ static uint64_t root_flags(const uint8_t *p, size_t n)
 
 static void test_casync_tree(void)
 {
-	const char *tree = tmp_path("tree");
-	const char *archive = tmp_path("x.catar");
+	const char *tree = tap_tmp_path("tree");
+	const char *archive = tap_tmp_path("x.catar");
 
 	build_tree(tree);
 	for (size_t i = 0; i < ELEMENTS(feature_sets); i++) {
@@ -1029,8 +998,8 @@ static const uint64_t all_types[] = {
 
 static void test_corruptions(void)
 {
-	const char *tree = tmp_path("small");
-	const char *archive = tmp_path("small.catar");
+	const char *tree = tap_tmp_path("small");
+	const char *archive = tap_tmp_path("small.catar");
 	uint8_t *orig, *p;
 	size_t n, n_rec, bad = 0, cases = 0;
 	struct record *rec;
@@ -1043,7 +1012,7 @@ static void test_corruptions(void)
 	if (!tap_ok(casync_make(NULL, archive, tree), "casync make of the small tree"))
 		return;
 	orig = read_file(archive, &n);
-	p = xmalloc(n + 1 + n);
+	p = tap_xmalloc(n + 1 + n);
 	n_rec = list_records(orig, n, &rec);
 	tap_ok(decode_mem(orig, n, 0, "x.catar", &o, NULL, &err) == 0,
 	       "the small archive (%zu bytes, %zu records) decodes", n, n_rec);
@@ -1293,7 +1262,7 @@ static void s_goodbye(struct sbuf *b, struct sta_goodbye_item *items, size_t n,
 		      uint64_t entry_start)
 {
 	size_t size = (size_t)sta_goodbye_size(n);
-	uint8_t *g = xmalloc(size);
+	uint8_t *g = tap_xmalloc(size);
 
 	if (sta_goodbye_serialize(items, n, b->n, entry_start, g) < 0)
 		exit(99);
@@ -1699,8 +1668,8 @@ static void test_rules(void)
  * forward, then closed from the inside out (no GOODBYEs when open). */
 static void build_nested(struct sbuf *b, size_t levels, bool close)
 {
-	uint64_t *entry_at = xmalloc((levels + 1) * sizeof(uint64_t));
-	uint64_t *name_at = xmalloc((levels + 1) * sizeof(uint64_t));
+	uint64_t *entry_at = tap_xmalloc((levels + 1) * sizeof(uint64_t));
+	uint64_t *name_at = tap_xmalloc((levels + 1) * sizeof(uint64_t));
 	uint64_t hash = sta_goodbye_hash("d", 1);
 
 	entry_at[0] = 0;
@@ -1797,7 +1766,7 @@ static void test_depth(void)
 static void test_wide(void)
 {
 	const size_t n = 3000;
-	struct sta_goodbye_item *items = xmalloc(n * sizeof(*items));
+	struct sta_goodbye_item *items = tap_xmalloc(n * sizeof(*items));
 	struct sbuf b = { 0 }, t = { 0 };
 	stasync_error err = { 0 };
 	int r;

@@ -19,17 +19,6 @@
 
 static uint8_t *stream;
 
-static void *xmalloc(size_t n)
-{
-	void *p = malloc(n ? n : 1);
-
-	if (!p) {
-		perror("malloc");
-		exit(99);
-	}
-	return p;
-}
-
 /* The whole contents of fd from offset 0. */
 static uint8_t *slurp(int fd, size_t *n)
 {
@@ -38,7 +27,7 @@ static uint8_t *slurp(int fd, size_t *n)
 
 	if (fstat(fd, &st) < 0)
 		exit(99);
-	p = xmalloc((size_t)st.st_size);
+	p = tap_xmalloc((size_t)st.st_size);
 	if (pread(fd, p, (size_t)st.st_size, 0) != st.st_size)
 		exit(99);
 	*n = (size_t)st.st_size;
@@ -125,7 +114,7 @@ int main(void)
 	stasync_error err = { 0, "" };
 	int fds[3], r;
 
-	stream = xmalloc(STREAM_SIZE);
+	stream = tap_xmalloc(STREAM_SIZE);
 	testdata_fill(stream, STREAM_SIZE, 5, TESTDATA_MIXED);
 	stasync_digest_buffer(STASYNC_DIGEST_SHA512_256, stream, STREAM_SIZE, &want);
 

@@ -30,17 +30,6 @@
 
 /* ---- helpers ------------------------------------------------------------- */
 
-static void *xmalloc(size_t n)
-{
-	void *p = malloc(n ? n : 1);
-
-	if (!p) {
-		perror("malloc");
-		exit(99);
-	}
-	return p;
-}
-
 static void put64(uint8_t *p, uint64_t v)
 {
 	for (int i = 0; i < 8; i++, v >>= 8)
@@ -56,27 +45,6 @@ static uint64_t get64(const uint8_t *p)
 	return v;
 }
 
-/* A path in the test's temporary directory, in a rotating static buffer. */
-static const char *tmp_path(const char *name)
-{
-	static char bufs[4][4096];
-	static unsigned next;
-	char *b = bufs[next++ % 4];
-
-	snprintf(b, sizeof(bufs[0]), "%s/%s", tap_tmpdir(), name);
-	return b;
-}
-
-static void write_file(const char *path, const void *p, size_t n)
-{
-	FILE *f = fopen(path, "wb");
-
-	if (!f || (n && fwrite(p, 1, n, f) != n) || fclose(f) != 0) {
-		perror(path);
-		exit(99);
-	}
-}
-
 static uint8_t *read_file(const char *path, size_t *n_ret)
 {
 	struct stat st;
@@ -87,7 +55,7 @@ static uint8_t *read_file(const char *path, size_t *n_ret)
 		perror(path);
 		exit(99);
 	}
-	p = xmalloc((size_t)st.st_size);
+	p = tap_xmalloc((size_t)st.st_size);
 	if (read(fd, p, (size_t)st.st_size) != st.st_size) {
 		perror(path);
 		exit(99);
@@ -133,7 +101,7 @@ static struct image image_make(uint64_t flags, uint64_t min, uint64_t avg, uint6
 	uint8_t *q;
 
 	im.n = HEADERS_SIZE + n_items * ITEM_SIZE + TAIL_SIZE;
-	im.p = q = xmalloc(im.n);
+	im.p = q = tap_xmalloc(im.n);
 	put64(q, HEADER_SIZE);
 	put64(q + 8, INDEX_TYPE);
 	put64(q + 16, flags);
@@ -276,7 +244,7 @@ static void test_round_trip(const char *label, uint64_t flags, uint64_t min, uin
 	int r;
 
 	snprintf(name, sizeof(name), "round-%s.caibx", label);
-	path = tmp_path(name);
+	path = tap_tmp_path(name);
 	r = write_index(path, &h, sizes, n_items);
 	tap_ok(r == 0, "%s: writer writes %zu items", label, n_items);
 
@@ -341,7 +309,7 @@ static void test_round_trips(void)
 	const size_t n_many = 5000; /* 200 KB of items: several reader buffers */
 	static const uint64_t one[] = { 12345 };
 	static const uint64_t edge[] = { 1, 262144, 7, 262144 }; /* 1 B and exactly max */
-	uint64_t *many = xmalloc(n_many * sizeof(*many));
+	uint64_t *many = tap_xmalloc(n_many * sizeof(*many));
 	uint64_t rng = 7;
 
 	for (size_t i = 0; i < n_many; i++)
@@ -362,7 +330,7 @@ static void test_round_trips(void)
 static void test_casync_index(void)
 {
 	const char *src = tap_srcpath("fuzz/corpus/fuzz-index/casync-blob-1k.caibx");
-	const char *path = tmp_path("rewritten.caibx");
+	const char *path = tap_tmp_path("rewritten.caibx");
 	stasync_index_reader *rd = NULL;
 	stasync_index_writer *w = NULL;
 	stasync_error err = { 0, "" };
@@ -478,14 +446,14 @@ static void test_parse_header(void)
 static void reject(const char *name, const void *b, size_t n, bool at_open, size_t good_items,
 		   const char *what)
 {
-	const char *path = tmp_path(name);
+	const char *path = tap_tmp_path(name);
 	stasync_index_reader *rd = NULL;
 	stasync_error err = { 0, "" };
 	stasync_index_item item;
 	size_t items = 0;
 	int r;
 
-	write_file(path, b, n);
+	tap_write_file(path, b, n);
 	r = stasync_index_reader_open(open_ro(path), path, &rd, &err);
 	if (at_open) {
 		tap_ok(r == -EBADMSG && err.code == r && strstr(err.message, path),
@@ -517,16 +485,16 @@ static void test_reject(void)
 	const uint64_t flags = BLOB_FLAGS, min = 1024, avg = 4096, max = 16384;
 	struct image good = image_make(flags, min, avg, max, sizes, 3);
 	const size_t tail = item_at(3);
-	uint8_t *b = xmalloc(good.n + 64);
+	uint8_t *b = tap_xmalloc(good.n + 64);
 
 #define FRESH() memcpy(b, good.p, good.n)
 
 	/* The unmodified image is accepted (the base for everything below). */
 	{
-		const char *path = tmp_path("good.caibx");
+		const char *path = tap_tmp_path("good.caibx");
 		stasync_index_header h = { flags, min, avg, max };
 
-		write_file(path, good.p, good.n);
+		tap_write_file(path, good.p, good.n);
 		tap_ok(read_back(open_ro(path), path, &h, sizes, 3, STASYNC_DIGEST_SHA512_256),
 		       "the hand-made index is read back");
 	}

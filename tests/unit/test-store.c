@@ -25,27 +25,6 @@ static stasync_codec *codec;
 
 /* ---- helpers ------------------------------------------------------------- */
 
-static void *xmalloc(size_t n)
-{
-	void *p = malloc(n ? n : 1);
-
-	if (!p) {
-		perror("malloc");
-		exit(99);
-	}
-	return p;
-}
-
-static const char *tmp_path(const char *name)
-{
-	static char bufs[4][4096];
-	static unsigned next;
-	char *b = bufs[next++ % 4];
-
-	snprintf(b, sizeof(bufs[0]), "%s/%s", tap_tmpdir(), name);
-	return b;
-}
-
 /* A chunk: `size` bytes of test stream `seed`, and its SHA-512/256 id. */
 struct chunk {
 	uint8_t *data;
@@ -59,7 +38,7 @@ static struct chunk chunk_make(uint64_t seed, size_t size, enum testdata_kind ki
 	struct chunk c;
 
 	c.size = size;
-	c.data = xmalloc(size);
+	c.data = tap_xmalloc(size);
 	testdata_fill(c.data, size, seed, kind);
 	stasync_digest_buffer(STASYNC_DIGEST_SHA512_256, c.data, size, &c.id);
 	stasync_chunk_id_format(&c.id, c.hex);
@@ -106,7 +85,7 @@ static void overwrite(const char *path, const void *p, size_t n)
 static void zstd_bytes(const void *p, size_t n, uint8_t **ret, size_t *ret_size)
 {
 	size_t bound = ZSTD_compressBound(n);
-	uint8_t *z = xmalloc(bound);
+	uint8_t *z = tap_xmalloc(bound);
 	size_t k = ZSTD_compress(z, bound, p, n, 3);
 
 	if (ZSTD_isError(k)) {
@@ -124,7 +103,7 @@ static size_t zstd_stream_zeros(size_t n, uint8_t **ret)
 	static const uint8_t block[65536];
 	ZSTD_CCtx *cc = ZSTD_createCCtx();
 	size_t cap = 1 << 20, k;
-	ZSTD_outBuffer o = { xmalloc(cap), cap, 0 };
+	ZSTD_outBuffer o = { tap_xmalloc(cap), cap, 0 };
 	ZSTD_inBuffer in = { NULL, 0, 0 };
 
 	if (!cc)
@@ -167,7 +146,7 @@ static stasync_store *store_open(const char *path, unsigned flags)
 /* get() of chunk c of `size` bytes from s; returns the code, the message in *err. */
 static int get(stasync_store *s, const struct chunk *c, size_t size, stasync_error *err)
 {
-	uint8_t *out = xmalloc(size);
+	uint8_t *out = tap_xmalloc(size);
 	int r;
 
 	stasync_error_clear(err);
@@ -190,7 +169,7 @@ static double now(void)
 
 static void test_put_get(void)
 {
-	const char *dir = tmp_path("store");
+	const char *dir = tap_tmp_path("store");
 	stasync_store *s = store_open(dir, STASYNC_STORE_WRITABLE);
 	struct chunk c = chunk_make(1, CHUNK_SIZE, TESTDATA_MIXED);
 	struct chunk other = chunk_make(2, 1000, TESTDATA_RANDOM);
@@ -293,7 +272,7 @@ static void bad_chunk(stasync_store *s, uint64_t seed, const void *p, size_t n, 
 
 static void test_bad_chunks(void)
 {
-	const char *dir = tmp_path("bad-store");
+	const char *dir = tap_tmp_path("bad-store");
 	stasync_store *s = store_open(dir, STASYNC_STORE_WRITABLE);
 	struct chunk wrong = chunk_make(100, 8192, TESTDATA_MIXED);
 	struct chunk zeros = chunk_make(0, CHUNK_SIZE, TESTDATA_ZERO);
@@ -330,7 +309,7 @@ static void test_bad_chunks(void)
 
 	/* A decompression bomb: 8 MiB of zeros compress to a few hundred
 	 * bytes, stored under the id of 64 KiB of zeros. */
-	bomb = xmalloc(BOMB_SIZE);
+	bomb = tap_xmalloc(BOMB_SIZE);
 	memset(bomb, 0, BOMB_SIZE);
 	zstd_bytes(bomb, BOMB_SIZE, &z, &zn);
 	free(bomb);
@@ -358,7 +337,7 @@ static void test_bad_chunks(void)
 	/* A file far larger than any zstd frame of the declared size. */
 	{
 		struct chunk c = chunk_make(18, 1000, TESTDATA_RANDOM);
-		uint8_t *big = xmalloc(100000);
+		uint8_t *big = tap_xmalloc(100000);
 
 		memset(big, 0, 100000);
 		memcpy(big, "\x28\xb5\x2f\xfd", 4);
@@ -396,7 +375,7 @@ static void test_bad_chunks(void)
 /* casync reads chunks stored uncompressed, as <64 hex> without suffix. */
 static void test_uncompressed(void)
 {
-	const char *dir = tmp_path("raw-store");
+	const char *dir = tap_tmp_path("raw-store");
 	stasync_store *s = store_open(dir, STASYNC_STORE_WRITABLE);
 	struct chunk c = chunk_make(20, 5000, TESTDATA_MIXED);
 	struct chunk bad = chunk_make(21, 5000, TESTDATA_MIXED);
@@ -432,7 +411,7 @@ static int stores_get(stasync_store *const *stores, size_t n, const struct chunk
 
 static void test_fallback(void)
 {
-	const char *dir_a = tmp_path("fb-a"), *dir_b = tmp_path("fb-b"), *dir_c = tmp_path("fb-c");
+	const char *dir_a = tap_tmp_path("fb-a"), *dir_b = tap_tmp_path("fb-b"), *dir_c = tap_tmp_path("fb-c");
 	stasync_store *a = store_open(dir_a, STASYNC_STORE_WRITABLE);
 	stasync_store *b = store_open(dir_b, STASYNC_STORE_WRITABLE);
 	stasync_store *c3 = store_open(dir_c, STASYNC_STORE_WRITABLE);
@@ -440,7 +419,7 @@ static void test_fallback(void)
 	struct chunk c = chunk_make(30, 20000, TESTDATA_MIXED);
 	struct chunk lost = chunk_make(31, 20000, TESTDATA_MIXED);
 	stasync_error err = { 0, "" };
-	uint8_t *out = xmalloc(c.size);
+	uint8_t *out = tap_xmalloc(c.size);
 	int r;
 
 	stasync_store_put(b, codec, &c.id, c.data, c.size, &err);
@@ -482,8 +461,8 @@ static void test_fallback(void)
 
 static void test_open(void)
 {
-	const char *missing = tmp_path("no-such-store");
-	const char *nested = tmp_path("new/deeper/store");
+	const char *missing = tap_tmp_path("no-such-store");
+	const char *nested = tap_tmp_path("new/deeper/store");
 	char url[4200];
 	stasync_store *s = NULL;
 	stasync_error err = { 0, "" };
@@ -532,7 +511,7 @@ static void test_open(void)
 		free(c.data);
 	}
 	{
-		const char *file = tmp_path("a-file");
+		const char *file = tap_tmp_path("a-file");
 		FILE *f = fopen(file, "w");
 
 		if (f)
@@ -582,7 +561,7 @@ static void test_decode(void)
 	struct chunk c = chunk_make(40, 30000, TESTDATA_MIXED);
 	stasync_chunk_id id256;
 	stasync_error err = { 0, "" };
-	uint8_t *out = xmalloc(c.size + 1), *z;
+	uint8_t *out = tap_xmalloc(c.size + 1), *z;
 	size_t zn;
 	int r;
 
@@ -618,7 +597,7 @@ static void test_decode(void)
 
 		zstd_bytes(c.data, 1000, &z1, &n1);
 		zstd_bytes(c.data + 1000, c.size - 1000, &z2, &n2);
-		both = xmalloc(n1 + n2);
+		both = tap_xmalloc(n1 + n2);
 		memcpy(both, z1, n1);
 		memcpy(both + n1, z2, n2);
 		r = decode(both, n1 + n2, true, &c.id, sha512, out, c.size, "mem", &err);
