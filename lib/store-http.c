@@ -153,20 +153,34 @@ static int codec_write(void *ctx, uint64_t offset, const void *p, size_t n)
 	return 0;
 }
 
+/* The URLs of a chunk to ask the server for: *ret (free() it), unless the
+ * server is known to be out of reach. */
+static int chunk_ask(struct http_store *h, const stasync_chunk_id *id, struct chunk_urls **ret,
+		     stasync_error *err)
+{
+	_cleanup_free_ struct chunk_urls *u = malloc(sizeof(*u));
+	int r;
+
+	if (!u)
+		return sta_error(err, -ENOMEM, "out of memory");
+	if ((r = chunk_urls(h, id, u, err)) < 0 || (r = check_down(h, u->name, err)) < 0)
+		return r;
+	*ret = TAKE_PTR(u);
+	return 0;
+}
+
 static int http_fetch(stasync_store *s, stasync_codec *c, const stasync_chunk_id *id,
 		      size_t limit, size_t *size, bool *compressed, stasync_error *err)
 {
 	struct http_store *h = (struct http_store *)s;
 	struct codec_sink sink = { c, limit };
-	_cleanup_free_ struct chunk_urls *u = malloc(sizeof(*u));
+	_cleanup_free_ struct chunk_urls *u = NULL;
 	sta_http_result res;
 	int r;
 
 	/* Only compressed chunks are served: casync asks for nothing else. */
 	*compressed = true;
-	if (!u)
-		return sta_error(err, -ENOMEM, "out of memory");
-	if ((r = chunk_urls(h, id, u, err)) < 0 || (r = check_down(h, u->name, err)) < 0)
+	if ((r = chunk_ask(h, id, &u, err)) < 0)
 		return r;
 	r = sta_http_run(h->http, &(sta_http_request){
 		.method = STA_HTTP_GET, .url = u->url, .name = u->name, .limit = limit,
@@ -184,13 +198,11 @@ static int http_fetch(stasync_store *s, stasync_codec *c, const stasync_chunk_id
 static int http_has(stasync_store *s, const stasync_chunk_id *id, stasync_error *err)
 {
 	struct http_store *h = (struct http_store *)s;
-	_cleanup_free_ struct chunk_urls *u = malloc(sizeof(*u));
+	_cleanup_free_ struct chunk_urls *u = NULL;
 	sta_http_result res;
 	int r;
 
-	if (!u)
-		return sta_error(err, -ENOMEM, "out of memory");
-	if ((r = chunk_urls(h, id, u, err)) < 0 || (r = check_down(h, u->name, err)) < 0)
+	if ((r = chunk_ask(h, id, &u, err)) < 0)
 		return r;
 	r = sta_http_run(h->http, &(sta_http_request){
 		.method = STA_HTTP_HEAD, .url = u->url, .name = u->name,
