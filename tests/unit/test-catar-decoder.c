@@ -38,6 +38,7 @@
 #include "format.h"
 #include "goodbye.h"
 #include "tap.h"
+#include "util.h"
 
 /* ---- helpers ------------------------------------------------------------- */
 
@@ -51,21 +52,6 @@ static void *xrealloc(void *p, size_t n)
 		exit(99);
 	}
 	return p;
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++, v >>= 8)
-		p[i] = (uint8_t)v;
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
 }
 
 /* A growing byte buffer. */
@@ -89,7 +75,7 @@ static void sbuf_put64(struct sbuf *b, uint64_t v)
 {
 	uint8_t x[8];
 
-	put64(x, v);
+	le64_put(x, v);
 	sbuf_put(b, x, 8);
 }
 
@@ -860,7 +846,7 @@ static const struct feature_set feature_sets[] = {
 
 static uint64_t root_flags(const uint8_t *p, size_t n)
 {
-	return n >= 64 ? get64(p + 16) : 0;
+	return n >= 64 ? le64_get(p + 16) : 0;
 }
 
 static void test_casync_tree(void)
@@ -939,8 +925,8 @@ static size_t list_records(const uint8_t *p, size_t n, struct record **ret)
 	for (size_t off = 0; off + 16 <= n;) {
 		r = xrealloc(r, (k + 1) * sizeof(*r));
 		r[k].off = off;
-		r[k].size = (size_t)get64(p + off);
-		r[k].type = get64(p + off + 8);
+		r[k].size = (size_t)le64_get(p + off);
+		r[k].type = le64_get(p + off + 8);
 		if (r[k].size < 16)
 			break;
 		off += r[k++].size;
@@ -1049,7 +1035,7 @@ static void test_corruptions(void)
 			if (t == rec[i].type)
 				continue;
 			memcpy(p, orig, n);
-			put64(p + rec[i].off + 8, t);
+			le64_put(p + rec[i].off + 8, t);
 			cases++;
 			if (maybe_valid && decode_mem(p, n, 0, "x.catar", &o, NULL, &e2) == 0)
 				continue;
@@ -1069,7 +1055,7 @@ static void test_corruptions(void)
 			if (sizes[j] == rec[i].size)
 				continue;
 			memcpy(p, orig, n);
-			put64(p + rec[i].off, sizes[j]);
+			le64_put(p + rec[i].off, sizes[j]);
 			cases++;
 			if (!refused(p, n, 0, NULL, msg, sizeof(msg)) && bad++ < 5)
 				tap_diag("record %zu size %" PRIu64 ": %s", i, sizes[j], msg);
@@ -1077,7 +1063,7 @@ static void test_corruptions(void)
 	}
 	tap_ok(bad == 0, "all %zu resized records refused", cases);
 	memcpy(p, orig, n);
-	put64(p + rec[1].off, UINT64_C(1) << 40);
+	le64_put(p + rec[1].off, UINT64_C(1) << 40);
 	refused(p, n, 0, "must be", msg, sizeof(msg));
 	tap_diag("e.g. %s", msg);
 
@@ -1647,13 +1633,13 @@ static void test_rules(void)
 		tap_ok(r == 0, "reduced bits and whole seconds are fine (%s)", err.message);
 		sbuf_free(&b);
 		s_entry(&b, F, S_IFREG | 0644, 0, 0);
-		put64(b.p + 32, STASYNC_WITH_FLAG_IMMUTABLE);
+		le64_put(b.p + 32, STASYNC_WITH_FLAG_IMMUTABLE);
 		s_record(&b, CA_FORMAT_PAYLOAD, "", 0);
 		r = decode_sbuf(&b, &t, &err);
 		tap_ok(r == 0, "a chattr flag within the feature flags (%s)", err.message);
 		sbuf_free(&b);
 		s_entry(&b, F, S_IFREG | 0644, 0, 0);
-		put64(b.p + 32, STASYNC_WITH_FLAG_NODUMP);
+		le64_put(b.p + 32, STASYNC_WITH_FLAG_NODUMP);
 		s_record(&b, CA_FORMAT_PAYLOAD, "", 0);
 		r = decode_sbuf(&b, &t, &err);
 		tap_ok(r == -EBADMSG && strstr(err.message,

@@ -15,6 +15,7 @@
 #include <stasync/digest.h>
 #include <stasync/index.h>
 #include "tap.h"
+#include "util.h"
 #include "testdata.h"
 
 #define INDEX_TYPE UINT64_C(0x96824d9c7b129ff9)
@@ -29,21 +30,6 @@
 #define HEADERS_SIZE (HEADER_SIZE + TABLE_HEADER_SIZE)
 
 /* ---- helpers ------------------------------------------------------------- */
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++, v >>= 8)
-		p[i] = (uint8_t)v;
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
 
 static uint8_t *read_file(const char *path, size_t *n_ret)
 {
@@ -81,7 +67,7 @@ static void item_id(uint64_t i, stasync_chunk_id *id)
 {
 	uint8_t b[8];
 
-	put64(b, i);
+	le64_put(b, i);
 	stasync_digest_buffer(STASYNC_DIGEST_SHA512_256, b, sizeof(b), id);
 }
 
@@ -102,28 +88,28 @@ static struct image image_make(uint64_t flags, uint64_t min, uint64_t avg, uint6
 
 	im.n = HEADERS_SIZE + n_items * ITEM_SIZE + TAIL_SIZE;
 	im.p = q = tap_xmalloc(im.n);
-	put64(q, HEADER_SIZE);
-	put64(q + 8, INDEX_TYPE);
-	put64(q + 16, flags);
-	put64(q + 24, min);
-	put64(q + 32, avg);
-	put64(q + 40, max);
-	put64(q + 48, UINT64_MAX);
-	put64(q + 56, TABLE_TYPE);
+	le64_put(q, HEADER_SIZE);
+	le64_put(q + 8, INDEX_TYPE);
+	le64_put(q + 16, flags);
+	le64_put(q + 24, min);
+	le64_put(q + 32, avg);
+	le64_put(q + 40, max);
+	le64_put(q + 48, UINT64_MAX);
+	le64_put(q + 56, TABLE_TYPE);
 	q += HEADERS_SIZE;
 	for (size_t i = 0; i < n_items; i++, q += ITEM_SIZE) {
 		stasync_chunk_id id;
 
 		end += sizes[i];
-		put64(q, end);
+		le64_put(q, end);
 		item_id(i, &id);
 		memcpy(q + 8, id.bytes, STASYNC_DIGEST_SIZE);
 	}
-	put64(q, 0);
-	put64(q + 8, 0);
-	put64(q + 16, HEADER_SIZE);
-	put64(q + 24, TABLE_HEADER_SIZE + n_items * ITEM_SIZE + TAIL_SIZE);
-	put64(q + 32, TAIL_MARKER);
+	le64_put(q, 0);
+	le64_put(q + 8, 0);
+	le64_put(q + 16, HEADER_SIZE);
+	le64_put(q + 24, TABLE_HEADER_SIZE + n_items * ITEM_SIZE + TAIL_SIZE);
+	le64_put(q + 32, TAIL_MARKER);
 	return im;
 }
 
@@ -266,11 +252,11 @@ static void test_round_trip(const char *label, uint64_t flags, uint64_t min, uin
 		       i == n_items ? "" : " (differ)");
 		if (i < n_items)
 			tap_diag("first differing item %zu: end %" PRIu64 ", expected %" PRIu64, i,
-				 get64(got + item_at(i)), get64(want.p + item_at(i)));
-		tap_ok(get64(got + tail) == 0 && get64(got + tail + 8) == 0 &&
-		       get64(got + tail + 16) == 48 &&
-		       get64(got + tail + 24) == 16 + 40 * (uint64_t)n_items + 40 &&
-		       get64(got + tail + 32) == TAIL_MARKER,
+				 le64_get(got + item_at(i)), le64_get(want.p + item_at(i)));
+		tap_ok(le64_get(got + tail) == 0 && le64_get(got + tail + 8) == 0 &&
+		       le64_get(got + tail + 16) == 48 &&
+		       le64_get(got + tail + 24) == 16 + 40 * (uint64_t)n_items + 40 &&
+		       le64_get(got + tail + 32) == TAIL_MARKER,
 		       "%s: tail: 0, 0, 48, %" PRIu64 ", marker", label,
 		       16 + 40 * (uint64_t)n_items + 40);
 		tap_ok(memcmp(got, want.p, n) == 0, "%s: whole file as casync lays it out", label);
@@ -416,7 +402,7 @@ static void test_parse_header(void)
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		memcpy(b, im.p, sizeof(b));
-		put64(b + bad[i].at, bad[i].v);
+		le64_put(b + bad[i].at, bad[i].v);
 		h = (stasync_index_header){ 1, 2, 3, 4 };
 		stasync_error_clear(&err);
 		r = stasync_index_parse_header(b, sizeof(b), &h, &err);
@@ -427,10 +413,10 @@ static void test_parse_header(void)
 
 	/* The limits themselves are fine. */
 	memcpy(b, im.p, sizeof(b));
-	put64(b + 16, UINT64_C(0xf0000001ffffffff));
-	put64(b + 24, 1);
-	put64(b + 32, 1);
-	put64(b + 40, UINT64_C(134217728));
+	le64_put(b + 16, UINT64_C(0xf0000001ffffffff));
+	le64_put(b + 24, 1);
+	le64_put(b + 32, 1);
+	le64_put(b + 40, UINT64_C(134217728));
 	r = stasync_index_parse_header(b, sizeof(b), &h, &err);
 	tap_ok(r == 0 && h.chunk_size_max == UINT64_C(134217728),
 	       "parse_header() accepts all valid flags and sizes 1:1:128MiB (%d %s)", r,
@@ -510,61 +496,61 @@ static void test_reject(void)
 
 	/* Header */
 	FRESH();
-	put64(b + 8, INDEX_TYPE + 1);
+	le64_put(b + 8, INDEX_TYPE + 1);
 	reject("bad-magic.caibx", b, good.n, true, 0, "bad INDEX type");
 	FRESH();
-	put64(b, 40);
+	le64_put(b, 40);
 	reject("bad-size.caibx", b, good.n, true, 0, "bad INDEX size");
 	FRESH();
 	memcpy(b, "CATAR\0\0\0", 8);
 	reject("not-index.caibx", b, good.n, true, 0, "not an index at all");
 	FRESH();
-	put64(b + 48, 0);
+	le64_put(b + 48, 0);
 	reject("bad-table-size.caibx", b, good.n, true, 0, "TABLE header size not UINT64_MAX");
 	FRESH();
-	put64(b + 56, TABLE_TYPE - 1);
+	le64_put(b + 56, TABLE_TYPE - 1);
 	reject("bad-table-type.caibx", b, good.n, true, 0, "bad TABLE type");
 	FRESH();
-	put64(b + 16, flags | UINT64_C(0x0000000200000000));
+	le64_put(b + 16, flags | UINT64_C(0x0000000200000000));
 	reject("bad-flags.caibx", b, good.n, true, 0, "unknown feature flag bit 33");
 	FRESH();
-	put64(b + 16, flags | UINT64_C(0x0100000000000000));
+	le64_put(b + 16, flags | UINT64_C(0x0100000000000000));
 	reject("bad-flags2.caibx", b, good.n, true, 0, "unknown feature flag bit 56");
 	FRESH();
-	put64(b + 24, avg + 1);
+	le64_put(b + 24, avg + 1);
 	reject("min-gt-avg.caibx", b, good.n, true, 0, "min > avg");
 	FRESH();
-	put64(b + 32, max + 1);
+	le64_put(b + 32, max + 1);
 	reject("avg-gt-max.caibx", b, good.n, true, 0, "avg > max");
 	FRESH();
-	put64(b + 40, UINT64_C(134217728) + 1);
+	le64_put(b + 40, UINT64_C(134217728) + 1);
 	reject("max-too-big.caibx", b, good.n, true, 0, "max > 128 MiB");
 	FRESH();
-	put64(b + 24, 0);
+	le64_put(b + 24, 0);
 	reject("min-zero.caibx", b, good.n, true, 0, "min = 0");
 	FRESH();
-	put64(b + 24, 0);
-	put64(b + 32, 0);
-	put64(b + 40, 0);
+	le64_put(b + 24, 0);
+	le64_put(b + 32, 0);
+	le64_put(b + 40, 0);
 	reject("all-zero.caibx", b, good.n, true, 0, "sizes 0:0:0");
 
 	/* Items */
 	FRESH();
-	put64(b + item_at(1), 1000);
+	le64_put(b + item_at(1), 1000);
 	reject("offset-equal.caibx", b, good.n, false, 1, "end offset equal to the previous one");
 	FRESH();
-	put64(b + item_at(2), 2999);
+	le64_put(b + item_at(2), 2999);
 	reject("offset-decreasing.caibx", b, good.n, false, 2, "end offset below the previous one");
 	FRESH();
-	put64(b + item_at(2), UINT64_MAX);
+	le64_put(b + item_at(2), UINT64_MAX);
 	reject("offset-huge.caibx", b, good.n, false, 2, "end offset UINT64_MAX");
 	FRESH();
-	put64(b + item_at(0), max + 1);
-	put64(b + item_at(1), max + 2);
-	put64(b + item_at(2), max + 3);
+	le64_put(b + item_at(0), max + 1);
+	le64_put(b + item_at(1), max + 2);
+	le64_put(b + item_at(2), max + 3);
 	reject("first-too-big.caibx", b, good.n, false, 0, "first chunk larger than max");
 	FRESH();
-	put64(b + item_at(2), 3000 + max + 1);
+	le64_put(b + item_at(2), 3000 + max + 1);
 	reject("chunk-too-big.caibx", b, good.n, false, 2, "third chunk larger than max");
 
 	/* Tail and what follows it */
@@ -575,26 +561,26 @@ static void test_reject(void)
 	memcpy(b + good.n, good.p + tail, TAIL_SIZE);
 	reject("two-tails.caibx", b, good.n + TAIL_SIZE, false, 3, "a second tail");
 	FRESH();
-	put64(b + tail + 24, TABLE_HEADER_SIZE + 2 * ITEM_SIZE + TAIL_SIZE);
+	le64_put(b + tail + 24, TABLE_HEADER_SIZE + 2 * ITEM_SIZE + TAIL_SIZE);
 	reject("tail-size-short.caibx", b, good.n, false, 3, "tail table size for 2 items");
 	FRESH();
-	put64(b + tail + 24, TABLE_HEADER_SIZE + 4 * ITEM_SIZE + TAIL_SIZE);
+	le64_put(b + tail + 24, TABLE_HEADER_SIZE + 4 * ITEM_SIZE + TAIL_SIZE);
 	reject("tail-size-long.caibx", b, good.n, false, 3, "tail table size for 4 items");
 	FRESH();
-	put64(b + tail + 32, TAIL_MARKER ^ 0x100);
+	le64_put(b + tail + 32, TAIL_MARKER ^ 0x100);
 	reject("tail-marker.caibx", b, good.n, false, 3, "wrong tail marker");
 	FRESH();
-	put64(b + tail + 8, 1);
+	le64_put(b + tail + 8, 1);
 	reject("tail-fill.caibx", b, good.n, false, 3, "non-zero fill in the tail");
 	FRESH();
-	put64(b + tail + 16, 64);
+	le64_put(b + tail + 16, 64);
 	reject("tail-index-offset.caibx", b, good.n, false, 3, "tail index offset not 48");
 	/* A tail where the first item should be, claiming an empty table of
 	 * the wrong size. */
 	{
 		struct image empty = image_make(flags, min, avg, max, NULL, 0);
 
-		put64(empty.p + HEADERS_SIZE + 24, TABLE_HEADER_SIZE + ITEM_SIZE + TAIL_SIZE);
+		le64_put(empty.p + HEADERS_SIZE + 24, TABLE_HEADER_SIZE + ITEM_SIZE + TAIL_SIZE);
 		reject("empty-bad-tail.caibx", empty.p, empty.n, false, 0,
 		       "empty index whose tail counts one item");
 		free(empty.p);
