@@ -67,6 +67,18 @@
 #   BENCH_SYNC=0    no sync before each timed run
 #   BENCH_COLD=1    drop the page cache (sync; echo 3 >drop_caches) before
 #                   each timed run, so that inputs are read from the disk
+#   BENCH_FS        where the outputs (stores, indexes, extracted trees) go:
+#                   "loop" (default) a new ext4 file system made with
+#                   mkfs.ext4's defaults in a sparse file under BENCH_DIR,
+#                   mounted with a loop device for this run; "host" the file
+#                   system of BENCH_DIR itself. Each run removes its outputs
+#                   before the next; on an ext4 without a journal (as some
+#                   VMs have) the kernel then skips every inode freed in the
+#                   last minutes when it allocates one, which makes creating
+#                   files many times slower for every tool and measures the
+#                   history of the disk, not the tools. A fresh, journaled
+#                   file system measures what a user's usually is. "loop"
+#                   falls back to "host", saying so, when it cannot mount.
 #
 # Runs as root only (trees with files of several owners, kept on extract,
 # and the same privileges for every tool). Needs casync, nginx, python3 and
@@ -104,6 +116,11 @@ BENCH_CASES=${BENCH_CASES:-$all_cases}
 BENCH_OUT=${BENCH_OUT:-$here/RESULTS.md}
 BENCH_SYNC=${BENCH_SYNC:-1}
 BENCH_COLD=${BENCH_COLD:-0}
+BENCH_FS=${BENCH_FS:-loop}
+case "$BENCH_FS" in
+loop | host) ;;
+*) bench_die "BENCH_FS is loop or host, not $BENCH_FS" ;;
+esac
 
 bench_check_tools
 if [ "$BENCH_TREE_MB" -lt 1 ] || [ "$BENCH_BLOB_MB" -lt 1 ]; then
@@ -126,6 +143,7 @@ settings="REPS=$REPS BENCH_TREE_MB=$BENCH_TREE_MB BENCH_BLOB_MB=$BENCH_BLOB_MB"
 [ "$BENCH_CASES" = "$all_cases" ] || settings="$settings BENCH_CASES='$BENCH_CASES'"
 [ "$BENCH_SYNC" = 1 ] || settings="$settings BENCH_SYNC=$BENCH_SYNC"
 [ "$BENCH_COLD" = 0 ] || settings="$settings BENCH_COLD=$BENCH_COLD"
+[ "$BENCH_FS" = loop ] || settings="$settings BENCH_FS=$BENCH_FS"
 [ -n "$DESYNC" ] || [ -z "$(command -v desync 2>/dev/null)" ] || settings="$settings DESYNC=none"
 settings="$settings bench/run.sh"
 
@@ -139,9 +157,11 @@ else
 	D=$(mktemp -d "${TMPDIR:-/tmp}/stasync-bench.XXXXXX") || bench_die "mktemp -d failed"
 fi
 O=$D/out
+out_fs=
 finish() {
 	bench_nginx_stop
-	rm -rf "$O" "$D/rows"
+	[ -z "$out_fs" ] || umount "$O" || bench_say "could not unmount $O"
+	rm -rf "$O" "$D/out.img" "$D/rows"
 	if [ "$keep_dir" = 1 ]; then
 		bench_say "data kept in $D"
 	else
@@ -181,7 +201,23 @@ if [ "$(cat "$D/data.stamp" 2>/dev/null)" != "$stamp" ]; then
 else
 	bench_say "reusing the data in $D"
 fi
+! mountpoint -q "$O" 2>/dev/null || umount "$O" # left by a killed run
 rm -rf "$O"
+mkdir -p "$O"
+if [ "$BENCH_FS" = loop ]; then
+	# room for the outputs of the largest case, three tools, with slack
+	_img_mb=$(((BENCH_TREE_MB * 4 + BENCH_BLOB_MB * 3) * 2 + 1024))
+	rm -f "$D/out.img"
+	if truncate -s "${_img_mb}M" "$D/out.img" &&
+		mkfs.ext4 -q -F "$D/out.img" >"$D/mkfs.log" 2>&1 &&
+		mount -o loop "$D/out.img" "$O" 2>>"$D/mkfs.log"; then
+		out_fs="ext4 made by mkfs.ext4 with its defaults (journal included) in a loop file, new for this run"
+	else
+		cat "$D/mkfs.log" >&2
+		rm -f "$D/out.img"
+		bench_say "cannot mount a loop file system: the outputs go to $D itself (BENCH_FS=host)"
+	fi
+fi
 mkdir -p "$O/stasync" "$O/casync" "$O/desync"
 
 tree_size=$(du -sm "$D/tree" | cut -f1)
@@ -265,6 +301,7 @@ printf '%s\n' "$tool_versions"
 printf 'machine: %s\n' "$(bench_machine)"
 printf 'data: tree %s MB, %s entries; blob %s MiB; tree.catar %s MB; in %s\n' \
 	"$tree_size" "$tree_entries" "$BENCH_BLOB_MB" "$catar_size" "$D"
+printf 'outputs: on %s\n' "${out_fs:-the same file system as the data}"
 
 # make_case NAME TITLE INDEX STORE INPUT KEEP: KEEP=1 keeps the store
 make_case() {
@@ -376,6 +413,7 @@ cpu=$(sed -n 's/^model name[[:space:]]*: *//p' /proc/cpuinfo 2>/dev/null | head 
 [ -n "$cpu" ] || cpu=$(uname -m)
 ram=$(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
 fs=$(df -PT "$D" 2>/dev/null | awk 'NR == 2 { print $2 }')
+[ -n "$out_fs" ] || out_fs="the same file system as the data"
 
 printf '\n== all cases (median of %d runs)\n\n' "$REPS"
 table
@@ -389,6 +427,7 @@ bq='`'
 	printf -- '- command: %s%s%s\n' "$bq" "$settings" "$bq"
 	printf -- '- machine: %s, %s cores, %s RAM, Linux %s; data on %s\n' \
 		"$cpu" "$(nproc 2>/dev/null || echo '?')" "$ram" "$(uname -r)" "${fs:-?}"
+	printf -- '- outputs (stores, indexes, extracted trees): on %s\n' "$out_fs"
 	printf -- '- tools: %s\n' "$tool_versions"
 	printf -- '- data: tree of %s MB, %s entries (copied from %s); blob of %s MiB, disk-image-like (random data, runs of zeros, repeated MiBs); tree.catar of %s MB (the tree as one archive, made by casync, used as a blob); the extract, digest and HTTP cases read a store made by casync make\n' \
 		"$tree_size" "$tree_entries" "$tree_from" "$BENCH_BLOB_MB" "$catar_size"
