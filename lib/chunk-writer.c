@@ -9,6 +9,7 @@
 
 #include <stasync/chunk-stream.h>
 #include "format.h"
+#include "store.h"
 #include "util.h"
 
 /* Bytes gathered before scanning: large enough that per-call overhead
@@ -77,7 +78,7 @@ static void *worker(void *arg)
 		s->state = SLOT_BUSY;
 		pthread_mutex_unlock(&w->lock);
 
-		stasync_digest_buffer(w->o.digest, s->buf, s->len, &s->id);
+		sta_chunk_digest(c, w->o.digest, s->buf, s->len, &s->id);
 		if (!w->o.store)
 			s->r = 0;
 		else if (codec_r < 0)

@@ -134,6 +134,27 @@ static int zstd_inflate(stasync_codec *c, const void *data, size_t n, void *out,
 	return 0;
 }
 
+static bool all_zero(const uint8_t *p, size_t n)
+{
+	return n > 0 && p[0] == 0 && memcmp(p, p + 1, n - 1) == 0;
+}
+
+void sta_chunk_digest(stasync_codec *c, stasync_digest_type type, const void *p, size_t n,
+		      stasync_chunk_id *ret)
+{
+	if (!c || !all_zero(p, n)) {
+		stasync_digest_buffer(type, p, n, ret);
+		return;
+	}
+	if (!c->zero.valid || c->zero.type != type || c->zero.size != n) {
+		stasync_digest_buffer(type, p, n, &c->zero.id);
+		c->zero.type = type;
+		c->zero.size = n;
+		c->zero.valid = true;
+	}
+	*ret = c->zero.id;
+}
+
 int stasync_chunk_decode(stasync_codec *c, const void *data, size_t n, bool compressed,
 			 const stasync_chunk_id *id, stasync_digest_type type,
 			 void *out, size_t size, const char *what, stasync_error *err)
@@ -159,7 +180,7 @@ int stasync_chunk_decode(stasync_codec *c, const void *data, size_t n, bool comp
 	else
 		return sta_error(err, -EBADMSG, "%s: not zstd data (bad magic)", what);
 
-	stasync_digest_buffer(type, out, size, &got);
+	sta_chunk_digest(c, type, out, size, &got);
 	if (!stasync_chunk_id_equal(&got, id))
 		return sta_error(err, -EBADMSG, "%s: content does not match its id", what);
 	return 0;

@@ -11,7 +11,20 @@ struct stasync_codec {
 	struct ZSTD_DCtx_s *dctx;
 	uint8_t *buf;        /* compression output / fetched bytes */
 	size_t buf_size;
+	/* the id of the last all-zero chunk hashed: disk images hold long
+	 * runs of zeros, cut into chunks of the same few sizes */
+	struct {
+		bool valid;
+		stasync_digest_type type;
+		size_t size;
+		stasync_chunk_id id;
+	} zero;
 };
+
+/* The id of a chunk's bytes, as stasync_digest_buffer(); an all-zero chunk
+ * of the size and type last seen by this codec is not hashed again. */
+void sta_chunk_digest(stasync_codec *c, stasync_digest_type type, const void *p, size_t n,
+		      stasync_chunk_id *ret);
 
 int sta_codec_reserve(stasync_codec *c, size_t n);
 int sta_chunk_compress(stasync_codec *c, const void *data, size_t n,

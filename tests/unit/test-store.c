@@ -614,6 +614,49 @@ static void test_decode(void)
 	free(c.data);
 }
 
+/* All-zero chunks: the codec remembers the id of the last one hashed, so
+ * what it answers must be right for every size and digest type, and a
+ * wrong id must still be caught. */
+static void test_zero_chunks(void)
+{
+	const stasync_digest_type types[] = { STASYNC_DIGEST_SHA512_256, STASYNC_DIGEST_SHA256 };
+	const size_t sizes[] = { 65536, 65536, 1, 65536, 4096 };
+	uint8_t *zero = calloc(1, 65536), *out = tap_xmalloc(65536), *z;
+	stasync_error err = { 0, "" };
+	size_t zn;
+	int r;
+
+	for (size_t t = 0; t < 2; t++)
+		for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+			stasync_chunk_id id, other;
+
+			stasync_digest_buffer(types[t], zero, sizes[i], &id);
+			zstd_bytes(zero, sizes[i], &z, &zn);
+			r = decode(z, zn, true, &id, types[t], out, sizes[i], "zero", &err);
+			tap_ok(r == 0, "zero chunk of %zu bytes, %s (%d %s)", sizes[i],
+			       stasync_digest_type_name(types[t]), r, err.message);
+			stasync_digest_buffer(types[1 - t], zero, sizes[i], &other);
+			r = decode(z, zn, true, &other, types[t], out, sizes[i], "zero", &err);
+			tap_ok(r == -EBADMSG, "zero chunk of %zu bytes against the other type's id: -EBADMSG (%d)",
+			       sizes[i], r);
+			free(z);
+		}
+	/* zeros but for the last byte, after the memo holds 64 KiB of zeros */
+	{
+		stasync_chunk_id id;
+
+		zero[65535] = 1;
+		stasync_digest_buffer(STASYNC_DIGEST_SHA512_256, zero, 65536, &id);
+		zero[65535] = 0;
+		zstd_bytes(zero, 65536, &z, &zn);
+		r = decode(z, zn, true, &id, STASYNC_DIGEST_SHA512_256, out, 65536, "zero", &err);
+		tap_ok(r == -EBADMSG, "zero chunk against the id of a nearly zero one: -EBADMSG (%d)", r);
+		free(z);
+	}
+	free(zero);
+	free(out);
+}
+
 static void test_compression_parse(void)
 {
 	stasync_error err = { 0, "" };
@@ -644,6 +687,7 @@ int main(void)
 	test_fallback();
 	test_open();
 	test_decode();
+	test_zero_chunks();
 	test_compression_parse();
 	stasync_codec_free(codec);
 	return tap_done();
