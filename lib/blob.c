@@ -49,13 +49,15 @@ int stasync_blob_make(int in_fd, const char *input, int index_fd, const char *in
 }
 
 int stasync_blob_extract(stasync_index_reader *r, const stasync_fetch *f, int out_fd,
-			 const char *output, stasync_digest_type content_type,
+			 const char *output, bool holes, stasync_digest_type content_type,
 			 stasync_chunk_id *content, stasync_chunk_stats *stats, stasync_error *err)
 {
 	stasync_chunk_reader *cr = NULL;
 	stasync_digest *digest = NULL;
 	const void *p;
 	size_t n;
+	uint64_t off = 0;
+	bool hole_at_end = false;
 	int e;
 
 	e = stasync_chunk_reader_new(r, f, &cr, err);
@@ -67,7 +69,9 @@ int stasync_blob_extract(stasync_index_reader *r, const stasync_fetch *f, int ou
 	}
 	while ((e = stasync_chunk_reader_next(cr, &p, &n, err)) > 0) {
 		if (out_fd >= 0) {
-			e = sta_write_full(out_fd, p, n);
+			e = holes ? sta_pwrite_holes(out_fd, p, n, off, &hole_at_end)
+				  : sta_write_full(out_fd, p, n);
+			off += n;
 			if (e < 0) {
 				e = sta_error(err, e, "%s: cannot write: %s", output,
 					      stasync_strerror(e));
@@ -79,6 +83,10 @@ int stasync_blob_extract(stasync_index_reader *r, const stasync_fetch *f, int ou
 	}
 	if (e < 0)
 		goto out;
+	if (hole_at_end && ftruncate(out_fd, (off_t)off) < 0) {
+		e = sta_error(err, -errno, "%s: cannot set the size: %s", output, strerror(errno));
+		goto out;
+	}
 	if (digest)
 		stasync_digest_final(digest, content);
 	if (stats)

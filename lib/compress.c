@@ -134,15 +134,10 @@ static int zstd_inflate(stasync_codec *c, const void *data, size_t n, void *out,
 	return 0;
 }
 
-static bool all_zero(const uint8_t *p, size_t n)
-{
-	return n > 0 && p[0] == 0 && memcmp(p, p + 1, n - 1) == 0;
-}
-
 void sta_chunk_digest(stasync_codec *c, stasync_digest_type type, const void *p, size_t n,
 		      stasync_chunk_id *ret)
 {
-	if (!c || !all_zero(p, n)) {
+	if (!c || !sta_all_zero(p, n)) {
 		stasync_digest_buffer(type, p, n, ret);
 		return;
 	}

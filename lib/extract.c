@@ -81,8 +81,7 @@ struct sta_btrfs_vol_args {
 #define STA_BTRFS_IOC_SUBVOL_CREATE _IOW(0x94, 14, struct sta_btrfs_vol_args)
 #define STA_BTRFS_IOC_SUBVOL_SETFLAGS _IOW(0x94, 26, uint64_t)
 
-#define PAYLOAD_BUF_SIZE (256u * 1024u) /* a multiple of HOLE_BLOCK */
-#define HOLE_BLOCK 4096u                /* zero blocks this size become holes */
+#define PAYLOAD_BUF_SIZE (256u * 1024u)
 #define FD_WINDOW 32u                   /* open fds at the top of the stack */
 #define FD_ANCHOR 256u                  /* first spacing of the anchors */
 #define FD_ANCHORS_MAX 32u
@@ -1198,11 +1197,6 @@ static int install(struct extractor *x, int dir_fd, const char *tmp, const char 
 }
 
 /* ---- the payload ------------------------------------------------------------------ */
-static bool all_zero(const uint8_t *p, size_t n)
-{
-	return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
-}
-
 static int write_payload(struct extractor *x, int fd, const stasync_entry *e, const char *path)
 {
 	uint64_t off = 0;
@@ -1223,27 +1217,12 @@ static int write_payload(struct extractor *x, int fd, const stasync_entry *e, co
 			}
 			fill += (size_t)k;
 		}
-		/* write runs of blocks, skipping whole zero blocks */
-		size_t i = 0;
-		while (i < fill) {
-			size_t start = i;
-			if (x->o->punch_holes) {
-				while (i + HOLE_BLOCK <= fill && all_zero(x->buf + i, HOLE_BLOCK))
-					i += HOLE_BLOCK;
-				if (i > start) {
-					hole_at_end = true;
-					continue;
-				}
-				while (i < fill &&
-				       !(i + HOLE_BLOCK <= fill && all_zero(x->buf + i, HOLE_BLOCK)))
-					i = MIN(i + HOLE_BLOCK, fill);
-			} else
-				i = fill;
-			r = sta_pwrite_full(fd, x->buf + start, i - start, off + start);
-			if (r < 0)
-				return fail(x, r, path, NULL, "cannot write");
-			hole_at_end = false;
-		}
+		if (x->o->punch_holes)
+			r = sta_pwrite_holes(fd, x->buf, fill, off, &hole_at_end);
+		else
+			r = sta_pwrite_full(fd, x->buf, fill, off);
+		if (r < 0)
+			return fail(x, r, path, NULL, "cannot write");
 		off += fill;
 	}
 	if (off != e->size)

@@ -97,6 +97,43 @@ int sta_pwrite_full(int fd, const void *p, size_t n, uint64_t offset)
 	return write_all(fd, p, n, (int64_t)offset);
 }
 
+bool sta_all_zero(const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	return n > 0 && b[0] == 0 && memcmp(b, b + 1, n - 1) == 0;
+}
+
+/* the bytes from `offset` to the next block boundary, at most `left` */
+static size_t to_boundary(uint64_t offset, size_t left)
+{
+	return MIN((size_t)(STA_HOLE_BLOCK - offset % STA_HOLE_BLOCK), left);
+}
+
+int sta_pwrite_holes(int fd, const void *p, size_t n, uint64_t offset, bool *hole_at_end)
+{
+	const uint8_t *b = p;
+	size_t i = 0;
+
+	while (i < n) {
+		size_t start = i, k;
+
+		while (i < n && sta_all_zero(b + i, k = to_boundary(offset + i, n - i)))
+			i += k;
+		if (i > start) {
+			*hole_at_end = true;
+			continue;
+		}
+		while (i < n && !sta_all_zero(b + i, k = to_boundary(offset + i, n - i)))
+			i += k;
+		int r = sta_pwrite_full(fd, b + start, i - start, offset + start);
+		if (r < 0)
+			return r;
+		*hole_at_end = false;
+	}
+	return 0;
+}
+
 char *sta_strdup(const char *s)
 {
 	return s ? strdup(s) : NULL;

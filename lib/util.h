@@ -84,6 +84,15 @@ ssize_t sta_read_full(int fd, void *p, size_t n);
 int sta_write_full(int fd, const void *p, size_t n);
 /* sta_pwrite_full() — the same at a file offset. */
 int sta_pwrite_full(int fd, const void *p, size_t n, uint64_t offset);
+/* sta_all_zero() — n > 0 bytes, all zero. */
+bool sta_all_zero(const void *p, size_t n);
+/* sta_pwrite_holes() — write n bytes at `offset` into a file that reads as
+ * zeros there (new, or grown by ftruncate), leaving out every piece of
+ * zeros up to a STA_HOLE_BLOCK boundary of the file, so that whole zero
+ * blocks stay holes. *hole_at_end says whether the last piece was left
+ * out: the caller then sets the file's size. 0 or -errno. */
+#define STA_HOLE_BLOCK 4096u
+int sta_pwrite_holes(int fd, const void *p, size_t n, uint64_t offset, bool *hole_at_end);
 
 /* sta_strdup() — strdup that reports -ENOMEM through e. */
 char *sta_strdup(const char *s);

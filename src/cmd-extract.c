@@ -55,8 +55,10 @@ int cli_blob_index_run(struct cli *c, const char *index_path, const char *output
 	/* casync digests the blob of an index with SHA-512/256 whatever
 	 * --digest says (--digest only picks chunk ids when making). */
 	fetch = cli_fetch(c, stores, n_stores);
+	/* a new file (not a device, not standard output) gets holes */
 	r = stasync_blob_extract(idx, &fetch, writing ? out.fd : -1,
 				 writing && strcmp(output, "-") ? output : "standard output",
+				 c->punch_holes && (out.tmp_path || out.upload),
 				 STASYNC_DIGEST_SHA512_256, digest, &stats, &err);
 	if (writing) {
 		if (r == 0)

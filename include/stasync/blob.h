@@ -29,9 +29,12 @@ int stasync_blob_make(int in_fd, const char *input, int index_fd, const char *in
  * fetching chunks as `f` says (chunk ids are checked with the
  * index's digest). When `content` is non-NULL the digest of the written
  * bytes, of type `content_type`, is returned there. out_fd may be -1 to
- * only compute the digest (`digest` of an index). */
+ * only compute the digest (`digest` of an index). `holes`: out_fd is a
+ * new, empty regular file, written from its start; blocks of zeros are
+ * left unwritten, as holes, and the size set at the end (what casync does
+ * unless --punch-holes=no). */
 int stasync_blob_extract(stasync_index_reader *r, const stasync_fetch *f, int out_fd,
-			 const char *output, stasync_digest_type content_type,
+			 const char *output, bool holes, stasync_digest_type content_type,
 			 stasync_chunk_id *content, stasync_chunk_stats *stats, stasync_error *err);
 
 /* stasync_blob_digest() — the digest of all bytes readable from fd. */
