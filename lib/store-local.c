@@ -122,7 +122,9 @@ static int local_put(stasync_store *s, const stasync_chunk_id *id, const void *d
 		r = fd < 0 ? fd : sta_write_full(fd, data, n);
 		if (r == 0)
 			r = sta_tmpfile_link(fd, l->dirfd, path);
-		/* There already: a cache replaces a chunk found corrupt. */
+		/* There already: a cache replaces a chunk found corrupt; for
+		 * make, another worker stored the same chunk (it counts once). */
+		bool existed = r == -EEXIST;
 		for (int tries = 0; r == -EEXIST && tries < 16; tries++) {
 			snprintf(tmp, sizeof(tmp), "%.4s/.%s.%016" PRIx64 ".tmp", path, path + 5,
 				 sta_random_u64());
@@ -136,7 +138,7 @@ static int local_put(stasync_store *s, const stasync_chunk_id *id, const void *d
 			close(fd);
 		if (r == 0) {
 			__atomic_store_n(&l->dirty, true, __ATOMIC_RELAXED);
-			return 1;
+			return !existed;
 		}
 		if (r == -ENOSPC || r == -EDQUOT || r == -EIO || r == -EROFS)
 			return sta_error(err, r, "%s/%s: cannot write: %s", s->locator, path,
