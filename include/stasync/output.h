@@ -5,7 +5,8 @@
  * complete, so a failure, a kill or a power loss never leaves a
  * half-written file under the final name (and a kill no temporary file
  * either, with O_TMPFILE). Block and character devices, pipes and "-"
- * (stdout) are written in place; a block device is fsync'd on commit. */
+ * (stdout) are written in place; a block device is fsync'd on commit
+ * too (unless no_sync). */
 #ifndef STASYNC_OUTPUT_H
 #define STASYNC_OUTPUT_H
 
