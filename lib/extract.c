@@ -1516,7 +1516,18 @@ static int frame_add_name(struct extractor *x, struct dir_frame *f, const char *
 	return 0;
 }
 
-static int delete_extra(struct extractor *x, struct dir_frame *f, int fd)
+/* A temporary name of ours, left by a killed extraction. */
+static bool is_tmp_name(const char *name)
+{
+	size_t n = strlen(TMP_PREFIX);
+
+	return strncmp(name, TMP_PREFIX, n) == 0 && strlen(name + n) == 16 &&
+	       strspn(name + n, "0123456789abcdef") == 16;
+}
+
+/* Remove what the archive does not list; with tmp_only (no --delete),
+ * only the temporary files a killed run left behind. */
+static int delete_extra(struct extractor *x, struct dir_frame *f, int fd, bool tmp_only)
 {
 	_cleanup_close_ int dfd = -EBADF;
 	char **extra = NULL;
@@ -1544,6 +1555,8 @@ static int delete_extra(struct extractor *x, struct dir_frame *f, int fd)
 			break;
 		}
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (tmp_only && !is_tmp_name(de->d_name))
 			continue;
 		key = de->d_name;
 		if (bsearch(&key, f->names, f->n_names, sizeof(*f->names), name_cmp))
@@ -1592,7 +1605,7 @@ static int finish_dir(struct extractor *x)
 
 	if (fd < 0)
 		return fd;
-	if (x->o->delete_extra && (r = delete_extra(x, f, fd)) < 0)
+	if ((r = delete_extra(x, f, fd, !x->o->delete_extra)) < 0)
 		return r;
 	struct node n = { fd, false, -EBADF, f->name, S_IFDIR, f->path };
 	/* a directory we reused may carry stale xattrs; a new one has none,
@@ -1733,7 +1746,10 @@ static int on_entry(struct extractor *x, const stasync_entry *e)
 		return fail(x, -EBADMSG, path, NULL, "invalid file name");
 	if (depth <= x->base_depth || depth - x->base_depth != x->n_frames)
 		return fail(x, -EBADMSG, path, NULL, "entry out of place (depth %u)", depth);
-	if (x->o->delete_extra && (r = frame_add_name(x, &x->frames[x->n_frames - 1], name, path)) < 0)
+	/* without --delete, names are kept only to tell an entry from a
+	 * left-over temporary file */
+	if ((x->o->delete_extra || is_tmp_name(name)) &&
+	    (r = frame_add_name(x, &x->frames[x->n_frames - 1], name, path)) < 0)
 		return r;
 	switch (type) {
 	case S_IFDIR:

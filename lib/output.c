@@ -10,6 +10,17 @@
 #include "http.h"
 #include "util.h"
 
+/* A short temporary name, so that a 255-byte final name still works. */
+static int tmp_name(stasync_output *o, const char *dir)
+{
+	free(o->tmp_path);
+	if (asprintf(&o->tmp_path, "%s/.stasync-%016" PRIx64 ".tmp", dir, sta_random_u64()) < 0) {
+		o->tmp_path = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 int stasync_output_open(stasync_output *o, const char *path, unsigned mode, stasync_error *err)
 {
 	return stasync_output_open_with(o, path, mode, NULL, err);
@@ -21,6 +32,7 @@ int stasync_output_open_with(stasync_output *o, const char *path, unsigned mode,
 	struct stat st;
 	_cleanup_free_ char *copy = NULL;
 	const char *dir;
+	int r;
 
 	memset(o, 0, sizeof(*o));
 	o->fd = -EBADF;
@@ -39,7 +51,7 @@ int stasync_output_open_with(stasync_output *o, const char *path, unsigned mode,
 		o->http = http;
 		o->fd = sta_tmpfile_open();
 		if (o->fd < 0) {
-			int r = o->fd;
+			r = o->fd;
 			_cleanup_free_ char *name = stasync_url_redact(path);
 
 			stasync_output_abort(o);
@@ -57,33 +69,40 @@ int stasync_output_open_with(stasync_output *o, const char *path, unsigned mode,
 		/* Devices and pipes are written in place. */
 		o->fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
 		if (o->fd < 0) {
-			int r = -errno;
+			r = -errno;
 			stasync_output_abort(o);
 			return sta_error(err, r, "%s: cannot open: %s", path, stasync_strerror(r));
 		}
 		return 0;
 	}
 
-	/* A short temporary name, so that a 255-byte final name still works. */
 	copy = strdup(path);
 	if (!copy) {
 		stasync_output_abort(o);
 		return sta_error(err, -ENOMEM, "out of memory");
 	}
 	dir = dirname(copy);
+	/* Unnamed until complete: a kill leaves nothing behind. Naming it
+	 * goes through /proc/self/fd; without /proc, a temporary name. */
+	if (access("/proc/self/fd", X_OK) == 0) {
+		o->fd = sta_tmpfile_at(AT_FDCWD, dir, mode);
+		if (o->fd >= 0) {
+			o->unnamed = true;
+			return 0;
+		}
+	}
 	for (int tries = 0; tries < 16; tries++) {
-		free(o->tmp_path);
-		if (asprintf(&o->tmp_path, "%s/.stasync-%016" PRIx64 ".tmp", dir, sta_random_u64()) < 0) {
-			o->tmp_path = NULL;
+		r = tmp_name(o, dir);
+		if (r < 0) {
 			stasync_output_abort(o);
-			return sta_error(err, -ENOMEM, "out of memory");
+			return sta_error(err, r, "out of memory");
 		}
 		o->fd = open(o->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, mode);
 		if (o->fd >= 0 || errno != EEXIST)
 			break;
 	}
 	if (o->fd < 0) {
-		int r = -errno;
+		r = -errno;
 		free(o->tmp_path);
 		o->tmp_path = NULL;
 		stasync_output_abort(o);
@@ -94,6 +113,7 @@ int stasync_output_open_with(stasync_output *o, const char *path, unsigned mode,
 
 int stasync_output_commit(stasync_output *o, stasync_error *err)
 {
+	struct stat st;
 	int r = 0;
 
 	if (o->fd == STDOUT_FILENO) {
@@ -105,11 +125,37 @@ int stasync_output_commit(stasync_output *o, stasync_error *err)
 		stasync_output_abort(o);
 		return r;
 	}
-	if (o->fd >= 0 && close(o->fd) < 0)
+	/* On disk before it has its final name; a device's cache too
+	 * (pipes and terminals cannot, and need not). */
+	if (!o->no_sync && fsync(o->fd) < 0 &&
+	    (errno != EINVAL || (fstat(o->fd, &st) == 0 && (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)))))
+		r = -errno;
+	if (r == 0 && o->unnamed) {
+		_cleanup_free_ char *copy = strdup(o->path);
+
+		r = copy ? 0 : -ENOMEM;
+		for (int tries = 0; r == 0 && tries < 16; tries++) {
+			r = tmp_name(o, dirname(copy));
+			if (r == 0)
+				r = sta_tmpfile_link(o->fd, AT_FDCWD, o->tmp_path);
+			if (r != -EEXIST)
+				break;
+			r = 0;
+			free(o->tmp_path);
+			o->tmp_path = NULL;
+		}
+		if (r < 0) {
+			free(o->tmp_path);
+			o->tmp_path = NULL;
+		}
+	}
+	if (o->fd >= 0 && close(o->fd) < 0 && r == 0)
 		r = -errno;
 	o->fd = -EBADF;
 	if (r == 0 && o->tmp_path && rename(o->tmp_path, o->path) < 0)
 		r = -errno;
+	if (r == 0 && o->tmp_path && !o->no_sync)
+		r = sta_fsync_dir_of(o->path);
 	if (r < 0) {
 		r = sta_error(err, r, "%s: cannot write: %s", o->path, stasync_strerror(r));
 		stasync_output_abort(o);
@@ -119,6 +165,20 @@ int stasync_output_commit(stasync_output *o, stasync_error *err)
 	free(o->path);
 	o->tmp_path = o->path = NULL;
 	return 0;
+}
+
+int stasync_output_reopen(const stasync_output *o)
+{
+	char proc[32];
+	int fd;
+
+	if (o->unnamed) {
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", o->fd);
+		fd = open(proc, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	} else {
+		fd = open(o->tmp_path ? o->tmp_path : o->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	}
+	return fd < 0 ? -errno : fd;
 }
 
 void stasync_output_abort(stasync_output *o)

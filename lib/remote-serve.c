@@ -209,7 +209,6 @@ static int wanted_cmp(const void *a, const void *b)
 /* Read back the index received and list the chunks no store here has. */
 static int plan_requests(struct push *x, stasync_error *err)
 {
-	const char *path = x->index_out.tmp_path ? x->index_out.tmp_path : x->p->index;
 	stasync_index_reader *ir = NULL;
 	stasync_index_item item;
 	size_t cap = 0, n = 0;
@@ -218,9 +217,9 @@ static int plan_requests(struct push *x, stasync_error *err)
 	x->planned = true;
 	if (!(x->remote & STA_PROTO_PUSH_INDEX_CHUNKS) || !x->p->index || x->st.n == 0)
 		return 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	fd = stasync_output_reopen(&x->index_out);
 	if (fd < 0)
-		return sta_error(err, -errno, "%s: cannot read back: %s", path, stasync_strerror(-errno));
+		return sta_error(err, fd, "%s: cannot read back: %s", x->p->index, stasync_strerror(fd));
 	r = stasync_index_reader_open(fd, x->p->index, &ir, err);
 	if (r < 0)
 		return r;

@@ -14,6 +14,8 @@ struct local_store {
 	/* One bit per <4 hex> directory known to exist: saves a mkdir per
 	 * chunk written. */
 	uint8_t dir_made[65536 / 8];
+	bool no_tmpfile;  /* O_TMPFILE or linking it failed once */
+	bool dirty;       /* chunks written since the last flush */
 };
 
 /* "abcd/abcd…ef.cacnk" (with_suffix) or "abcd/abcd…ef". */
@@ -108,8 +110,43 @@ static int local_put(stasync_store *s, const stasync_chunk_id *id, const void *d
 		__atomic_fetch_or(&l->dir_made[prefix / 8], (uint8_t)(1u << (prefix % 8)), __ATOMIC_RELAXED);
 	}
 
-	/* Write under a temporary name next to the final one, then rename:
-	 * a reader never sees a partial chunk under its real name. */
+	/* An unnamed file linked under the final name once complete: a
+	 * reader never sees a partial chunk, and a killed writer leaves no
+	 * temporary file behind. */
+	if (!__atomic_load_n(&l->no_tmpfile, __ATOMIC_RELAXED)) {
+		char dir[5];
+
+		memcpy(dir, path, 4);
+		dir[4] = 0;
+		fd = sta_tmpfile_at(l->dirfd, dir, 0444);
+		r = fd < 0 ? fd : sta_write_full(fd, data, n);
+		if (r == 0)
+			r = sta_tmpfile_link(fd, l->dirfd, path);
+		/* There already: a cache replaces a chunk found corrupt; for
+		 * make, another worker stored the same chunk (it counts once). */
+		bool existed = r == -EEXIST;
+		for (int tries = 0; r == -EEXIST && tries < 16; tries++) {
+			snprintf(tmp, sizeof(tmp), "%.4s/.%s.%016" PRIx64 ".tmp", path, path + 5,
+				 sta_random_u64());
+			r = sta_tmpfile_link(fd, l->dirfd, tmp);
+			if (r == 0 && renameat(l->dirfd, tmp, l->dirfd, path) < 0) {
+				r = -errno;
+				unlinkat(l->dirfd, tmp, 0);
+			}
+		}
+		if (fd >= 0)
+			close(fd);
+		if (r == 0) {
+			__atomic_store_n(&l->dirty, true, __ATOMIC_RELAXED);
+			return !existed;
+		}
+		if (r == -ENOSPC || r == -EDQUOT || r == -EIO || r == -EROFS)
+			return sta_error(err, r, "%s/%s: cannot write: %s", s->locator, path,
+					 stasync_strerror(r));
+		/* no O_TMPFILE here (old kernel, file system without it, no
+		 * /proc): a temporary name, then rename */
+		__atomic_store_n(&l->no_tmpfile, true, __ATOMIC_RELAXED);
+	}
 	for (int tries = 0; tries < 16; tries++) {
 		snprintf(tmp, sizeof(tmp), "%.4s/.%s.%016" PRIx64 ".tmp", path, path + 5,
 			 sta_random_u64());
@@ -130,7 +167,24 @@ static int local_put(stasync_store *s, const stasync_chunk_id *id, const void *d
 		return sta_error(err, r, "%s/%s: cannot write: %s", s->locator, path,
 				 stasync_strerror(r));
 	}
+	__atomic_store_n(&l->dirty, true, __ATOMIC_RELAXED);
 	return 1;
+}
+
+/* Chunks reach the disk before the index naming them is written: one
+ * syncfs() for all of them, not one device flush per chunk. */
+static int local_flush(stasync_store *s, stasync_error *err)
+{
+	struct local_store *l = (struct local_store *)s;
+	int r;
+
+	if (l->dirfd < 0 || !__atomic_exchange_n(&l->dirty, false, __ATOMIC_RELAXED))
+		return 0;
+	r = sta_syncfs(l->dirfd);
+	if (r < 0)
+		return sta_error(err, r, "store %s: cannot write: %s", s->locator,
+				 stasync_strerror(r));
+	return 0;
 }
 
 static void local_free(stasync_store *s)
@@ -146,6 +200,7 @@ static const struct sta_store_ops local_ops = {
 	.fetch = local_fetch,
 	.has = local_has,
 	.put = local_put,
+	.flush = local_flush,
 	.free = local_free,
 };
 

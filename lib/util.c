@@ -1,4 +1,5 @@
 #include <fcntl.h>
+#include <libgen.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -201,6 +202,49 @@ int sta_tmpfile_open(void)
 		unlink(path);
 	free(path);
 	return fd;
+}
+
+int sta_tmpfile_at(int dir_fd, const char *dir, unsigned mode)
+{
+	int fd = openat(dir_fd, dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, mode);
+
+	return fd < 0 ? -errno : fd;
+}
+
+int sta_tmpfile_link(int fd, int dir_fd, const char *name)
+{
+	char proc[32];
+
+	/* through /proc: linkat(AT_EMPTY_PATH) needs a capability */
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	return linkat(AT_FDCWD, proc, dir_fd, name, AT_SYMLINK_FOLLOW) < 0 ? -errno : 0;
+}
+
+int sta_syncfs(int fd)
+{
+	if (syncfs(fd) == 0)
+		return 0;
+	if (errno != ENOSYS)
+		return -errno;
+	sync();
+	return 0;
+}
+
+int sta_fsync_dir_of(const char *path)
+{
+	_cleanup_free_ char *copy = strdup(path);
+	int fd, r = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	/* some file systems cannot fsync a directory, and need not */
+	if (fsync(fd) < 0 && errno != EINVAL && errno != EROFS)
+		r = -errno;
+	close(fd);
+	return r;
 }
 
 int sta_thread_start(pthread_t *t, size_t stack_size, void *(*fn)(void *), void *arg)

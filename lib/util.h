@@ -120,4 +120,23 @@ unsigned sta_cpu_count(unsigned max);
  * /tmp), open for reading and writing; or -errno. */
 int sta_tmpfile_open(void);
 
+/* sta_tmpfile_at() — an unnamed file in directory `dir` (relative to
+ * dir_fd), named only once complete with sta_tmpfile_link(), so a killed
+ * writer leaves nothing behind. -errno when the kernel (before 3.11) or
+ * the file system has no O_TMPFILE: use a named temporary file then. */
+int sta_tmpfile_at(int dir_fd, const char *dir, unsigned mode);
+
+/* sta_tmpfile_link() — name the file fd of sta_tmpfile_at() `name`
+ * (relative to dir_fd); -EEXIST when the name is taken, -ENOENT without
+ * /proc. */
+int sta_tmpfile_link(int fd, int dir_fd, const char *name);
+
+/* sta_syncfs() — write out the file system holding fd (sync() where the
+ * kernel has no syncfs()). Returns 0 or -errno. */
+int sta_syncfs(int fd);
+
+/* sta_fsync_dir_of() — fsync the directory holding `path`, so that a
+ * rename into it survives a power loss. Returns 0 or -errno. */
+int sta_fsync_dir_of(const char *path);
+
 #endif

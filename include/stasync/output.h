@@ -1,9 +1,12 @@
 /* ==== Atomic output files ==================================================
- * Regular output files (indexes, extracted blobs) are written under a
- * temporary name in the same directory and renamed into place only when
- * complete, so a failure or a kill never leaves a half-written file under
- * the final name. Block and character devices, pipes and "-" (stdout) are
- * written in place. */
+ * Regular output files (indexes, extracted blobs) are written to an
+ * unnamed file (O_TMPFILE) or under a temporary name in the same
+ * directory, fsync'd (unless no_sync), and renamed into place only when
+ * complete, so a failure, a kill or a power loss never leaves a
+ * half-written file under the final name (and a kill no temporary file
+ * either, with O_TMPFILE). Block and character devices, pipes and "-"
+ * (stdout) are written in place; a block device is fsync'd on commit
+ * too (unless no_sync). */
 #ifndef STASYNC_OUTPUT_H
 #define STASYNC_OUTPUT_H
 
@@ -16,6 +19,10 @@ typedef struct stasync_output {
 	int fd;           /* write here */
 	char *path;       /* final name, NULL for stdout */
 	char *tmp_path;   /* temporary name, NULL when written in place */
+	bool unnamed;     /* an O_TMPFILE file, named on commit */
+	/* set after open: commit without fsync (output that a rerun can
+	 * make again, when speed matters more than surviving a power loss) */
+	bool no_sync;
 	unsigned mode;    /* permissions of the final file */
 	/* an http(s):// URL: written to an unlinked temporary file, sent
 	 * with PUT on commit */
@@ -35,10 +42,15 @@ int stasync_output_open(stasync_output *o, const char *path, unsigned mode,
 int stasync_output_open_with(stasync_output *o, const char *path, unsigned mode,
 			     const struct stasync_http_options *http, stasync_error *err);
 
-/* stasync_output_commit() — flush and, for a temporary file, rename it to
- * the final name (or upload it). Returns 0 or a negative code; on failure
- * the temporary file is removed. */
+/* stasync_output_commit() — fsync and, for a temporary file, rename it to
+ * the final name and fsync its directory (or upload it); no fsync with
+ * no_sync. Returns 0 or a
+ * negative code; on failure the temporary file is removed. */
 int stasync_output_commit(stasync_output *o, stasync_error *err);
+
+/* stasync_output_reopen() — before commit, a new read-only fd on the
+ * bytes written so far (to read them back), or -errno. */
+int stasync_output_reopen(const stasync_output *o);
 
 /* stasync_output_abort() — remove the temporary file, if any, and close.
  * Safe to call after commit (does nothing then). */
