@@ -38,6 +38,8 @@ struct cli {
 	stasync_http_options http;
 	unsigned concurrency;         /* --concurrency: 0 when not given */
 	const char *cache;            /* --cache */
+	/* store maintenance: gc --dry-run, verify --repair, info --json */
+	bool dry_run, repair, json;
 	stasync_store *cache_store;   /* opened by cli_stores_open() */
 	int argc;                     /* verb arguments, verb name excluded */
 	char **argv;
@@ -71,6 +73,11 @@ int cli_url_error(const struct cli *c, const char *url, const char *message);
  * else is a file. *ret_name is its name for messages (a URL without its
  * password); free() it. Prints and returns 1 on failure. */
 int cli_index_fd_open(const struct cli *c, const char *path, int *ret_fd, char **ret_name);
+
+/* cli_primary_store() — the primary store's locator: --store, else
+ * CASYNC_STORE, else default.castr beside index_path (then allocated in
+ * *derived, to free). NULL when out of memory. */
+const char *cli_primary_store(const struct cli *c, const char *index_path, char **derived);
 
 /* cli_stores_open() — the primary store (--store, CASYNC_STORE, or
  * default.castr beside index_path, a URL beside a URL) followed by the
@@ -123,6 +130,9 @@ int cmd_list(struct cli *c);
 int cmd_mtree(struct cli *c);
 int cmd_stat(struct cli *c);
 /* src/remote.c: the hidden verbs for ssh remotes, and make to a remote. */
+int cmd_gc(struct cli *c);
+int cmd_verify(struct cli *c);
+int cmd_info(struct cli *c);
 int cmd_remote_pull(struct cli *c);
 int cmd_remote_push(struct cli *c);
 int cmd_make_remote(struct cli *c, const char *output, const char *input);

@@ -22,13 +22,15 @@ static const struct verb verbs[] = {
 	{ "list", cmd_list, "list [ARCHIVE|ARCHIVE_INDEX|DIRECTORY] [PATH]" },
 	{ "mtree", cmd_mtree, "mtree [ARCHIVE|ARCHIVE_INDEX|DIRECTORY] [PATH]" },
 	{ "stat", cmd_stat, "stat [ARCHIVE|ARCHIVE_INDEX|DIRECTORY] [PATH]" },
+	{ "gc", cmd_gc, "gc BLOB_INDEX|ARCHIVE_INDEX..." },
+	{ "verify", cmd_verify, "verify [BLOB_INDEX|ARCHIVE_INDEX...]" },
+	{ "info", cmd_info, "info BLOB_INDEX|ARCHIVE_INDEX" },
 	/* The remote side of ssh remotes, run by a client through ssh. */
 	{ "pull", cmd_remote_pull, NULL },
 	{ "push", cmd_remote_push, NULL },
 	/* casync's other verbs: accepted, not there yet. */
 	{ "mount", NULL, NULL },
 	{ "mkdev", NULL, NULL },
-	{ "gc", NULL, NULL },
 };
 
 static void help(const struct cli *c)
@@ -66,6 +68,11 @@ static void help(const struct cli *c)
 	       "     --cache=DIR            A local store read first and given every chunk\n"
 	       "                            fetched from the others\n"
 	       "\n"
+	       "Store maintenance (a local store):\n"
+	       "  -n --dry-run               gc: only say what would be removed\n"
+	       "     --repair               verify: remove the chunk files found bad\n"
+	       "     --json                 info: one JSON object\n"
+	       "\n"
 	       "Exit status: 0 on success, 1 on failure.\n");
 }
 
@@ -96,6 +103,8 @@ enum {
 	ARG_CACHE,
 	ARG_RATE_LIMIT,
 	ARG_CONCURRENCY,
+	ARG_REPAIR,
+	ARG_JSON,
 	ARG_IGNORED,
 };
 
@@ -203,6 +212,8 @@ static int parse_options(struct cli *c, int argc, char **argv)
 		{ "with", required_argument, NULL, ARG_WITH },
 		{ "without", required_argument, NULL, ARG_WITHOUT },
 		{ "dry-run", no_argument, NULL, 'n' },
+		{ "repair", no_argument, NULL, ARG_REPAIR },
+		{ "json", no_argument, NULL, ARG_JSON },
 		{ "cache", required_argument, NULL, ARG_CACHE },
 		{ "cache-auto", no_argument, NULL, 'c' },
 		{ "rate-limit-bps", required_argument, NULL, ARG_RATE_LIMIT },
@@ -367,6 +378,14 @@ static int parse_options(struct cli *c, int argc, char **argv)
 			break;
 		}
 		case 'n':
+			c->dry_run = true;
+			break;
+		case ARG_REPAIR:
+			c->repair = true;
+			break;
+		case ARG_JSON:
+			c->json = true;
+			break;
 		case 'c':
 		case ARG_IGNORED:
 			break;
