@@ -40,6 +40,7 @@ struct cli {
 	const char *cache;            /* --cache */
 	/* store maintenance: gc --dry-run, verify --repair, info --json */
 	bool dry_run, repair, json;
+	bool want_help;               /* -h: shown once the verb is known */
 	stasync_store *cache_store;   /* opened by cli_stores_open() */
 	int argc;                     /* verb arguments, verb name excluded */
 	char **argv;
