@@ -19,6 +19,7 @@ int stasync_blob_make(int in_fd, const char *input, int index_fd, const char *in
 				 : CA_FORMAT_BLOB_INDEX_FLAGS |
 				   (o->digest == STASYNC_DIGEST_SHA512_256 ? CA_FORMAT_SHA512_256 : 0),
 		.store = o->store,
+		.progress = o->progress,
 	};
 	stasync_chunk_writer *w = NULL;
 	_cleanup_free_ uint8_t *buf = malloc(READ_SIZE);

@@ -235,6 +235,11 @@ int stasync_chunk_reader_next(stasync_chunk_reader *r, const void **p, size_t *n
 	r->stats.chunks++;
 	r->stats.bytes += s->len;
 	r->stats.chunks_cached += s->cached;
+	if (r->f.progress) {
+		sta_count(&r->f.progress->chunks, 1);
+		sta_count(&r->f.progress->bytes, s->len);
+		sta_count(&r->f.progress->chunks_cached, s->cached);
+	}
 	*p = s->buf;
 	*n = s->len;
 	return 1;

@@ -256,13 +256,14 @@ fail:
 	return cli_fail(c, &err);
 }
 
-stasync_fetch cli_fetch(const struct cli *c, stasync_store *const *stores, size_t n)
+stasync_fetch cli_fetch(struct cli *c, stasync_store *const *stores, size_t n)
 {
 	return (stasync_fetch){
 		.stores = stores,
 		.n_stores = n,
 		.cache = c->cache_store,
 		.threads = c->concurrency,
+		.progress = cli_progress(c),
 	};
 }
 

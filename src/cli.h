@@ -15,6 +15,15 @@ enum what {
 	WHAT_DIRECTORY,
 };
 
+enum progress_mode {
+	PROGRESS_AUTO,                /* a bar when stderr is a terminal */
+	PROGRESS_NONE,
+	PROGRESS_BAR,
+	PROGRESS_PLAIN,               /* one line of key=value a second */
+};
+
+struct cli_progress;
+
 struct cli {
 	const char *program;          /* "stasync", or "casync" when called so */
 	int verbose;
@@ -41,6 +50,11 @@ struct cli {
 	/* store maintenance: gc --dry-run, verify --repair, info --json */
 	bool dry_run, repair, json;
 	bool want_help;               /* -h: shown once the verb is known */
+	/* --progress; the counters the library advances; src/progress.c */
+	enum progress_mode progress_mode;
+	stasync_progress progress;
+	struct cli_progress *progress_state;
+	double started;               /* when the work began, for -v */
 	stasync_store *cache_store;   /* opened by cli_stores_open() */
 	int argc;                     /* verb arguments, verb name excluded */
 	char **argv;
@@ -92,7 +106,7 @@ void cli_stores_free(stasync_store **stores, size_t n);
 
 /* cli_fetch() — how chunks are read: the stores, the --cache store and
  * --concurrency. */
-stasync_fetch cli_fetch(const struct cli *c, stasync_store *const *stores, size_t n);
+stasync_fetch cli_fetch(struct cli *c, stasync_store *const *stores, size_t n);
 
 /* cli_feature_flags() — the feature flags to make an archive (directory)
  * or a blob index with. */
@@ -113,6 +127,9 @@ int cli_archive_open(struct cli *c, const char *path, enum what what, bool diges
 		     struct cli_archive **ret);
 stasync_catar_decoder *cli_archive_decoder(struct cli_archive *a);
 int cli_archive_digest(struct cli_archive *a, stasync_chunk_id *ret);
+/* cli_archive_chunk_stats() — what the chunk reader of an index read; false
+ * when the archive did not come from an index. */
+bool cli_archive_chunk_stats(const struct cli_archive *a, stasync_chunk_stats *ret);
 /* cli_archive_finish() — free everything. r and err are the verb's own
  * outcome; the exit status is returned after printing the error that
  * explains it best (a failing directory encoder explains a short stream
@@ -131,6 +148,23 @@ int cmd_list(struct cli *c);
 int cmd_mtree(struct cli *c);
 int cmd_stat(struct cli *c);
 /* src/remote.c: the hidden verbs for ssh remotes, and make to a remote. */
+/* ---- progress (progress.c) ---- */
+/* cli_progress_begin() — start showing progress of `verb`, as
+ * --progress says; also starts the clock for cli_elapsed(). */
+void cli_progress_begin(struct cli *c, const char *verb);
+/* cli_progress() — the counters to hand the library; NULL when not shown. */
+stasync_progress *cli_progress(struct cli *c);
+/* the size of the whole, when known: given, or an index's */
+void cli_progress_total(struct cli *c, uint64_t bytes);
+void cli_progress_index_total(struct cli *c, stasync_index_reader *r);
+/* cli_progress_end() — stop; clear the bar, or print the last plain line
+ * when ok. */
+void cli_progress_end(struct cli *c, bool ok);
+/* seconds since cli_progress_begin() */
+double cli_elapsed(const struct cli *c);
+/* cli_summary() — under -v, what make (made) or extract did, and how fast */
+void cli_summary(const struct cli *c, bool made, const stasync_chunk_stats *s);
+
 int cmd_gc(struct cli *c);
 int cmd_verify(struct cli *c);
 int cmd_info(struct cli *c);

@@ -39,9 +39,14 @@ int cli_blob_index_run(struct cli *c, const char *index_path, const char *output
 	bool writing = output != NULL;
 	int r;
 
+	if (writing)
+		cli_progress_begin(c, "extract");
 	r = index_open(c, index_path, &idx);
-	if (r)
+	if (r) {
+		cli_progress_end(c, false);
 		return r;
+	}
+	cli_progress_index_total(c, idx);
 	r = cli_stores_open(c, index_path && strcmp(index_path, "-") ? index_path : NULL, 0,
 			    &stores, &n_stores);
 	if (r) {
@@ -66,10 +71,10 @@ int cli_blob_index_run(struct cli *c, const char *index_path, const char *output
 		else
 			stasync_output_abort(&out);
 	}
-	if (r == 0)
-		cli_info(c, "%" PRIu64 " bytes from %" PRIu64 " chunks, %" PRIu64 " of them from the cache",
-			 stats.bytes, stats.chunks, stats.chunks_cached);
 out:
+	cli_progress_end(c, r == 0);
+	if (r == 0)
+		cli_summary(c, false, &stats);
 	stasync_index_reader_free(idx);
 	cli_stores_free(stores, n_stores);
 	return r < 0 ? cli_fail(c, &err) : 0;
@@ -80,6 +85,7 @@ static int extract_archive(struct cli *c, const char *input, const char *output,
 			   const char *subtree, enum what what)
 {
 	stasync_extract_options o;
+	stasync_chunk_stats stats;
 	stasync_error err = { 0, "" };
 	struct cli_archive *a = NULL;
 	bool made;
@@ -91,8 +97,10 @@ static int extract_archive(struct cli *c, const char *input, const char *output,
 	fd = open(output, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return cli_error(c, "%s: cannot open directory: %s", output, strerror(errno));
+	cli_progress_begin(c, "extract");
 	r = cli_archive_open(c, input, what, false, &a);
 	if (r) {
+		cli_progress_end(c, false);
 		close(fd);
 		if (made)
 			(void)rmdir(output);
@@ -110,6 +118,9 @@ static int extract_archive(struct cli *c, const char *input, const char *output,
 	}
 	r = stasync_extract(cli_archive_decoder(a), fd, output, &o, &err);
 	close(fd);
+	cli_progress_end(c, r == 0);
+	if (r == 0 && cli_archive_chunk_stats(a, &stats))
+		cli_summary(c, false, &stats);
 	r = cli_archive_finish(a, r, &err);
 	/* a directory made here for an archive that could not be read at
 	 * all (a URL that is missing) goes again; one with entries stays */

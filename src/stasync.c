@@ -23,6 +23,7 @@ enum {
 	H_GC = 1 << 7,
 	H_VERIFY = 1 << 8,
 	H_INFO = 1 << 9,
+	H_PROGRESS = 1 << 10,
 };
 
 struct verb {
@@ -36,10 +37,10 @@ struct verb {
 static const struct verb verbs[] = {
 	{ "make", cmd_make, "make [ARCHIVE|ARCHIVE_INDEX|BLOB_INDEX] [PATH]",
 	  "Chunk a directory, file or block device into a store; write the index.",
-	  H_GENERAL | H_STORES | H_MAKE | H_FEATURES | H_REMOTE },
+	  H_GENERAL | H_PROGRESS | H_STORES | H_MAKE | H_FEATURES | H_REMOTE },
 	{ "extract", cmd_extract, "extract [ARCHIVE|ARCHIVE_INDEX|BLOB_INDEX] [PATH]",
 	  "Put a directory, file or block device back together from an index or archive.",
-	  H_GENERAL | H_STORES | H_FEATURES | H_EXTRACT | H_REMOTE },
+	  H_GENERAL | H_PROGRESS | H_STORES | H_FEATURES | H_EXTRACT | H_REMOTE },
 	{ "digest", cmd_digest, "digest [ARCHIVE|BLOB|ARCHIVE_INDEX|BLOB_INDEX|DIRECTORY]",
 	  "Print the digest casync prints for the same input.",
 	  H_GENERAL | H_STORES | H_FEATURES | H_REMOTE },
@@ -77,9 +78,13 @@ static const struct {
 	{ H_GENERAL, "Options",
 	  "  -h --help                 Show this help (VERB --help: that verb's)\n"
 	  "     --version              Show the version\n"
-	  "  -v --verbose              Tell what is being done\n"
+	  "  -v --verbose              Tell what is being done, and sum it up\n"
 	  "     --what=WHAT            archive, archive-index, blob, blob-index,\n"
 	  "                            directory (default: from the file suffix)\n" },
+	{ H_PROGRESS, "Progress",
+	  "     --progress=MODE        auto (a bar when stderr is a terminal), bar,\n"
+	  "                            plain (a line of key=value pairs a second on\n"
+	  "                            stderr) or none\n" },
 	{ H_STORES, "Stores",
 	  "     --store=PATH|URL       The chunk store (default: $CASYNC_STORE, or\n"
 	  "                            default.castr beside the index)\n"
@@ -189,6 +194,7 @@ enum {
 	ARG_CONCURRENCY,
 	ARG_REPAIR,
 	ARG_JSON,
+	ARG_PROGRESS,
 	ARG_IGNORED,
 };
 
@@ -298,6 +304,7 @@ static int parse_options(struct cli *c, int argc, char **argv)
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "repair", no_argument, NULL, ARG_REPAIR },
 		{ "json", no_argument, NULL, ARG_JSON },
+		{ "progress", required_argument, NULL, ARG_PROGRESS },
 		{ "cache", required_argument, NULL, ARG_CACHE },
 		{ "cache-auto", no_argument, NULL, 'c' },
 		{ "rate-limit-bps", required_argument, NULL, ARG_RATE_LIMIT },
@@ -469,6 +476,18 @@ static int parse_options(struct cli *c, int argc, char **argv)
 			break;
 		case ARG_JSON:
 			c->json = true;
+			break;
+		case ARG_PROGRESS:
+			if (strcmp(optarg, "auto") == 0)
+				c->progress_mode = PROGRESS_AUTO;
+			else if (strcmp(optarg, "bar") == 0)
+				c->progress_mode = PROGRESS_BAR;
+			else if (strcmp(optarg, "plain") == 0)
+				c->progress_mode = PROGRESS_PLAIN;
+			else if (strcmp(optarg, "none") == 0 || strcmp(optarg, "no") == 0)
+				c->progress_mode = PROGRESS_NONE;
+			else
+				return cli_error(c, "--progress=%s: expected auto, bar, plain or none", optarg);
 			break;
 		case 'c':
 		case ARG_IGNORED:

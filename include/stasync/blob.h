@@ -15,6 +15,7 @@ typedef struct stasync_blob_make_options {
 	stasync_digest_type digest;
 	uint64_t feature_flags;        /* for the index header; 0: casync's */
 	stasync_store *store;          /* NULL: write only the index */
+	stasync_progress *progress;    /* NULL, or advanced per chunk indexed */
 } stasync_blob_make_options;
 
 /* stasync_blob_make() — chunk everything readable from in_fd, store the

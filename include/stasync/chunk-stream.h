@@ -13,6 +13,7 @@
 #include <stasync/chunker.h>
 #include <stasync/index.h>
 #include <stasync/store.h>
+#include <stasync/progress.h>
 
 typedef struct stasync_chunk_stats {
 	uint64_t bytes;       /* stream size */
@@ -32,6 +33,7 @@ typedef struct stasync_chunk_writer_options {
 	/* Threads hashing, compressing and storing chunks while the caller's
 	 * thread cuts the next ones. 0: one per CPU (at most 8). */
 	unsigned threads;
+	stasync_progress *progress;    /* NULL, or advanced per chunk indexed */
 } stasync_chunk_writer_options;
 
 /* stasync_chunk_writer_new() — chunks go to o->store, the index to
@@ -65,6 +67,7 @@ typedef struct stasync_fetch {
 	 * local, else one per CPU (at most 4). Fewer when chunks are so
 	 * large that the window below would not fit. */
 	unsigned threads;
+	stasync_progress *progress;    /* NULL, or advanced per chunk delivered */
 } stasync_fetch;
 
 #define STASYNC_FETCH_THREADS_REMOTE 16
