@@ -1,11 +1,12 @@
 /* A set of chunk ids: open addressing, at most half full. The ids are
  * digests, so their first bytes serve as the hash. */
-#include <stasync/maint.h>
+#include "chunk-set.h"
 #include "util.h"
 
 struct slot {
 	stasync_chunk_id id;
 	uint64_t size;
+	uint64_t value;  /* the library's own use (a seed's location) */
 	bool used;
 };
 
@@ -54,7 +55,8 @@ static int grow(stasync_chunk_set *s)
 	return 0;
 }
 
-int stasync_chunk_set_add(stasync_chunk_set *s, const stasync_chunk_id *id, uint64_t size)
+int sta_chunk_set_put(stasync_chunk_set *s, const stasync_chunk_id *id, uint64_t size,
+		      uint64_t value)
 {
 	struct slot *e;
 
@@ -63,9 +65,26 @@ int stasync_chunk_set_add(stasync_chunk_set *s, const stasync_chunk_id *id, uint
 	e = find(s, id);
 	if (e->used)
 		return 0;
-	*e = (struct slot){ *id, size, true };
+	*e = (struct slot){ *id, size, value, true };
 	s->n++;
 	return 1;
+}
+
+int stasync_chunk_set_add(stasync_chunk_set *s, const stasync_chunk_id *id, uint64_t size)
+{
+	return sta_chunk_set_put(s, id, size, 0);
+}
+
+bool sta_chunk_set_get(const stasync_chunk_set *s, const stasync_chunk_id *id, uint64_t *size,
+		       uint64_t *value)
+{
+	const struct slot *e;
+
+	if (!s->size || !(e = find(s, id))->used)
+		return false;
+	*size = e->size;
+	*value = e->value;
+	return true;
 }
 
 bool stasync_chunk_set_has(const stasync_chunk_set *s, const stasync_chunk_id *id)

@@ -207,6 +207,8 @@ int cli_archive_open(struct cli *c, const char *path, enum what what, bool diges
 		r = 0;
 		break;
 	case WHAT_ARCHIVE_INDEX:
+		if (c->seeding && (r = cli_seed_open(c, a->fd, a->name, c->seed_target, true)))
+			goto fail;
 		r = stasync_index_reader_open(a->fd, a->name, &a->index, &err);
 		a->fd = -1;   /* the index reader owns it */
 		if (r < 0)

@@ -264,6 +264,7 @@ stasync_fetch cli_fetch(struct cli *c, stasync_store *const *stores, size_t n)
 		.cache = c->cache_store,
 		.threads = c->concurrency,
 		.progress = cli_progress(c),
+		.seed = c->seed,
 	};
 }
 

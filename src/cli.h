@@ -33,7 +33,14 @@ struct cli {
 	stasync_chunk_sizes sizes;    /* completed */
 	stasync_digest_type digest;
 	enum what what;
-	bool seed_warned;
+	/* --seed, --seed-output; the seeds opened for extract (seed.c) */
+	const char **seeds;
+	size_t n_seeds;
+	bool seed_output;
+	stasync_seed *seed;
+	stasync_chunk_set *seed_wanted;
+	bool seeding;                 /* extract: an index may use seeds */
+	const char *seed_target;      /* ... and the output dir is one (NULL: not) */
 	/* --with= / --without= and the exclude switches, combined by
 	 * cli_feature_flags() the way casync combines them. */
 	uint64_t with, without;
@@ -148,6 +155,15 @@ int cmd_list(struct cli *c);
 int cmd_mtree(struct cli *c);
 int cmd_stat(struct cli *c);
 /* src/remote.c: the hidden verbs for ssh remotes, and make to a remote. */
+/* ---- seeds (seed.c) ---- */
+/* cli_seed_open() — when --seed is given, or --seed-output and `output`
+ * exists (a file for a blob, a directory for a tree): read the index at
+ * index_fd (a file; its offset is put back) for the chunks it wants, and
+ * cut the seeds. Sets c->seed (NULL: no seeds). 0 or exit status 1. */
+int cli_seed_open(struct cli *c, int index_fd, const char *index_name, const char *output,
+		  bool tree);
+void cli_seed_close(struct cli *c);
+
 /* ---- progress (progress.c) ---- */
 /* cli_progress_begin() — start showing progress of `verb`, as
  * --progress says; also starts the clock for cli_elapsed(). */

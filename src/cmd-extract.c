@@ -11,8 +11,10 @@
 #include "cli.h"
 
 /* index_open() — open a blob index given on the command line ("-" is
- * stdin, an http(s):// URL is fetched). Prints and returns 1 on failure. */
-static int index_open(const struct cli *c, const char *path, stasync_index_reader **ret)
+ * stdin, an http(s):// URL is fetched); with seed_output (extract: the
+ * output), open the seeds too. Prints and returns 1 on failure. */
+static int index_open(struct cli *c, const char *path, const char *seed_output,
+		      stasync_index_reader **ret)
 {
 	stasync_error err = { 0, "" };
 	char *name = NULL;
@@ -21,6 +23,11 @@ static int index_open(const struct cli *c, const char *path, stasync_index_reade
 	r = cli_index_fd_open(c, path, &fd, &name);
 	if (r)
 		return r;
+	if (seed_output && (r = cli_seed_open(c, fd, name, seed_output, false))) {
+		close(fd);
+		free(name);
+		return r;
+	}
 	r = stasync_index_reader_open(fd, name, ret, &err);
 	free(name);
 	return r < 0 ? cli_fail(c, &err) : 0;
@@ -41,7 +48,7 @@ int cli_blob_index_run(struct cli *c, const char *index_path, const char *output
 
 	if (writing)
 		cli_progress_begin(c, "extract");
-	r = index_open(c, index_path, &idx);
+	r = index_open(c, index_path, writing ? output : NULL, &idx);
 	if (r) {
 		cli_progress_end(c, false);
 		return r;
@@ -73,6 +80,7 @@ int cli_blob_index_run(struct cli *c, const char *index_path, const char *output
 	}
 out:
 	cli_progress_end(c, r == 0);
+	cli_seed_close(c);
 	if (r == 0)
 		cli_summary(c, false, &stats);
 	stasync_index_reader_free(idx);
@@ -98,6 +106,8 @@ static int extract_archive(struct cli *c, const char *input, const char *output,
 	if (fd < 0)
 		return cli_error(c, "%s: cannot open directory: %s", output, strerror(errno));
 	cli_progress_begin(c, "extract");
+	c->seeding = true;
+	c->seed_target = made ? NULL : output;   /* a directory just made holds nothing */
 	r = cli_archive_open(c, input, what, false, &a);
 	if (r) {
 		cli_progress_end(c, false);
@@ -122,6 +132,7 @@ static int extract_archive(struct cli *c, const char *input, const char *output,
 	if (r == 0 && cli_archive_chunk_stats(a, &stats))
 		cli_summary(c, false, &stats);
 	r = cli_archive_finish(a, r, &err);
+	cli_seed_close(c);
 	/* a directory made here for an archive that could not be read at
 	 * all (a URL that is missing) goes again; one with entries stays */
 	if (r && made)

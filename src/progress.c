@@ -213,6 +213,6 @@ void cli_summary(const struct cli *c, bool made, const stasync_chunk_stats *s)
 			 s->chunks - s->chunks_new, t, rate);
 	else
 		cli_info(c, "%" PRIu64 " bytes from %" PRIu64 " chunks, %" PRIu64
-			 " of them from the cache; %.2f s, %s/s", s->bytes, s->chunks, s->chunks_cached,
-			 t, rate);
+			 " of them from the cache, %" PRIu64 " from the seeds; %.2f s, %s/s", s->bytes,
+			 s->chunks, s->chunks_cached, s->chunks_seeded, t, rate);
 }

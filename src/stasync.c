@@ -113,6 +113,11 @@ static const struct {
 	  "                            extract: restore them as (id mod range) + N\n"
 	  "     --uid-range=N          The range (default 65536)\n" },
 	{ H_EXTRACT, "Extracting",
+	  "     --seed=PATH            A file, block device, directory or .catar that\n"
+	  "                            may hold chunks: read there, not fetched\n"
+	  "                            (repeatable)\n"
+	  "     --seed-output=BOOL     Use what the output holds already as a seed\n"
+	  "                            (default yes)\n"
 	  "     --punch-holes=BOOL     Leave runs of zeros as holes (default yes)\n"
 	  "     --delete=BOOL          Remove files the archive lacks from an existing\n"
 	  "                            directory (default yes)\n"
@@ -195,6 +200,7 @@ enum {
 	ARG_REPAIR,
 	ARG_JSON,
 	ARG_PROGRESS,
+	ARG_SEED_OUTPUT,
 	ARG_IGNORED,
 };
 
@@ -317,7 +323,7 @@ static int parse_options(struct cli *c, int argc, char **argv)
 		{ "punch-holes", required_argument, NULL, ARG_PUNCH_HOLES },
 		{ "delete", required_argument, NULL, ARG_DELETE },
 		{ "undo-immutable", required_argument, NULL, ARG_UNDO_IMMUTABLE },
-		{ "seed-output", required_argument, NULL, ARG_IGNORED },
+		{ "seed-output", required_argument, NULL, ARG_SEED_OUTPUT },
 		{ "recursive", required_argument, NULL, ARG_RECURSIVE },
 		{ "mkdir", required_argument, NULL, ARG_IGNORED },
 		{ "uid-shift", required_argument, NULL, ARG_UID_SHIFT },
@@ -383,12 +389,17 @@ static int parse_options(struct cli *c, int argc, char **argv)
 				return 1;
 			break;
 		case ARG_SEED:
-			/* The output is the same without seeds; only more chunks
-			 * are read from the stores. Say so rather than pretend. */
-			if (!c->seed_warned)
-				fprintf(stderr, "%s: note: --seed is not used by this version; all chunks are read from the stores\n",
-					c->program);
-			c->seed_warned = true;
+		{
+			const char **t = realloc(c->seeds, (c->n_seeds + 1) * sizeof(*t));
+			if (!t)
+				return cli_error(c, "out of memory");
+			c->seeds = t;
+			c->seeds[c->n_seeds++] = optarg;
+			break;
+		}
+		case ARG_SEED_OUTPUT:
+			if (parse_bool(c, "seed-output", optarg, &c->seed_output))
+				return 1;
 			break;
 		case ARG_WITH:
 			if (parse_feature(c, "with", optarg, &c->with))
@@ -517,6 +528,7 @@ int main(int argc, char **argv)
 		.punch_holes = true,
 		.delete_extra = true,
 		.uid_range = 0x10000,
+		.seed_output = true,
 	};
 	const char *base = argc > 0 ? strrchr(argv[0], '/') : NULL;
 	const char *verb;
@@ -567,6 +579,7 @@ done:
 	if (fflush(stdout) != 0 || ferror(stdout))
 		return cli_error(&c, "cannot write to standard output: %s", strerror(errno));
 	free(c.extra_stores);
+	free(c.seeds);
 	stasync_store_free(c.cache_store);
 	return r;
 }

@@ -20,6 +20,7 @@ typedef struct stasync_chunk_stats {
 	uint64_t chunks;      /* chunks in the index */
 	uint64_t chunks_new;  /* chunks written to the store (writer) */
 	uint64_t chunks_cached; /* chunks read from the cache (reader) */
+	uint64_t chunks_seeded; /* chunks read from the seeds (reader) */
 } stasync_chunk_stats;
 
 /* ---- Writing ------------------------------------------------------------- */
@@ -68,6 +69,8 @@ typedef struct stasync_fetch {
 	 * large that the window below would not fit. */
 	unsigned threads;
 	stasync_progress *progress;    /* NULL, or advanced per chunk delivered */
+	/* NULL, or local data asked before the cache and the stores */
+	struct stasync_seed *seed;
 } stasync_fetch;
 
 #define STASYNC_FETCH_THREADS_REMOTE 16
