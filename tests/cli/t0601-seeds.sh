@@ -79,6 +79,14 @@ run "$STASYNC" extract --store="$U/store" --seed=nowhere.bin "$U/v2.caibx" v2.no
 check '[ "$rc" -eq 0 ] && cmp -s v2.bin v2.nowhere && grep -q "warning: seed nowhere.bin" "$T/err"' \
 	"a seed that cannot be read: a warning, and the extraction goes on"
 
+# RAUC's casync mode runs exactly this (a slot device as the seed); a link
+# named casync stands in for an installed --enable-casync-name
+mkdir bin && ln -s "$STASYNC" bin/casync
+n=$(log_lines)
+run bin/casync extract --seed v2.bin --store "$U/store" --seed-output=no "$U/v2.caibx" rauc.out
+check '[ "$rc" -eq 0 ] && cmp -s v2.bin rauc.out' "RAUC's command line, through a link named casync: the image"
+is "$(gets_since "$n")" 0 "... every chunk from the seed (the same version): nothing fetched"
+
 # ---- trees ------------------------------------------------------------------------
 want=$(new_chunks srv/v1.caidx srv/v2.caidx)
 run_ok "extract the old tree" "$STASYNC" extract --store="$U/store" "$U/v1.caidx" tree
