@@ -44,6 +44,8 @@ int cli_blob_index_run(struct cli *c, const char *index_path, const char *output
 	stasync_fetch fetch;
 	stasync_output out = { .fd = -1 };
 	bool writing = output != NULL;
+	unsigned flags = 0;
+	struct stat st;
 	int r;
 
 	if (writing)
@@ -67,10 +69,14 @@ int cli_blob_index_run(struct cli *c, const char *index_path, const char *output
 	/* casync digests the blob of an index with SHA-512/256 whatever
 	 * --digest says (--digest only picks chunk ids when making). */
 	fetch = cli_fetch(c, stores, n_stores);
-	/* a new file (not a device, not standard output) gets holes */
+	/* a new file (not a device, not standard output) gets holes; a block
+	 * device already holding most of it is only written where it differs */
+	if (writing && c->punch_holes && (out.tmp_path || out.upload))
+		flags |= STASYNC_BLOB_HOLES;
+	if (writing && c->seed_output && out.fd >= 0 && fstat(out.fd, &st) == 0 && S_ISBLK(st.st_mode))
+		flags |= STASYNC_BLOB_IN_PLACE;
 	r = stasync_blob_extract(idx, &fetch, writing ? out.fd : -1,
-				 writing && strcmp(output, "-") ? output : "standard output",
-				 c->punch_holes && (out.tmp_path || out.upload),
+				 writing && strcmp(output, "-") ? output : "standard output", flags,
 				 STASYNC_DIGEST_SHA512_256, digest, &stats, &err);
 	if (writing) {
 		if (r == 0)

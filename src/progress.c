@@ -213,6 +213,7 @@ void cli_summary(const struct cli *c, bool made, const stasync_chunk_stats *s)
 			 s->chunks - s->chunks_new, t, rate);
 	else
 		cli_info(c, "%" PRIu64 " bytes from %" PRIu64 " chunks, %" PRIu64
-			 " of them from the cache, %" PRIu64 " from the seeds; %.2f s, %s/s", s->bytes,
-			 s->chunks, s->chunks_cached, s->chunks_seeded, t, rate);
+			 " of them from the cache, %" PRIu64 " from the seeds, %" PRIu64
+			 " already in place; %.2f s, %s/s", s->bytes, s->chunks, s->chunks_cached,
+			 s->chunks_seeded, s->chunks_in_place, t, rate);
 }

@@ -21,6 +21,7 @@ typedef struct stasync_chunk_stats {
 	uint64_t chunks_new;  /* chunks written to the store (writer) */
 	uint64_t chunks_cached; /* chunks read from the cache (reader) */
 	uint64_t chunks_seeded; /* chunks read from the seeds (reader) */
+	uint64_t chunks_in_place; /* found in the output already (blob, in place) */
 } stasync_chunk_stats;
 
 /* ---- Writing ------------------------------------------------------------- */

@@ -71,7 +71,7 @@ run "$STASYNC" -v make --store=st blob.caibx blob.bin
 check 'grep -Eq "^$size bytes in [0-9]+ chunks, 0 new in the store, [0-9]+ there already; [0-9.]+ s, .*/s$" "$T/err"' \
 	"-v ends make with a summary: chunks new and there already, time, rate"
 run "$STASYNC" -v extract --store=st blob.caibx out2.bin
-check 'grep -Eq "^$size bytes from [0-9]+ chunks, 0 of them from the cache, [0-9]+ from the seeds; [0-9.]+ s, .*/s$" "$T/err"' \
+check 'grep -Eq "^$size bytes from [0-9]+ chunks, 0 of them from the cache, [0-9]+ from the seeds, 0 already in place; [0-9.]+ s, .*/s$" "$T/err"' \
 	"-v ends extract with a summary"
 
 done_testing
