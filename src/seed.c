@@ -73,8 +73,9 @@ int cli_seed_open(struct cli *c, int index_fd, const char *index_name, const cha
 	if (fd < 0 || lseek(index_fd, 0, SEEK_CUR) < 0) {
 		if (fd >= 0)
 			close(fd);
-		fprintf(stderr, "%s: warning: %s is not a file: seeds are not used\n", c->program,
-			index_name);
+		if (c->n_seeds)
+			fprintf(stderr, "%s: warning: %s is not a file: seeds are not used\n",
+				c->program, index_name);
 		return 0;
 	}
 	if (stasync_chunk_set_new(&c->seed_wanted) < 0)
