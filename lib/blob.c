@@ -19,6 +19,7 @@ int stasync_blob_make(int in_fd, const char *input, int index_fd, const char *in
 				 : CA_FORMAT_BLOB_INDEX_FLAGS |
 				   (o->digest == STASYNC_DIGEST_SHA512_256 ? CA_FORMAT_SHA512_256 : 0),
 		.store = o->store,
+		.progress = o->progress,
 	};
 	stasync_chunk_writer *w = NULL;
 	_cleanup_free_ uint8_t *buf = malloc(READ_SIZE);
@@ -49,15 +50,16 @@ int stasync_blob_make(int in_fd, const char *input, int index_fd, const char *in
 }
 
 int stasync_blob_extract(stasync_index_reader *r, const stasync_fetch *f, int out_fd,
-			 const char *output, bool holes, stasync_digest_type content_type,
+			 const char *output, unsigned flags, stasync_digest_type content_type,
 			 stasync_chunk_id *content, stasync_chunk_stats *stats, stasync_error *err)
 {
 	stasync_chunk_reader *cr = NULL;
 	stasync_digest *digest = NULL;
 	const void *p;
 	size_t n;
-	uint64_t off = 0;
+	uint64_t off = 0, in_place = 0;
 	bool hole_at_end = false;
+	_cleanup_free_ uint8_t *old = NULL;
 	int e;
 
 	e = stasync_chunk_reader_new(r, f, &cr, err);
@@ -68,9 +70,22 @@ int stasync_blob_extract(stasync_index_reader *r, const stasync_fetch *f, int ou
 		goto out;
 	}
 	while ((e = stasync_chunk_reader_next(cr, &p, &n, err)) > 0) {
-		if (out_fd >= 0) {
-			e = holes ? sta_pwrite_holes(out_fd, p, n, off, &hole_at_end)
-				  : sta_write_full(out_fd, p, n);
+		if (out_fd >= 0 && (flags & STASYNC_BLOB_IN_PLACE)) {
+			/* the place holds this chunk already: leave it */
+			if (!old && !(old = malloc(stasync_index_reader_header(r)->chunk_size_max))) {
+				e = sta_error(err, -ENOMEM, "out of memory");
+				goto out;
+			}
+			if (n <= stasync_index_reader_header(r)->chunk_size_max &&
+			    pread(out_fd, old, n, (off_t)off) == (ssize_t)n && memcmp(old, p, n) == 0) {
+				in_place++;
+				e = 0;
+			} else
+				e = sta_pwrite_full(out_fd, p, n, off);
+			off += n;
+		} else if (out_fd >= 0) {
+			e = (flags & STASYNC_BLOB_HOLES) ? sta_pwrite_holes(out_fd, p, n, off, &hole_at_end)
+							 : sta_write_full(out_fd, p, n);
 			off += n;
 			if (e < 0) {
 				e = sta_error(err, e, "%s: cannot write: %s", output,
@@ -89,8 +104,10 @@ int stasync_blob_extract(stasync_index_reader *r, const stasync_fetch *f, int ou
 	}
 	if (digest)
 		stasync_digest_final(digest, content);
-	if (stats)
+	if (stats) {
 		stasync_chunk_reader_stats(cr, stats);
+		stats->chunks_in_place = in_place;
+	}
 out:
 	stasync_digest_free(digest);
 	stasync_chunk_reader_free(cr);

@@ -21,6 +21,7 @@ struct slot {
 	uint8_t *buf;   /* chunk_size_max bytes, allocated on first use */
 	size_t len;
 	bool cached;    /* came from the cache */
+	bool seeded;    /* came from the seeds */
 	int r;
 	stasync_error err;
 };
@@ -65,7 +66,8 @@ static unsigned default_threads(const stasync_fetch *f)
 	return sta_cpu_count(4);
 }
 
-/* One chunk: from the cache, else from the stores (then into the cache). */
+/* One chunk: from the seeds, else the cache, else the stores (then into
+ * the cache). */
 static int fetch(stasync_chunk_reader *r, stasync_codec *c, const stasync_index_item *item,
 		 struct slot *s)
 {
@@ -74,6 +76,11 @@ static int fetch(stasync_chunk_reader *r, stasync_codec *c, const stasync_index_
 	int e;
 
 	s->cached = false;
+	s->seeded = false;
+	if (r->f.seed && sta_seed_get(r->f.seed, c, &item->id, r->type, s->buf, size) == 0) {
+		s->seeded = true;
+		return 0;
+	}
 	if (r->f.cache) {
 		e = sta_store_get(r->f.cache, c, &item->id, r->type, s->buf, size, &fetched, NULL);
 		if (e == 0) {
@@ -235,6 +242,12 @@ int stasync_chunk_reader_next(stasync_chunk_reader *r, const void **p, size_t *n
 	r->stats.chunks++;
 	r->stats.bytes += s->len;
 	r->stats.chunks_cached += s->cached;
+	r->stats.chunks_seeded += s->seeded;
+	if (r->f.progress) {
+		sta_count(&r->f.progress->chunks, 1);
+		sta_count(&r->f.progress->bytes, s->len);
+		sta_count(&r->f.progress->chunks_cached, s->cached);
+	}
 	*p = s->buf;
 	*n = s->len;
 	return 1;

@@ -144,6 +144,10 @@ static int commit(stasync_chunk_writer *w, bool all, stasync_error *err)
 		}
 		w->stats.chunks_new += (uint64_t)s->r;
 		w->stats.chunks++;
+		if (w->o.progress) {
+			sta_count(&w->o.progress->chunks, 1);
+			sta_count(&w->o.progress->chunks_new, (uint64_t)s->r);
+		}
 		r = stasync_index_writer_add(w->index, s->len, &s->id, err);
 		if (r < 0)
 			return r;
@@ -304,6 +308,8 @@ int stasync_chunk_writer_write(void *ctx, const void *p, size_t n, stasync_error
 	int r;
 
 	w->stats.bytes += n;
+	if (w->o.progress)
+		sta_count(&w->o.progress->bytes, n);
 	while (n > 0) {
 		/* The unfinished chunk is shorter than max, so there is
 		 * always at least GATHER bytes of room after a scan. */

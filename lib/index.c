@@ -2,6 +2,7 @@
  * the way in. */
 #include <inttypes.h>
 #include <stdio.h>
+#include <sys/stat.h>
 
 #include <stasync/index.h>
 #include <stasync/chunker.h>
@@ -182,6 +183,30 @@ int stasync_index_reader_next(stasync_index_reader *r, stasync_index_item *item,
 	r->n_items++;
 	r->pos += ITEM_SIZE;
 	return 1;
+}
+
+int stasync_index_reader_totals(stasync_index_reader *r, uint64_t *chunks, uint64_t *bytes)
+{
+	const uint64_t tail = sizeof(struct ca_format_table_tail);
+	struct stat st;
+	uint8_t b[8];
+	uint64_t n;
+
+	if (fstat(r->fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return -ESPIPE;
+	if ((uint64_t)st.st_size < HEADERS_SIZE + tail ||
+	    ((uint64_t)st.st_size - HEADERS_SIZE - tail) % ITEM_SIZE)
+		return -EBADMSG;
+	n = ((uint64_t)st.st_size - HEADERS_SIZE - tail) / ITEM_SIZE;
+	*chunks = n;
+	*bytes = 0;
+	if (n == 0)
+		return 0;
+	/* the last entry's first field: where the stream ends */
+	if (pread(r->fd, b, sizeof(b), (off_t)(st.st_size - (off_t)(tail + ITEM_SIZE))) != (ssize_t)sizeof(b))
+		return -EBADMSG;
+	*bytes = le64_get(b);
+	return 0;
 }
 
 void stasync_index_reader_free(stasync_index_reader *r)

@@ -66,8 +66,11 @@ int stasync_output_open_with(stasync_output *o, const char *path, unsigned mode,
 			stasync_output_abort(o);
 			return sta_error(err, -EISDIR, "%s: is a directory", path);
 		}
-		/* Devices and pipes are written in place. */
-		o->fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+		/* Devices and pipes are written in place; a block device is
+		 * read too, when allowed, to leave alone what it holds already. */
+		o->fd = S_ISBLK(st.st_mode) ? open(path, O_RDWR | O_CLOEXEC | O_NOCTTY) : -1;
+		if (o->fd < 0)
+			o->fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
 		if (o->fd < 0) {
 			r = -errno;
 			stasync_output_abort(o);

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdio.h>
 
+#include <stasync/maint.h>
 #include "format.h"
 #include "http.h"
 #include "store.h"
@@ -31,48 +32,9 @@ struct http_store {
 	uint64_t present;
 	stasync_error upload_err;
 	/* Chunks already put in this run: a stream repeats some (runs of
-	 * zeros), and one HEAD for each is enough. Open addressing. */
-	stasync_chunk_id *sent;
-	size_t sent_n, sent_size;
+	 * zeros), and one HEAD for each is enough. */
+	stasync_chunk_set *sent;
 };
-
-/* Remember id as put; false when it was already. */
-static bool id_is_zero(const stasync_chunk_id *id)
-{
-	for (size_t i = 0; i < sizeof(id->bytes); i++)
-		if (id->bytes[i])
-			return false;
-	return true;
-}
-
-static int sent_add(struct http_store *h, const stasync_chunk_id *id)
-{
-	size_t mask, i;
-
-	if (2 * (h->sent_n + 1) > h->sent_size) {
-		size_t size = h->sent_size ? 2 * h->sent_size : 1024;
-		stasync_chunk_id *old = h->sent, *t = calloc(size, sizeof(*t));
-		size_t old_size = h->sent_size;
-
-		if (!t)
-			return -ENOMEM;
-		h->sent = t;
-		h->sent_size = size;
-		h->sent_n = 0;
-		for (size_t k = 0; k < old_size; k++)
-			if (!id_is_zero(&old[k]))
-				sent_add(h, &old[k]);
-		free(old);
-	}
-	mask = h->sent_size - 1;
-	/* ids are digests: their first bytes are as good as any hash */
-	for (i = le64_get(id->bytes) & mask; !id_is_zero(&h->sent[i]); i = (i + 1) & mask)
-		if (memcmp(&h->sent[i], id, sizeof(*id)) == 0)
-			return 0;
-	h->sent[i] = *id;
-	h->sent_n++;
-	return 1;
-}
 
 /* The URL of a chunk, and its name for messages. */
 struct chunk_urls {
@@ -285,7 +247,7 @@ static int http_put(stasync_store *s, const stasync_chunk_id *id, const void *da
 	if (r < 0)
 		return r;
 	pthread_mutex_lock(&h->lock);
-	r = sent_add(h, id);
+	r = stasync_chunk_set_add(h->sent, id, n);
 	pthread_mutex_unlock(&h->lock);
 	if (r <= 0)
 		return r < 0 ? sta_error(err, r, "out of memory") : 0;
@@ -342,7 +304,7 @@ static void http_free(stasync_store *s)
 	pthread_cond_destroy(&h->cond);
 	free(h->url);
 	free(h->name);
-	free(h->sent);
+	stasync_chunk_set_free(h->sent);
 }
 
 static const struct sta_store_ops http_ops = {
@@ -371,7 +333,7 @@ int sta_store_http_open(const char *locator, unsigned flags, const stasync_http_
 	h->base.locator = stasync_url_redact(locator);
 	h->url = sta_http_store_url(locator);
 	h->name = h->url ? stasync_url_redact(h->url) : NULL;
-	if (!h->base.locator || !h->name) {
+	if (!h->base.locator || !h->name || stasync_chunk_set_new(&h->sent) < 0) {
 		stasync_store_free(&h->base);
 		return sta_error(err, -ENOMEM, "out of memory");
 	}

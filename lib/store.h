@@ -30,6 +30,12 @@ int sta_codec_reserve(stasync_codec *c, size_t n);
 int sta_chunk_compress(stasync_codec *c, const void *data, size_t n,
 		       const void **ret, size_t *ret_size, stasync_error *err);
 
+/* A chunk from the seeds, hashed again: 0, or -ENOENT when they lack it
+ * (or what they hold no longer matches). */
+struct stasync_seed;
+int sta_seed_get(const struct stasync_seed *s, stasync_codec *c, const stasync_chunk_id *id,
+		 stasync_digest_type type, void *out, size_t size);
+
 struct sta_store_ops {
 	const char *kind;
 	/* put() skips a chunk the store holds by itself: no has() first. */

@@ -94,6 +94,12 @@ bool sta_all_zero(const void *p, size_t n);
 #define STA_HOLE_BLOCK 4096u
 int sta_pwrite_holes(int fd, const void *p, size_t n, uint64_t offset, bool *hole_at_end);
 
+/* sta_count() — add to a progress counter another thread reads. */
+static inline void sta_count(uint64_t *counter, uint64_t n)
+{
+	__atomic_fetch_add(counter, n, __ATOMIC_RELAXED);
+}
+
 /* sta_strdup() — strdup that reports -ENOMEM through e. */
 char *sta_strdup(const char *s);
 

@@ -48,8 +48,12 @@ static ssize_t source_read(struct cli_archive *a, void *p, size_t n, stasync_err
 		return stasync_chunk_reader_read(a->chunks, p, n, err);
 	for (;;) {
 		ssize_t k = read(fd, p, n);
-		if (k >= 0)
+		if (k >= 0) {
+			/* a .catar read straight: its bytes are the progress */
+			if (k > 0 && cli_progress(a->c))
+				__atomic_fetch_add(&a->c->progress.bytes, (uint64_t)k, __ATOMIC_RELAXED);
 			return k;
+		}
 		if (errno != EINTR) {
 			int e = -errno;
 			snprintf(err->message, sizeof(err->message), "%s: cannot read: %s", a->name,
@@ -198,13 +202,18 @@ int cli_archive_open(struct cli *c, const char *path, enum what what, bool diges
 
 	switch (what) {
 	case WHAT_ARCHIVE:
+		if (S_ISREG(st.st_mode))
+			cli_progress_total(c, (uint64_t)st.st_size);
 		r = 0;
 		break;
 	case WHAT_ARCHIVE_INDEX:
+		if (c->seeding && (r = cli_seed_open(c, a->fd, a->name, c->seed_target, true)))
+			goto fail;
 		r = stasync_index_reader_open(a->fd, a->name, &a->index, &err);
 		a->fd = -1;   /* the index reader owns it */
 		if (r < 0)
 			break;
+		cli_progress_index_total(c, a->index);
 		r = cli_stores_open(c, path && strcmp(path, "-") ? path : NULL, 0, &a->stores, &a->n_stores);
 		if (r) {
 			cli_archive_finish(a, 0, NULL);
@@ -255,6 +264,14 @@ int cli_archive_digest(struct cli_archive *a, stasync_chunk_id *ret)
 		return -EBADMSG;   /* never got past the first record */
 	stasync_digest_final(a->digest, ret);
 	return 0;
+}
+
+bool cli_archive_chunk_stats(const struct cli_archive *a, stasync_chunk_stats *ret)
+{
+	if (!a->chunks)
+		return false;
+	stasync_chunk_reader_stats(a->chunks, ret);
+	return true;
 }
 
 int cli_archive_finish(struct cli_archive *a, int r, const stasync_error *err)

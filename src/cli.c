@@ -204,26 +204,30 @@ void cli_stores_free(stasync_store **stores, size_t n)
 	free(stores);
 }
 
+const char *cli_primary_store(const struct cli *c, const char *index_path, char **derived)
+{
+	const char *env = getenv("CASYNC_STORE");
+
+	*derived = NULL;
+	if (c->store)
+		return c->store;
+	if (env && *env)
+		return env;
+	return *derived = default_store_for(index_path);
+}
+
 int cli_stores_open(struct cli *c, const char *index_path, unsigned flags,
 		    stasync_store ***ret, size_t *n)
 {
 	stasync_store **stores = calloc(1 + c->n_extra_stores, sizeof(*stores));
 	stasync_error err = { 0, "" };
 	char *derived = NULL;
-	const char *primary = c->store;
+	const char *primary;
 	size_t k = 0;
 
-	if (!stores)
+	if (!stores || !(primary = cli_primary_store(c, index_path, &derived))) {
+		free(stores);
 		return cli_error(c, "out of memory");
-	if (!primary)
-		primary = getenv("CASYNC_STORE");
-	if (!primary || !*primary) {
-		derived = default_store_for(index_path);
-		if (!derived) {
-			free(stores);
-			return cli_error(c, "out of memory");
-		}
-		primary = derived;
 	}
 	if (stasync_store_open_with(primary, flags, &c->http, &stores[k], &err) < 0)
 		goto fail;
@@ -252,13 +256,15 @@ fail:
 	return cli_fail(c, &err);
 }
 
-stasync_fetch cli_fetch(const struct cli *c, stasync_store *const *stores, size_t n)
+stasync_fetch cli_fetch(struct cli *c, stasync_store *const *stores, size_t n)
 {
 	return (stasync_fetch){
 		.stores = stores,
 		.n_stores = n,
 		.cache = c->cache_store,
 		.threads = c->concurrency,
+		.progress = cli_progress(c),
+		.seed = c->seed,
 	};
 }
 

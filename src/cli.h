@@ -15,6 +15,15 @@ enum what {
 	WHAT_DIRECTORY,
 };
 
+enum progress_mode {
+	PROGRESS_AUTO,                /* a bar when stderr is a terminal */
+	PROGRESS_NONE,
+	PROGRESS_BAR,
+	PROGRESS_PLAIN,               /* one line of key=value a second */
+};
+
+struct cli_progress;
+
 struct cli {
 	const char *program;          /* "stasync", or "casync" when called so */
 	int verbose;
@@ -24,7 +33,14 @@ struct cli {
 	stasync_chunk_sizes sizes;    /* completed */
 	stasync_digest_type digest;
 	enum what what;
-	bool seed_warned;
+	/* --seed, --seed-output; the seeds opened for extract (seed.c) */
+	const char **seeds;
+	size_t n_seeds;
+	bool seed_output;
+	stasync_seed *seed;
+	stasync_chunk_set *seed_wanted;
+	bool seeding;                 /* extract: an index may use seeds */
+	const char *seed_target;      /* ... and the output dir is one (NULL: not) */
 	/* --with= / --without= and the exclude switches, combined by
 	 * cli_feature_flags() the way casync combines them. */
 	uint64_t with, without;
@@ -38,6 +54,14 @@ struct cli {
 	stasync_http_options http;
 	unsigned concurrency;         /* --concurrency: 0 when not given */
 	const char *cache;            /* --cache */
+	/* store maintenance: gc --dry-run, verify --repair, info --json */
+	bool dry_run, repair, json;
+	bool want_help;               /* -h: shown once the verb is known */
+	/* --progress; the counters the library advances; src/progress.c */
+	enum progress_mode progress_mode;
+	stasync_progress progress;
+	struct cli_progress *progress_state;
+	double started;               /* when the work began, for -v */
 	stasync_store *cache_store;   /* opened by cli_stores_open() */
 	int argc;                     /* verb arguments, verb name excluded */
 	char **argv;
@@ -72,6 +96,11 @@ int cli_url_error(const struct cli *c, const char *url, const char *message);
  * password); free() it. Prints and returns 1 on failure. */
 int cli_index_fd_open(const struct cli *c, const char *path, int *ret_fd, char **ret_name);
 
+/* cli_primary_store() — the primary store's locator: --store, else
+ * CASYNC_STORE, else default.castr beside index_path (then allocated in
+ * *derived, to free). NULL when out of memory. */
+const char *cli_primary_store(const struct cli *c, const char *index_path, char **derived);
+
 /* cli_stores_open() — the primary store (--store, CASYNC_STORE, or
  * default.castr beside index_path, a URL beside a URL) followed by the
  * --extra-store ones. Any of them may be an http(s):// URL.
@@ -84,7 +113,7 @@ void cli_stores_free(stasync_store **stores, size_t n);
 
 /* cli_fetch() — how chunks are read: the stores, the --cache store and
  * --concurrency. */
-stasync_fetch cli_fetch(const struct cli *c, stasync_store *const *stores, size_t n);
+stasync_fetch cli_fetch(struct cli *c, stasync_store *const *stores, size_t n);
 
 /* cli_feature_flags() — the feature flags to make an archive (directory)
  * or a blob index with. */
@@ -105,6 +134,9 @@ int cli_archive_open(struct cli *c, const char *path, enum what what, bool diges
 		     struct cli_archive **ret);
 stasync_catar_decoder *cli_archive_decoder(struct cli_archive *a);
 int cli_archive_digest(struct cli_archive *a, stasync_chunk_id *ret);
+/* cli_archive_chunk_stats() — what the chunk reader of an index read; false
+ * when the archive did not come from an index. */
+bool cli_archive_chunk_stats(const struct cli_archive *a, stasync_chunk_stats *ret);
 /* cli_archive_finish() — free everything. r and err are the verb's own
  * outcome; the exit status is returned after printing the error that
  * explains it best (a failing directory encoder explains a short stream
@@ -123,6 +155,35 @@ int cmd_list(struct cli *c);
 int cmd_mtree(struct cli *c);
 int cmd_stat(struct cli *c);
 /* src/remote.c: the hidden verbs for ssh remotes, and make to a remote. */
+/* ---- seeds (seed.c) ---- */
+/* cli_seed_open() — when --seed is given, or --seed-output and `output`
+ * exists (a file for a blob, a directory for a tree): read the index at
+ * index_fd (a file; its offset is put back) for the chunks it wants, and
+ * cut the seeds. Sets c->seed (NULL: no seeds). 0 or exit status 1. */
+int cli_seed_open(struct cli *c, int index_fd, const char *index_name, const char *output,
+		  bool tree);
+void cli_seed_close(struct cli *c);
+
+/* ---- progress (progress.c) ---- */
+/* cli_progress_begin() — start showing progress of `verb`, as
+ * --progress says; also starts the clock for cli_elapsed(). */
+void cli_progress_begin(struct cli *c, const char *verb);
+/* cli_progress() — the counters to hand the library; NULL when not shown. */
+stasync_progress *cli_progress(struct cli *c);
+/* the size of the whole, when known: given, or an index's */
+void cli_progress_total(struct cli *c, uint64_t bytes);
+void cli_progress_index_total(struct cli *c, stasync_index_reader *r);
+/* cli_progress_end() — stop; clear the bar, or print the last plain line
+ * when ok. */
+void cli_progress_end(struct cli *c, bool ok);
+/* seconds since cli_progress_begin() */
+double cli_elapsed(const struct cli *c);
+/* cli_summary() — under -v, what make (made) or extract did, and how fast */
+void cli_summary(const struct cli *c, bool made, const stasync_chunk_stats *s);
+
+int cmd_gc(struct cli *c);
+int cmd_verify(struct cli *c);
+int cmd_info(struct cli *c);
 int cmd_remote_pull(struct cli *c);
 int cmd_remote_push(struct cli *c);
 int cmd_make_remote(struct cli *c, const char *output, const char *input);

@@ -11,8 +11,10 @@
 #include "cli.h"
 
 /* index_open() — open a blob index given on the command line ("-" is
- * stdin, an http(s):// URL is fetched). Prints and returns 1 on failure. */
-static int index_open(const struct cli *c, const char *path, stasync_index_reader **ret)
+ * stdin, an http(s):// URL is fetched); with seed_output (extract: the
+ * output), open the seeds too. Prints and returns 1 on failure. */
+static int index_open(struct cli *c, const char *path, const char *seed_output,
+		      stasync_index_reader **ret)
 {
 	stasync_error err = { 0, "" };
 	char *name = NULL;
@@ -21,6 +23,11 @@ static int index_open(const struct cli *c, const char *path, stasync_index_reade
 	r = cli_index_fd_open(c, path, &fd, &name);
 	if (r)
 		return r;
+	if (seed_output && (r = cli_seed_open(c, fd, name, seed_output, false))) {
+		close(fd);
+		free(name);
+		return r;
+	}
 	r = stasync_index_reader_open(fd, name, ret, &err);
 	free(name);
 	return r < 0 ? cli_fail(c, &err) : 0;
@@ -37,11 +44,18 @@ int cli_blob_index_run(struct cli *c, const char *index_path, const char *output
 	stasync_fetch fetch;
 	stasync_output out = { .fd = -1 };
 	bool writing = output != NULL;
+	unsigned flags = 0;
+	struct stat st;
 	int r;
 
-	r = index_open(c, index_path, &idx);
-	if (r)
+	if (writing)
+		cli_progress_begin(c, "extract");
+	r = index_open(c, index_path, writing ? output : NULL, &idx);
+	if (r) {
+		cli_progress_end(c, false);
 		return r;
+	}
+	cli_progress_index_total(c, idx);
 	r = cli_stores_open(c, index_path && strcmp(index_path, "-") ? index_path : NULL, 0,
 			    &stores, &n_stores);
 	if (r) {
@@ -57,10 +71,14 @@ int cli_blob_index_run(struct cli *c, const char *index_path, const char *output
 	/* casync digests the blob of an index with SHA-512/256 whatever
 	 * --digest says (--digest only picks chunk ids when making). */
 	fetch = cli_fetch(c, stores, n_stores);
-	/* a new file (not a device, not standard output) gets holes */
+	/* a new file (not a device, not standard output) gets holes; a block
+	 * device already holding most of it is only written where it differs */
+	if (writing && c->punch_holes && (out.tmp_path || out.upload))
+		flags |= STASYNC_BLOB_HOLES;
+	if (writing && c->seed_output && out.fd >= 0 && fstat(out.fd, &st) == 0 && S_ISBLK(st.st_mode))
+		flags |= STASYNC_BLOB_IN_PLACE;
 	r = stasync_blob_extract(idx, &fetch, writing ? out.fd : -1,
-				 writing && strcmp(output, "-") ? output : "standard output",
-				 c->punch_holes && (out.tmp_path || out.upload),
+				 writing && strcmp(output, "-") ? output : "standard output", flags,
 				 STASYNC_DIGEST_SHA512_256, digest, &stats, &err);
 	if (writing) {
 		if (r == 0)
@@ -68,10 +86,11 @@ int cli_blob_index_run(struct cli *c, const char *index_path, const char *output
 		else
 			stasync_output_abort(&out);
 	}
-	if (r == 0)
-		cli_info(c, "%" PRIu64 " bytes from %" PRIu64 " chunks, %" PRIu64 " of them from the cache",
-			 stats.bytes, stats.chunks, stats.chunks_cached);
 out:
+	cli_progress_end(c, r == 0);
+	cli_seed_close(c);
+	if (r == 0)
+		cli_summary(c, false, &stats);
 	stasync_index_reader_free(idx);
 	cli_stores_free(stores, n_stores);
 	return r < 0 ? cli_fail(c, &err) : 0;
@@ -82,6 +101,7 @@ static int extract_archive(struct cli *c, const char *input, const char *output,
 			   const char *subtree, enum what what)
 {
 	stasync_extract_options o;
+	stasync_chunk_stats stats;
 	stasync_error err = { 0, "" };
 	struct cli_archive *a = NULL;
 	bool made;
@@ -93,8 +113,12 @@ static int extract_archive(struct cli *c, const char *input, const char *output,
 	fd = open(output, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return cli_error(c, "%s: cannot open directory: %s", output, strerror(errno));
+	cli_progress_begin(c, "extract");
+	c->seeding = true;
+	c->seed_target = made ? NULL : output;   /* a directory just made holds nothing */
 	r = cli_archive_open(c, input, what, false, &a);
 	if (r) {
+		cli_progress_end(c, false);
 		close(fd);
 		if (made)
 			(void)rmdir(output);
@@ -112,7 +136,11 @@ static int extract_archive(struct cli *c, const char *input, const char *output,
 	}
 	r = stasync_extract(cli_archive_decoder(a), fd, output, &o, &err);
 	close(fd);
+	cli_progress_end(c, r == 0);
+	if (r == 0 && cli_archive_chunk_stats(a, &stats))
+		cli_summary(c, false, &stats);
 	r = cli_archive_finish(a, r, &err);
+	cli_seed_close(c);
 	/* a directory made here for an archive that could not be read at
 	 * all (a URL that is missing) goes again; one with entries stays */
 	if (r && made)

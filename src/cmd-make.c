@@ -16,6 +16,7 @@ struct catar_sink {
 	int fd;
 	const char *name;
 	stasync_digest *digest;
+	stasync_progress *progress;    /* NULL when not shown */
 	uint8_t buf[1 << 18];
 	size_t len;
 };
@@ -39,6 +40,8 @@ static int sink_write(void *ctx, const void *p, size_t n, stasync_error *err)
 	const uint8_t *q = p;
 
 	stasync_digest_write(s->digest, p, n);
+	if (s->progress)
+		__atomic_fetch_add(&s->progress->bytes, (uint64_t)n, __ATOMIC_RELAXED);
 	while (n > 0) {
 		size_t k = sizeof(s->buf) - s->len < n ? sizeof(s->buf) - s->len : n;
 		memcpy(s->buf + s->len, q, k);
@@ -84,12 +87,14 @@ static int make_archive(struct cli *c, const char *output, const char *shown, co
 		r = -1;
 		goto done;
 	}
+	cli_progress_begin(c, "make");
 	if (what == WHAT_ARCHIVE_INDEX) {
 		stasync_chunk_writer_options wo = {
 			.sizes = c->sizes,
 			.digest = c->digest,
 			.feature_flags = eo.feature_flags,
 			.store = stores[0],
+			.progress = cli_progress(c),
 		};
 		r = stasync_chunk_writer_new(&wo, out.fd, out_name, &cw, &err);
 		if (r == 0)
@@ -104,6 +109,7 @@ static int make_archive(struct cli *c, const char *output, const char *shown, co
 		else {
 			sink->fd = out.fd;
 			sink->name = out_name;
+			sink->progress = cli_progress(c);
 			r = stasync_catar_encode(dir_fd, input, &eo, sink_write, sink, &err);
 			if (r == 0)
 				r = sink_flush(sink, &err);
@@ -115,6 +121,7 @@ static int make_archive(struct cli *c, const char *output, const char *shown, co
 		r = stasync_output_commit(&out, &err);
 	else
 		stasync_output_abort(&out);
+	cli_progress_end(c, r == 0);
 done:
 	if (sink)
 		stasync_digest_free(sink->digest);
@@ -125,8 +132,7 @@ done:
 	if (r < 0)
 		return cli_fail(c, &err);
 	if (what == WHAT_ARCHIVE_INDEX)
-		cli_info(c, "%" PRIu64 " bytes in %" PRIu64 " chunks, %" PRIu64 " new in the store",
-			 stats.bytes, stats.chunks, stats.chunks_new);
+		cli_summary(c, true, &stats);
 	if (output && strcmp(output, "-")) {
 		char hex[STASYNC_DIGEST_HEX_SIZE];
 		printf("%s\n", stasync_chunk_id_format(&digest, hex));
@@ -185,8 +191,18 @@ static int make(struct cli *c, const char *output, const char *shown)
 		return r;
 	o.store = stores[0];
 	o.feature_flags = cli_feature_flags(c, false);
+	cli_progress_begin(c, "make");
+	o.progress = cli_progress(c);
+	if (S_ISREG(st.st_mode))
+		cli_progress_total(c, (uint64_t)st.st_size);
+	else if (S_ISBLK(st.st_mode)) {
+		off_t end = lseek(fd, 0, SEEK_END);
+		if (end > 0 && lseek(fd, 0, SEEK_SET) == 0)
+			cli_progress_total(c, (uint64_t)end);
+	}
 
 	if (stasync_output_open_with(&out, to_stdout ? NULL : output, 0644, &c->http, &err) < 0) {
+		cli_progress_end(c, false);
 		cli_stores_free(stores, n_stores);
 		return cli_fail(c, &err);
 	}
@@ -196,14 +212,14 @@ static int make(struct cli *c, const char *output, const char *shown)
 		r = stasync_output_commit(&out, &err);
 	else
 		stasync_output_abort(&out);
+	cli_progress_end(c, r == 0);
 	cli_stores_free(stores, n_stores);
 	if (fd != STDIN_FILENO)
 		close(fd);
 	if (r < 0)
 		return cli_fail(c, &err);
 
-	cli_info(c, "%" PRIu64 " bytes in %" PRIu64 " chunks, %" PRIu64 " new in the store",
-		 stats.bytes, stats.chunks, stats.chunks_new);
+	cli_summary(c, true, &stats);
 	/* casync prints the blob's digest; not when the index itself went to
 	 * stdout, where it would corrupt the index. */
 	if (!to_stdout) {

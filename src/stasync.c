@@ -9,64 +9,165 @@
 
 #include "cli.h"
 
+#define N_ELEMENTS(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Option groups of --help: each verb shows the ones it takes. */
+enum {
+	H_GENERAL = 1 << 0,
+	H_STORES = 1 << 1,
+	H_MAKE = 1 << 2,
+	H_FEATURES = 1 << 3,
+	H_EXTRACT = 1 << 4,
+	H_LIST = 1 << 5,
+	H_REMOTE = 1 << 6,
+	H_GC = 1 << 7,
+	H_VERIFY = 1 << 8,
+	H_INFO = 1 << 9,
+	H_PROGRESS = 1 << 10,
+};
+
 struct verb {
 	const char *name;
 	int (*run)(struct cli *c);
 	const char *usage;
+	const char *what;       /* one line for `VERB --help` */
+	unsigned help;          /* H_* groups */
 };
 
 static const struct verb verbs[] = {
-	{ "make", cmd_make, "make [ARCHIVE|ARCHIVE_INDEX|BLOB_INDEX] [PATH]" },
-	{ "extract", cmd_extract, "extract [ARCHIVE|ARCHIVE_INDEX|BLOB_INDEX] [PATH]" },
-	{ "digest", cmd_digest, "digest [ARCHIVE|BLOB|ARCHIVE_INDEX|BLOB_INDEX|DIRECTORY]" },
-	{ "list", cmd_list, "list [ARCHIVE|ARCHIVE_INDEX|DIRECTORY] [PATH]" },
-	{ "mtree", cmd_mtree, "mtree [ARCHIVE|ARCHIVE_INDEX|DIRECTORY] [PATH]" },
-	{ "stat", cmd_stat, "stat [ARCHIVE|ARCHIVE_INDEX|DIRECTORY] [PATH]" },
+	{ "make", cmd_make, "make [ARCHIVE|ARCHIVE_INDEX|BLOB_INDEX] [PATH]",
+	  "Chunk a directory, file or block device into a store; write the index.",
+	  H_GENERAL | H_PROGRESS | H_STORES | H_MAKE | H_FEATURES | H_REMOTE },
+	{ "extract", cmd_extract, "extract [ARCHIVE|ARCHIVE_INDEX|BLOB_INDEX] [PATH]",
+	  "Put a directory, file or block device back together from an index or archive.",
+	  H_GENERAL | H_PROGRESS | H_STORES | H_FEATURES | H_EXTRACT | H_REMOTE },
+	{ "digest", cmd_digest, "digest [ARCHIVE|BLOB|ARCHIVE_INDEX|BLOB_INDEX|DIRECTORY]",
+	  "Print the digest casync prints for the same input.",
+	  H_GENERAL | H_STORES | H_FEATURES | H_REMOTE },
+	{ "list", cmd_list, "list [ARCHIVE|ARCHIVE_INDEX|DIRECTORY] [PATH]",
+	  "List the entries of a directory archive.",
+	  H_GENERAL | H_STORES | H_FEATURES | H_LIST | H_REMOTE },
+	{ "mtree", cmd_mtree, "mtree [ARCHIVE|ARCHIVE_INDEX|DIRECTORY] [PATH]",
+	  "List the entries of a directory archive in mtree format.",
+	  H_GENERAL | H_STORES | H_FEATURES | H_LIST | H_REMOTE },
+	{ "stat", cmd_stat, "stat [ARCHIVE|ARCHIVE_INDEX|DIRECTORY] [PATH]",
+	  "Show the metadata of one entry of a directory archive.",
+	  H_GENERAL | H_STORES | H_FEATURES | H_REMOTE },
+	{ "gc", cmd_gc, "gc BLOB_INDEX|ARCHIVE_INDEX...",
+	  "Remove from a local store every chunk none of the indexes uses.",
+	  H_GENERAL | H_STORES | H_GC },
+	{ "verify", cmd_verify, "verify [BLOB_INDEX|ARCHIVE_INDEX...]",
+	  "Read and hash every chunk file of a local store (or those of the indexes).",
+	  H_GENERAL | H_STORES | H_VERIFY },
+	{ "info", cmd_info, "info BLOB_INDEX|ARCHIVE_INDEX",
+	  "Count an index's chunks and how many of them each store holds.",
+	  H_GENERAL | H_STORES | H_INFO | H_REMOTE },
 	/* The remote side of ssh remotes, run by a client through ssh. */
-	{ "pull", cmd_remote_pull, NULL },
-	{ "push", cmd_remote_push, NULL },
+	{ "pull", cmd_remote_pull, NULL, NULL, 0 },
+	{ "push", cmd_remote_push, NULL, NULL, 0 },
 	/* casync's other verbs: accepted, not there yet. */
-	{ "mount", NULL, NULL },
-	{ "mkdev", NULL, NULL },
-	{ "gc", NULL, NULL },
+	{ "mount", NULL, NULL, NULL, 0 },
+	{ "mkdev", NULL, NULL, NULL, 0 },
 };
 
-static void help(const struct cli *c)
+static const struct {
+	unsigned group;
+	const char *title;
+	const char *text;
+} help_groups[] = {
+	{ H_GENERAL, "Options",
+	  "  -h --help                 Show this help (VERB --help: that verb's)\n"
+	  "     --version              Show the version\n"
+	  "  -v --verbose              Tell what is being done, and sum it up\n"
+	  "     --what=WHAT            archive, archive-index, blob, blob-index,\n"
+	  "                            directory (default: from the file suffix)\n" },
+	{ H_PROGRESS, "Progress",
+	  "     --progress=MODE        auto (a bar when stderr is a terminal), bar,\n"
+	  "                            plain (a line of key=value pairs a second on\n"
+	  "                            stderr) or none\n" },
+	{ H_STORES, "Stores",
+	  "     --store=PATH|URL       The chunk store (default: $CASYNC_STORE, or\n"
+	  "                            default.castr beside the index)\n"
+	  "     --extra-store=PATH|URL Another store to read chunks from (repeatable)\n" },
+	{ H_MAKE, "Making",
+	  "     --chunk-size=[MIN:]AVG[:MAX]\n"
+	  "                            Chunk sizes in bytes, K/M/G suffixes allowed\n"
+	  "                            (default 16K:64K:256K)\n"
+	  "     --digest=DIGEST        sha512-256 (default) or sha256\n"
+	  "     --compression=zstd     Chunk compression (only zstd is built in)\n"
+	  "     --exclude-nodump=BOOL  Leave out files with chattr +d (default yes)\n"
+	  "     --exclude-submounts=BOOL\n"
+	  "                            Leave out other file systems (default no)\n"
+	  "     --exclude-file=BOOL    Follow .caexclude files (default yes)\n" },
+	{ H_FEATURES, "Metadata of directory archives",
+	  "     --with=FEATURE         Store or restore this (repeatable); FEATURE is\n"
+	  "     --without=FEATURE      one of casync's: xattrs, acl, fcaps, selinux,\n"
+	  "                            16bit-uids, 32bit-uids, user-names, sec-time,\n"
+	  "                            usec-time, nsec-time, 2sec-time, read-only,\n"
+	  "                            permissions, symlinks, device-nodes, fifos,\n"
+	  "                            sockets, flag-NAME, fat-attrs, chattr,\n"
+	  "                            subvolume, subvolume-ro, quota-projid, or a\n"
+	  "                            set: best (default), unix, fat, privileged,\n"
+	  "                            fuse, all\n"
+	  "     --uid-shift=N          make: store owner ids as (id - N) mod range;\n"
+	  "                            extract: restore them as (id mod range) + N\n"
+	  "     --uid-range=N          The range (default 65536)\n" },
+	{ H_EXTRACT, "Extracting",
+	  "     --seed=PATH            A file, block device, directory or .catar that\n"
+	  "                            may hold chunks: read there, not fetched\n"
+	  "                            (repeatable)\n"
+	  "     --seed-output=BOOL     Use what the output holds already as a seed\n"
+	  "                            (default yes)\n"
+	  "     --punch-holes=BOOL     Leave runs of zeros as holes (default yes)\n"
+	  "     --delete=BOOL          Remove files the archive lacks from an existing\n"
+	  "                            directory (default yes)\n"
+	  "     --undo-immutable=BOOL  Clear chattr +i/+a on files to replace\n"
+	  "                            (default no)\n" },
+	{ H_LIST, "Listing",
+	  "     --recursive=BOOL       Go into subdirectories (default yes)\n" },
+	{ H_REMOTE, "HTTP(S) and ssh stores and indexes",
+	  "     --cacert=FILE          CA certificates to check servers with (default:\n"
+	  "                            $CURL_CA_BUNDLE, $SSL_CERT_FILE, $SSL_CERT_DIR,\n"
+	  "                            else the system's)\n"
+	  "     --insecure             Do not check certificates and host names\n"
+	  "     --retries=N            Retries of a failed request (default 3)\n"
+	  "     --timeout=SECONDS      Give up an attempt after this long without\n"
+	  "                            progress (default 10 to connect, 15 to receive)\n"
+	  "     --concurrency=N        Chunks fetched or uploaded at once (default 16\n"
+	  "                            for remote stores, one per CPU for local ones)\n"
+	  "     --rate-limit-bps=N     Stay under N bytes per second per store\n"
+	  "     --cache=DIR            A local store read first and given every chunk\n"
+	  "                            fetched from the others\n" },
+	{ H_GC, "gc",
+	  "  -n --dry-run              Only say what would be removed\n" },
+	{ H_VERIFY, "verify",
+	  "     --repair               Remove the chunk files found bad\n"
+	  "     --concurrency=N        Chunk files checked at once (default: one per\n"
+	  "                            CPU, at most 8)\n" },
+	{ H_INFO, "info",
+	  "     --json                 One JSON object instead of text\n" },
+};
+
+/* help() — all verbs and options, or one verb's (v non-NULL). */
+static void help(const struct cli *c, const struct verb *v)
 {
-	printf("Content-addressable data synchronization, compatible with casync.\n\n");
-	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
-		if (verbs[i].usage)
-			printf("  %s [OPTIONS...] %s\n", c->program, verbs[i].usage);
-	printf("\n"
-	       "Options:\n"
-	       "  -h --help                 Show this help\n"
-	       "     --version              Show the version\n"
-	       "  -v --verbose              Tell what is being done\n"
-	       "     --store=PATH|URL       The chunk store (default: $CASYNC_STORE, or\n"
-	       "                            default.castr beside the index)\n"
-	       "     --extra-store=PATH|URL Another store to read chunks from (repeatable)\n"
-	       "     --chunk-size=[MIN:]AVG[:MAX]\n"
-	       "                            Chunk sizes in bytes, K/M/G suffixes allowed\n"
-	       "                            (default 16K:64K:256K)\n"
-	       "     --digest=DIGEST        sha512-256 (default) or sha256\n"
-	       "     --compression=zstd     Chunk compression (only zstd is built in)\n"
-	       "     --what=WHAT            blob, blob-index (default: from the file suffix)\n"
-	       "\n"
-	       "HTTP(S) stores and indexes:\n"
-	       "     --cacert=FILE          CA certificates to check servers with (default:\n"
-	       "                            $CURL_CA_BUNDLE, $SSL_CERT_FILE, $SSL_CERT_DIR,\n"
-	       "                            else the system's)\n"
-	       "     --insecure             Do not check certificates and host names\n"
-	       "     --retries=N            Retries of a failed request (default 3)\n"
-	       "     --timeout=SECONDS      Give up an attempt after this long without\n"
-	       "                            progress (default 10 to connect, 15 to receive)\n"
-	       "     --concurrency=N        Chunks fetched or uploaded at once (default 16\n"
-	       "                            for remote stores, one per CPU for local ones)\n"
-	       "     --rate-limit-bps=N     Stay under N bytes per second per store\n"
-	       "     --cache=DIR            A local store read first and given every chunk\n"
-	       "                            fetched from the others\n"
-	       "\n"
-	       "Exit status: 0 on success, 1 on failure.\n");
+	unsigned groups = 0;
+
+	if (v) {
+		printf("%s [OPTIONS...] %s\n\n%s\n", c->program, v->usage, v->what);
+		groups = v->help;
+	} else {
+		printf("Content-addressable data synchronization, compatible with casync.\n\n");
+		for (size_t i = 0; i < N_ELEMENTS(verbs); i++)
+			if (verbs[i].usage) {
+				printf("  %s [OPTIONS...] %s\n", c->program, verbs[i].usage);
+				groups |= verbs[i].help;
+			}
+	}
+	for (size_t i = 0; i < N_ELEMENTS(help_groups); i++)
+		if (groups & help_groups[i].group)
+			printf("\n%s:\n%s", help_groups[i].title, help_groups[i].text);
+	printf("\nExit status: 0 on success, 1 on failure.\n");
 }
 
 enum {
@@ -96,6 +197,10 @@ enum {
 	ARG_CACHE,
 	ARG_RATE_LIMIT,
 	ARG_CONCURRENCY,
+	ARG_REPAIR,
+	ARG_JSON,
+	ARG_PROGRESS,
+	ARG_SEED_OUTPUT,
 	ARG_IGNORED,
 };
 
@@ -203,6 +308,9 @@ static int parse_options(struct cli *c, int argc, char **argv)
 		{ "with", required_argument, NULL, ARG_WITH },
 		{ "without", required_argument, NULL, ARG_WITHOUT },
 		{ "dry-run", no_argument, NULL, 'n' },
+		{ "repair", no_argument, NULL, ARG_REPAIR },
+		{ "json", no_argument, NULL, ARG_JSON },
+		{ "progress", required_argument, NULL, ARG_PROGRESS },
 		{ "cache", required_argument, NULL, ARG_CACHE },
 		{ "cache-auto", no_argument, NULL, 'c' },
 		{ "rate-limit-bps", required_argument, NULL, ARG_RATE_LIMIT },
@@ -215,7 +323,7 @@ static int parse_options(struct cli *c, int argc, char **argv)
 		{ "punch-holes", required_argument, NULL, ARG_PUNCH_HOLES },
 		{ "delete", required_argument, NULL, ARG_DELETE },
 		{ "undo-immutable", required_argument, NULL, ARG_UNDO_IMMUTABLE },
-		{ "seed-output", required_argument, NULL, ARG_IGNORED },
+		{ "seed-output", required_argument, NULL, ARG_SEED_OUTPUT },
 		{ "recursive", required_argument, NULL, ARG_RECURSIVE },
 		{ "mkdir", required_argument, NULL, ARG_IGNORED },
 		{ "uid-shift", required_argument, NULL, ARG_UID_SHIFT },
@@ -232,8 +340,8 @@ static int parse_options(struct cli *c, int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, ":hvl:nc", options, NULL)) >= 0) {
 		switch (opt) {
 		case 'h':
-			help(c);
-			exit(0);
+			c->want_help = true;
+			break;
 		case ARG_VERSION:
 		{
 			char buf[256];
@@ -281,12 +389,17 @@ static int parse_options(struct cli *c, int argc, char **argv)
 				return 1;
 			break;
 		case ARG_SEED:
-			/* The output is the same without seeds; only more chunks
-			 * are read from the stores. Say so rather than pretend. */
-			if (!c->seed_warned)
-				fprintf(stderr, "%s: note: --seed is not used by this version; all chunks are read from the stores\n",
-					c->program);
-			c->seed_warned = true;
+		{
+			const char **t = realloc(c->seeds, (c->n_seeds + 1) * sizeof(*t));
+			if (!t)
+				return cli_error(c, "out of memory");
+			c->seeds = t;
+			c->seeds[c->n_seeds++] = optarg;
+			break;
+		}
+		case ARG_SEED_OUTPUT:
+			if (parse_bool(c, "seed-output", optarg, &c->seed_output))
+				return 1;
 			break;
 		case ARG_WITH:
 			if (parse_feature(c, "with", optarg, &c->with))
@@ -367,6 +480,26 @@ static int parse_options(struct cli *c, int argc, char **argv)
 			break;
 		}
 		case 'n':
+			c->dry_run = true;
+			break;
+		case ARG_REPAIR:
+			c->repair = true;
+			break;
+		case ARG_JSON:
+			c->json = true;
+			break;
+		case ARG_PROGRESS:
+			if (strcmp(optarg, "auto") == 0)
+				c->progress_mode = PROGRESS_AUTO;
+			else if (strcmp(optarg, "bar") == 0)
+				c->progress_mode = PROGRESS_BAR;
+			else if (strcmp(optarg, "plain") == 0)
+				c->progress_mode = PROGRESS_PLAIN;
+			else if (strcmp(optarg, "none") == 0 || strcmp(optarg, "no") == 0)
+				c->progress_mode = PROGRESS_NONE;
+			else
+				return cli_error(c, "--progress=%s: expected auto, bar, plain or none", optarg);
+			break;
 		case 'c':
 		case ARG_IGNORED:
 			break;
@@ -395,6 +528,7 @@ int main(int argc, char **argv)
 		.punch_holes = true,
 		.delete_extra = true,
 		.uid_range = 0x10000,
+		.seed_output = true,
 	};
 	const char *base = argc > 0 ? strrchr(argv[0], '/') : NULL;
 	const char *verb;
@@ -414,8 +548,17 @@ int main(int argc, char **argv)
 	r = parse_options(&c, argc, argv);
 	if (r)
 		return r;
+	if (c.want_help) {
+		const struct verb *v = NULL;
+
+		for (size_t i = 0; optind < argc && i < N_ELEMENTS(verbs); i++)
+			if (verbs[i].usage && strcmp(argv[optind], verbs[i].name) == 0)
+				v = &verbs[i];
+		help(&c, v);
+		return 0;
+	}
 	if (optind >= argc) {
-		help(&c);
+		help(&c, NULL);
 		return cli_error(&c, "no verb given");
 	}
 	verb = argv[optind];
@@ -436,6 +579,7 @@ done:
 	if (fflush(stdout) != 0 || ferror(stdout))
 		return cli_error(&c, "cannot write to standard output: %s", strerror(errno));
 	free(c.extra_stores);
+	free(c.seeds);
 	stasync_store_free(c.cache_store);
 	return r;
 }

@@ -15,6 +15,7 @@ typedef struct stasync_blob_make_options {
 	stasync_digest_type digest;
 	uint64_t feature_flags;        /* for the index header; 0: casync's */
 	stasync_store *store;          /* NULL: write only the index */
+	stasync_progress *progress;    /* NULL, or advanced per chunk indexed */
 } stasync_blob_make_options;
 
 /* stasync_blob_make() — chunk everything readable from in_fd, store the
@@ -25,16 +26,25 @@ int stasync_blob_make(int in_fd, const char *input, int index_fd, const char *in
 		      const stasync_blob_make_options *o, stasync_chunk_id *content,
 		      stasync_chunk_stats *stats, stasync_error *err);
 
-/* stasync_blob_extract() — write the blob an index describes to out_fd,
- * fetching chunks as `f` says (chunk ids are checked with the
- * index's digest). When `content` is non-NULL the digest of the written
- * bytes, of type `content_type`, is returned there. out_fd may be -1 to
- * only compute the digest (`digest` of an index). `holes`: out_fd is a
- * new, empty regular file, written from its start; blocks of zeros are
- * left unwritten, as holes, and the size set at the end (what casync does
- * unless --punch-holes=no). */
+enum {
+	/* out_fd is a new, empty regular file, written from its start: blocks
+	 * of zeros are left unwritten, as holes, and the size set at the end
+	 * (what casync does unless --punch-holes=no) */
+	STASYNC_BLOB_HOLES = 1 << 0,
+	/* out_fd holds data already (a block device): each chunk's place is
+	 * read first and left alone when it holds the chunk already, so that
+	 * an update writes only what changed */
+	STASYNC_BLOB_IN_PLACE = 1 << 1,
+};
+
+/* stasync_blob_extract() — write the blob an index describes to out_fd
+ * (from its start), fetching chunks as `f` says (chunk ids are checked
+ * with the index's digest); `flags` as above. When `content` is non-NULL
+ * the digest of the written bytes, of type `content_type`, is returned
+ * there. out_fd may be -1 to only compute the digest (`digest` of an
+ * index). */
 int stasync_blob_extract(stasync_index_reader *r, const stasync_fetch *f, int out_fd,
-			 const char *output, bool holes, stasync_digest_type content_type,
+			 const char *output, unsigned flags, stasync_digest_type content_type,
 			 stasync_chunk_id *content, stasync_chunk_stats *stats, stasync_error *err);
 
 /* stasync_blob_digest() — the digest of all bytes readable from fd. */

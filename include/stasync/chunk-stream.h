@@ -13,12 +13,15 @@
 #include <stasync/chunker.h>
 #include <stasync/index.h>
 #include <stasync/store.h>
+#include <stasync/progress.h>
 
 typedef struct stasync_chunk_stats {
 	uint64_t bytes;       /* stream size */
 	uint64_t chunks;      /* chunks in the index */
 	uint64_t chunks_new;  /* chunks written to the store (writer) */
 	uint64_t chunks_cached; /* chunks read from the cache (reader) */
+	uint64_t chunks_seeded; /* chunks read from the seeds (reader) */
+	uint64_t chunks_in_place; /* found in the output already (blob, in place) */
 } stasync_chunk_stats;
 
 /* ---- Writing ------------------------------------------------------------- */
@@ -32,6 +35,7 @@ typedef struct stasync_chunk_writer_options {
 	/* Threads hashing, compressing and storing chunks while the caller's
 	 * thread cuts the next ones. 0: one per CPU (at most 8). */
 	unsigned threads;
+	stasync_progress *progress;    /* NULL, or advanced per chunk indexed */
 } stasync_chunk_writer_options;
 
 /* stasync_chunk_writer_new() — chunks go to o->store, the index to
@@ -65,6 +69,9 @@ typedef struct stasync_fetch {
 	 * local, else one per CPU (at most 4). Fewer when chunks are so
 	 * large that the window below would not fit. */
 	unsigned threads;
+	stasync_progress *progress;    /* NULL, or advanced per chunk delivered */
+	/* NULL, or local data asked before the cache and the stores */
+	struct stasync_seed *seed;
 } stasync_fetch;
 
 #define STASYNC_FETCH_THREADS_REMOTE 16

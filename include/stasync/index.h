@@ -40,6 +40,12 @@ stasync_digest_type stasync_index_reader_digest_type(const stasync_index_reader 
 int stasync_index_reader_next(stasync_index_reader *r, stasync_index_item *item,
 			      stasync_error *err);
 
+/* stasync_index_reader_totals() — the number of chunks and the stream size
+ * an index file declares, from its size and last entry, without reading
+ * it through (the entries are still checked as they are read). -ESPIPE
+ * when the index is not a seekable file. */
+int stasync_index_reader_totals(stasync_index_reader *r, uint64_t *chunks, uint64_t *bytes);
+
 /* stasync_index_reader_free() — close and free; accepts NULL. */
 void stasync_index_reader_free(stasync_index_reader *r);
 

@@ -20,6 +20,9 @@
 #include <stasync/extract.h>
 #include <stasync/output.h>
 #include <stasync/remote.h>
+#include <stasync/maint.h>
+#include <stasync/progress.h>
+#include <stasync/seed.h>
 
 /* stasync_version() — the library's version string, e.g. "0.1.0". */
 const char *stasync_version(void);

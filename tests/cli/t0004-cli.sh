@@ -2,6 +2,7 @@
 # Command line behaviour: --version, --help, unknown verbs, running under the
 # name "casync", CASYNC_STORE, the default store beside the index, "-" as the
 # extract output, --what=, --compression= and uncompressed chunk files.
+# shellcheck disable=SC2016 # check() takes shell code to eval, quoted on purpose
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/cli/lib.sh"
 
@@ -47,6 +48,29 @@ for h in --help -h; do
 		show_run
 	fi
 done
+
+run "$STASYNC" --help
+check '[ "$(awk "length > 80" "$T/out")" = "" ] && [ ! -s "$T/err" ]' \
+	"--help fits in 80 columns, nothing on stderr"
+for v in make extract digest list mtree stat gc verify info; do
+	for form in "$v --help" "--help $v" "-h $v"; do
+		# shellcheck disable=SC2086 # two words
+		run "$STASYNC" $form
+		if [ "$rc" -eq 0 ] && head -n 1 "$T/out" | grep -q "^$STASYNC_NAME \\[OPTIONS...\\] $v " &&
+			[ "$(awk 'length > 80' "$T/out")" = "" ] && [ ! -s "$T/err" ]; then
+			ok "$form: $v's usage and options on stdout, within 80 columns, exit 0"
+		else
+			not_ok "$form: $v's usage and options on stdout, within 80 columns, exit 0"
+			show_run
+		fi
+	done
+done
+run "$STASYNC" gc --help
+check '! grep -q -- "--punch-holes" "$T/out" && grep -q -- "--dry-run" "$T/out"' \
+	"a verb's --help shows its own options only"
+run "$STASYNC" extract --help
+check 'grep -q -- "--punch-holes" "$T/out" && ! grep -q -- "--dry-run" "$T/out"' \
+	"... (extract: --punch-holes, not --dry-run)"
 
 run "$STASYNC" frobnicate
 is "$rc" 1 "unknown verb: exit status 1"

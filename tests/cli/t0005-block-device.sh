@@ -33,4 +33,34 @@ same_file "$loop_dst" src.img "device holds the original bytes again"
 check 'dir_is_empty_but() { [ -z "$(ls -A /dev | grep "^\.stasync-")" ]; }; dir_is_empty_but' \
 	"no temporary file was made in /dev"
 
+# An update onto the device writes only what changed: the blocks written
+# to the loop device (its stat, after a flush) tell.
+cp src.img new.img
+printf 'a few new bytes' | dd of=new.img bs=1 seek=3000000 conv=notrunc 2>/dev/null
+run_ok "make the new version's index" "$STASYNC" make --store=st.castr new.caibx new.img
+dev=$(basename "$loop_dst")
+written() {
+	sync
+	blockdev --flushbufs "$loop_dst" 2>/dev/null
+	awk '{ print $7 }' "/sys/block/$dev/stat"
+}
+if [ -r "/sys/block/$dev/stat" ] && command -v blockdev >/dev/null; then
+	before=$(written)
+	run_ok "extract the new version onto the device holding the old" "$STASYNC" -v extract \
+		--store=st.castr new.caibx "$loop_dst"
+	after=$(written)
+	same_file "$loop_dst" new.img "the device holds the new version"
+	check '[ $((after - before)) -lt 2048 ]' \
+		"... and only $((after - before)) sectors were written, not the $((size / 512)) of the whole"
+	check 'grep -Eq " [1-9][0-9]* already in place" "$T/err"' "... -v counts the chunks already in place"
+	before=$(written)
+	run_ok "--seed-output=no writes it all" "$STASYNC" extract --seed-output=no --store=st.castr \
+		st.caibx "$loop_dst"
+	after=$(written)
+	check '[ $((after - before)) -ge $((size / 512)) ]' "... $((after - before)) sectors"
+	same_file "$loop_dst" src.img "... and the device holds the old version again"
+else
+	skip "an update writes only what changed" "no /sys/block/$dev/stat or blockdev"
+fi
+
 done_testing

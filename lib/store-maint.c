@@ -1,0 +1,490 @@
+/* Garbage collection and verification of a local chunk store. Both walk
+ * the store's <4 hex>/ directories and look only at chunk files:
+ * <64 hex>.cacnk (zstd) or <64 hex> (stored as is, which casync reads too)
+ * under the directory of their first four digits. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <zstd.h>
+
+#include <stasync/chunker.h>
+#include <stasync/maint.h>
+#include <stasync/store.h>
+#include "format.h"
+#include "util.h"
+
+/* ---- walking ----------------------------------------------------------------- */
+struct chunk_file {
+	stasync_chunk_id id;
+	bool compressed;
+	bool present;   /* false: asked for (verify --only), not in the store */
+	uint64_t size;  /* the chunk's size when known (from an index), else 0 */
+	char name[80];  /* "abcd/abcd…ef.cacnk", relative to the store */
+	char *bad;      /* what is wrong with it, when something is */
+};
+
+static bool is_hex(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return true;
+}
+
+/* A chunk file's name in directory `dir` (4 hex digits): its id. */
+static bool chunk_name(const char *dir, const char *name, stasync_chunk_id *id, bool *compressed)
+{
+	size_t n = strlen(name), sfx = strlen(CA_CHUNK_SUFFIX);
+
+	if (n == 64 + sfx && strcmp(name + 64, CA_CHUNK_SUFFIX) == 0)
+		*compressed = true;
+	else if (n == 64)
+		*compressed = false;
+	else
+		return false;
+	if (!is_hex(name, 64) || memcmp(name, dir, 4) != 0)
+		return false;
+	char hex[STASYNC_DIGEST_HEX_SIZE];
+	memcpy(hex, name, 64);
+	hex[64] = 0;
+	return stasync_chunk_id_parse(hex, id) == 0;
+}
+
+struct walk {
+	const char *store;
+	int (*fn)(int dir_fd, const char *dir, const char *name, const stasync_chunk_id *id,
+		  bool compressed, void *ud);
+	void *ud;
+	stasync_error *err;
+};
+
+static int walk_dir(struct walk *w, int store_fd, const char *dir)
+{
+	int fd = openat(store_fd, dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *d;
+	struct dirent *de;
+	int r = 0;
+
+	if (fd < 0)
+		return sta_error(w->err, -errno, "%s/%s: cannot open: %s", w->store, dir,
+				 stasync_strerror(-errno));
+	d = fdopendir(fd);
+	if (!d) {
+		r = -errno;
+		close(fd);
+		return sta_error(w->err, r, "%s/%s: cannot read: %s", w->store, dir, stasync_strerror(r));
+	}
+	while (r >= 0 && (errno = 0, de = readdir(d))) {
+		stasync_chunk_id id;
+		bool compressed;
+
+		if (chunk_name(dir, de->d_name, &id, &compressed))
+			r = w->fn(dirfd(d), dir, de->d_name, &id, compressed, w->ud);
+	}
+	if (r >= 0 && errno)
+		r = sta_error(w->err, -errno, "%s/%s: cannot read: %s", w->store, dir,
+			      stasync_strerror(-errno));
+	closedir(d);
+	return r;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+/* fn() for every chunk file of the store; the directories in name order,
+ * so that what is reported comes out in a stable order. */
+static int walk_store(struct walk *w, int store_fd)
+{
+	_cleanup_close_ int fd = dup(store_fd);
+	char (*dirs)[5] = NULL;
+	size_t n = 0, cap = 0;
+	DIR *d;
+	struct dirent *de;
+	int r = 0;
+
+	if (fd < 0 || !(d = fdopendir(fd)))
+		return sta_error(w->err, -errno, "%s: cannot read: %s", w->store, stasync_strerror(-errno));
+	TAKE_FD(fd);
+	rewinddir(d);
+	while ((errno = 0, de = readdir(d))) {
+		if (strlen(de->d_name) != 4 || !is_hex(de->d_name, 4))
+			continue;
+		if (n == cap) {
+			void *t = realloc(dirs, (cap = cap ? 2 * cap : 256) * sizeof(*dirs));
+			if (!t) {
+				r = sta_error(w->err, -ENOMEM, "out of memory");
+				break;
+			}
+			dirs = t;
+		}
+		memcpy(dirs[n++], de->d_name, 5);
+	}
+	if (r >= 0 && errno)
+		r = sta_error(w->err, -errno, "%s: cannot read: %s", w->store, stasync_strerror(-errno));
+	closedir(d);
+	sta_qsort(dirs, n, sizeof(*dirs), cmp_str);
+	for (size_t i = 0; r >= 0 && i < n; i++) {
+		struct stat st;
+
+		/* only directories: a symlink named like one is not followed */
+		if (fstatat(store_fd, dirs[i], &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
+			r = walk_dir(w, store_fd, dirs[i]);
+	}
+	free(dirs);
+	return r;
+}
+
+static int open_store(const char *dir, stasync_error *err)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return sta_error(err, -errno, "cannot open store %s: %s", dir, stasync_strerror(-errno));
+	return fd;
+}
+
+/* ---- gc ---------------------------------------------------------------------- */
+struct gc {
+	const stasync_chunk_set *keep;
+	bool dry_run;
+	void (*removed)(const char *name, void *ud);
+	void *ud;
+	stasync_gc_stats *st;
+	const char *store;
+	stasync_error *err;
+};
+
+static int gc_one(int dir_fd, const char *dir, const char *name, const stasync_chunk_id *id,
+		  bool compressed, void *ud)
+{
+	struct gc *g = ud;
+	char rel[80];
+	struct stat st;
+
+	(void)compressed;
+	g->st->chunks++;
+	if (stasync_chunk_set_has(g->keep, id))
+		return 0;
+	snprintf(rel, sizeof(rel), "%s/%s", dir, name);
+	if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		g->st->bytes_removed += (uint64_t)st.st_blocks * 512;
+	if (!g->dry_run && unlinkat(dir_fd, name, 0) < 0 && errno != ENOENT)
+		return sta_error(g->err, -errno, "%s/%s: cannot remove: %s", g->store, rel,
+				 stasync_strerror(-errno));
+	g->st->removed++;
+	if (g->removed)
+		g->removed(rel, g->ud);
+	return 0;
+}
+
+int stasync_store_gc(const char *dir, const stasync_chunk_set *keep, bool dry_run,
+		     void (*removed)(const char *name, void *ud), void *ud,
+		     stasync_gc_stats *st, stasync_error *err)
+{
+	struct gc g = { keep, dry_run, removed, ud, st, dir, err };
+	struct walk w = { dir, gc_one, &g, err };
+	_cleanup_close_ int fd = open_store(dir, err);
+	int r;
+
+	memset(st, 0, sizeof(*st));
+	if (fd < 0)
+		return fd;
+	r = walk_store(&w, fd);
+	if (r < 0 || dry_run)
+		return r;
+	/* The chunk directories now empty; rmdir() leaves the others. */
+	for (unsigned i = 0; i < 65536; i++) {
+		char name[5];
+
+		snprintf(name, sizeof(name), "%04x", i);
+		if (unlinkat(fd, name, AT_REMOVEDIR) == 0)
+			st->dirs_removed++;
+	}
+	return 0;
+}
+
+/* ---- verify ------------------------------------------------------------------ */
+struct verify {
+	const stasync_verify_options *o;
+	const char *store;
+	int fd;
+	struct chunk_file *files;
+	size_t n, cap;
+	pthread_mutex_t lock;
+	size_t next;            /* under lock: the next file for a worker */
+	stasync_error *err;
+};
+
+static int add_file(struct verify *v, const char *dir, const char *name,
+		    const stasync_chunk_id *id, bool compressed, bool present, uint64_t size)
+{
+	struct chunk_file *f;
+
+	if (v->n == v->cap) {
+		void *t = realloc(v->files, (v->cap = v->cap ? 2 * v->cap : 1024) * sizeof(*v->files));
+		if (!t)
+			return sta_error(v->err, -ENOMEM, "out of memory");
+		v->files = t;
+	}
+	f = &v->files[v->n++];
+	*f = (struct chunk_file){ .id = *id, .compressed = compressed, .present = present, .size = size };
+	snprintf(f->name, sizeof(f->name), "%s/%s", dir, name);
+	return 0;
+}
+
+static int listed(int dir_fd, const char *dir, const char *name, const stasync_chunk_id *id,
+		  bool compressed, void *ud)
+{
+	(void)dir_fd;
+	return add_file(ud, dir, name, id, compressed, true, 0);
+}
+
+/* A chunk asked for by its index: the file it is in, or missing. */
+static int wanted(const stasync_chunk_id *id, uint64_t size, void *ud)
+{
+	struct verify *v = ud;
+	char hex[STASYNC_DIGEST_HEX_SIZE], dir[5], name[72];
+
+	stasync_chunk_id_format(id, hex);
+	memcpy(dir, hex, 4);
+	dir[4] = 0;
+	for (int compressed = 1; compressed >= 0; compressed--) {
+		struct stat st;
+		char rel[80];
+
+		snprintf(name, sizeof(name), "%s%s", hex, compressed ? CA_CHUNK_SUFFIX : "");
+		snprintf(rel, sizeof(rel), "%s/%s", dir, name);
+		if (fstatat(v->fd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0)
+			return add_file(v, dir, name, id, compressed, true, size);
+	}
+	snprintf(name, sizeof(name), "%s%s", hex, CA_CHUNK_SUFFIX);
+	return add_file(v, dir, name, id, true, false, size);
+}
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(((const struct chunk_file *)a)->name, ((const struct chunk_file *)b)->name);
+}
+
+/* The size a zstd chunk inflates to, counting without keeping, at most
+ * STASYNC_CHUNK_SIZE_LIMIT_MAX + 1. */
+static size_t inflated_size(ZSTD_DCtx *dctx, const void *p, size_t n, uint8_t *scratch,
+			    size_t scratch_size)
+{
+	unsigned long long k = ZSTD_getFrameContentSize(p, n);
+	ZSTD_inBuffer in = { p, n, 0 };
+	size_t total = 0;
+
+	if (k != ZSTD_CONTENTSIZE_UNKNOWN && k != ZSTD_CONTENTSIZE_ERROR)
+		return (size_t)MIN(k, (unsigned long long)STASYNC_CHUNK_SIZE_LIMIT_MAX + 1);
+	ZSTD_DCtx_reset(dctx, ZSTD_reset_session_only);
+	while (in.pos < in.size && total <= STASYNC_CHUNK_SIZE_LIMIT_MAX) {
+		ZSTD_outBuffer o = { scratch, scratch_size, 0 };
+		size_t r = ZSTD_decompressStream(dctx, &o, &in);
+		if (ZSTD_isError(r))
+			break;  /* the real decode says what is wrong */
+		total += o.pos;
+		if (r == 0 && o.pos == 0)
+			break;
+	}
+	return MIN(total, STASYNC_CHUNK_SIZE_LIMIT_MAX + 1);
+}
+
+struct worker {
+	struct verify *v;
+	stasync_codec *codec;
+	ZSTD_DCtx *dctx;
+	uint8_t *data, *out, *scratch;
+	size_t data_size, out_size;
+};
+
+static int reserve(uint8_t **p, size_t *have, size_t n)
+{
+	void *t;
+
+	if (*have >= n)
+		return 0;
+	t = realloc(*p, n);
+	if (!t)
+		return -ENOMEM;
+	*p = t;
+	*have = n;
+	return 0;
+}
+
+static char out_of_memory[] = "out of memory";
+
+static char *dup_msg(const char *s)
+{
+	char *p = strdup(s);
+
+	return p ? p : out_of_memory;
+}
+
+/* Check one chunk file; NULL when good, else what is wrong. */
+static char *check(struct worker *k, struct chunk_file *f)
+{
+	const stasync_verify_options *o = k->v->o;
+	_cleanup_close_ int fd = -EBADF;
+	stasync_error e = { 0, "" };
+	struct stat st;
+	size_t size;
+	ssize_t got;
+	char *msg = NULL;
+	int r;
+
+	if (!f->present)
+		return dup_msg("missing");
+	fd = openat(k->v->fd, f->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return asprintf(&msg, "cannot read: %s", stasync_strerror(-errno)) < 0 ? out_of_memory : msg;
+	if (!S_ISREG(st.st_mode))
+		return dup_msg("not a regular file");
+	if ((uint64_t)st.st_size > ZSTD_compressBound(STASYNC_CHUNK_SIZE_LIMIT_MAX))
+		return dup_msg("larger than any chunk can be");
+	if (reserve(&k->data, &k->data_size, (size_t)st.st_size + 1) < 0)
+		return dup_msg("out of memory");
+	got = sta_read_full(fd, k->data, (size_t)st.st_size + 1);
+	if (got < 0)
+		return asprintf(&msg, "cannot read: %s", stasync_strerror((int)got)) < 0 ? out_of_memory : msg;
+	if (f->size)
+		size = (size_t)f->size;
+	else if (f->compressed)
+		size = inflated_size(k->dctx, k->data, (size_t)got, k->scratch, ZSTD_DStreamOutSize());
+	else
+		size = (size_t)got;
+	if (size > STASYNC_CHUNK_SIZE_LIMIT_MAX)
+		return dup_msg("inflates past the largest chunk size");
+	if (reserve(&k->out, &k->out_size, MAX(size, 1)) < 0)
+		return dup_msg("out of memory");
+	for (int t = 0; t < 2; t++) {
+		stasync_digest_type type = o->digest >= 0 ? (stasync_digest_type)o->digest
+				       : t == 0 ? STASYNC_DIGEST_SHA512_256 : STASYNC_DIGEST_SHA256;
+
+		stasync_error_clear(&e);
+		r = stasync_chunk_decode(k->codec, k->data, (size_t)got, f->compressed, &f->id, type,
+					 k->out, size, "chunk", &e);
+		/* only a digest mismatch is worth a second try with the other digest */
+		if (r == 0 || o->digest >= 0 || !strstr(e.message, "does not match"))
+			break;
+	}
+	if (r == 0)
+		return NULL;
+	/* the message starts with the "chunk: " we gave as its name */
+	return dup_msg(strncmp(e.message, "chunk: ", 7) == 0 ? e.message + 7 : e.message);
+}
+
+static void *verify_worker(void *arg)
+{
+	struct worker *k = arg;
+	struct verify *v = k->v;
+
+	for (;;) {
+		struct chunk_file *f;
+
+		pthread_mutex_lock(&v->lock);
+		f = v->next < v->n ? &v->files[v->next++] : NULL;
+		pthread_mutex_unlock(&v->lock);
+		if (!f)
+			break;
+		f->bad = check(k, f);
+	}
+	return NULL;
+}
+
+int stasync_store_verify(const char *dir, const stasync_verify_options *o,
+			 stasync_verify_stats *st, stasync_error *err)
+{
+	struct verify v = { .o = o, .store = dir, .err = err };
+	unsigned n_threads = o->threads ? o->threads : sta_cpu_count(8);
+	struct worker *workers = NULL;
+	pthread_t *threads = NULL;
+	unsigned started = 0;
+	int r;
+
+	memset(st, 0, sizeof(*st));
+	v.fd = open_store(dir, err);
+	if (v.fd < 0)
+		return v.fd;
+	if (o->only)
+		r = stasync_chunk_set_each(o->only, wanted, &v);
+	else {
+		struct walk w = { dir, listed, &v, err };
+		r = walk_store(&w, v.fd);
+	}
+	if (r < 0)
+		goto out;
+	sta_qsort(v.files, v.n, sizeof(*v.files), by_name);
+
+	n_threads = (unsigned)MAX(1, MIN((size_t)n_threads, v.n));
+	workers = calloc(n_threads, sizeof(*workers));
+	threads = calloc(n_threads, sizeof(*threads));
+	if (!workers || !threads) {
+		r = sta_error(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	pthread_mutex_init(&v.lock, NULL);
+	for (unsigned i = 0; i < n_threads; i++) {
+		struct worker *k = &workers[i];
+
+		k->v = &v;
+		k->dctx = ZSTD_createDCtx();
+		k->scratch = malloc(ZSTD_DStreamOutSize());
+		if (stasync_codec_new(&k->codec) < 0 || !k->dctx || !k->scratch) {
+			r = sta_error(err, -ENOMEM, "out of memory");
+			break;
+		}
+		r = sta_thread_start(&threads[i], STA_STACK_WORK, verify_worker, k);
+		if (r < 0) {
+			r = sta_error(err, r, "cannot start a thread: %s", stasync_strerror(r));
+			break;
+		}
+		started++;
+	}
+	if (r >= 0 && started == 0)
+		verify_worker(&workers[0]);
+	/* with some threads started, they finish the work even if others failed */
+	for (unsigned i = 0; i < started; i++)
+		pthread_join(threads[i], NULL);
+	pthread_mutex_destroy(&v.lock);
+	if (started == 0 && r < 0)
+		goto out;
+	r = 0;
+
+	for (size_t i = 0; i < v.n; i++) {
+		struct chunk_file *f = &v.files[i];
+
+		if (!f->bad) {
+			st->checked++;
+			continue;
+		}
+		if (!f->present)
+			st->missing++;
+		else
+			st->bad++;
+		if (f->present && o->repair && unlinkat(v.fd, f->name, 0) == 0)
+			st->removed++;
+		if (o->bad)
+			o->bad(f->name, f->bad, o->ud);
+	}
+out:
+	for (unsigned i = 0; workers && i < n_threads; i++) {
+		stasync_codec_free(workers[i].codec);
+		ZSTD_freeDCtx(workers[i].dctx);
+		free(workers[i].scratch);
+		free(workers[i].data);
+		free(workers[i].out);
+	}
+	for (size_t i = 0; i < v.n; i++)
+		if (v.files[i].bad != out_of_memory)
+			free(v.files[i].bad);
+	free(v.files);
+	free(workers);
+	free(threads);
+	close(v.fd);
+	return r;
+}

@@ -1,0 +1,219 @@
+/* Progress on stderr while make or extract works: a bar on a terminal, or
+ * one line of key=value pairs a second for scripts (--progress=plain). A
+ * thread of its own reads the library's counters; the work never waits for
+ * it. */
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
+
+struct cli_progress {
+	struct cli *c;
+	const char *verb;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool stop;
+	double start;
+	int shown;      /* columns of the bar on screen, to clear */
+};
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* "123.4 MiB" */
+static const char *human(uint64_t n, char buf[static 16])
+{
+	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	double v = (double)n;
+	unsigned u = 0;
+
+	while (v >= 1024 && u < 4) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(buf, 16, u ? "%.1f %s" : "%.0f %s", v, unit[u]);
+	return buf;
+}
+
+static void plain_line(struct cli_progress *p, const stasync_progress *s, double t)
+{
+	double rate = t > 0 ? (double)s->bytes / t : 0;
+
+	fprintf(stderr, "progress: verb=%s bytes=%" PRIu64 " total=%" PRIu64, p->verb, s->bytes,
+		s->bytes_total);
+	if (s->bytes_total)
+		fprintf(stderr, " percent=%.1f", 100.0 * (double)MIN(s->bytes, s->bytes_total) /
+					       (double)s->bytes_total);
+	fprintf(stderr, " chunks=%" PRIu64 " new=%" PRIu64 " cached=%" PRIu64 " rate=%.0f elapsed=%.1f",
+		s->chunks, s->chunks_new, s->chunks_cached, rate, t);
+	if (s->bytes_total && rate > 0 && s->bytes <= s->bytes_total)
+		fprintf(stderr, " eta=%.0f", (double)(s->bytes_total - s->bytes) / rate);
+	fputc('\n', stderr);
+}
+
+static void bar_line(struct cli_progress *p, const stasync_progress *s, double t)
+{
+	char line[160], a[16], b[16], r[16];
+	double rate = t > 0 ? (double)s->bytes / t : 0;
+	int n;
+
+	human((uint64_t)rate, r);
+	if (s->bytes_total) {
+		double f = (double)MIN(s->bytes, s->bytes_total) / (double)s->bytes_total;
+		char bar[17];
+		int fill = (int)(f * 16);
+
+		memset(bar, '#', (size_t)fill);
+		memset(bar + fill, '.', (size_t)(16 - fill));
+		bar[16] = 0;
+		n = snprintf(line, sizeof(line), "%s %3.0f%% [%s] %s/%s %s/s", p->verb, f * 100, bar,
+			     human(s->bytes, a), human(s->bytes_total, b), r);
+		if (rate > 0 && s->bytes < s->bytes_total) {
+			uint64_t eta = (uint64_t)((double)(s->bytes_total - s->bytes) / rate);
+			n += snprintf(line + n, sizeof(line) - (size_t)n, " ETA %" PRIu64 ":%02" PRIu64,
+				      eta / 60, eta % 60);
+		}
+	} else
+		n = snprintf(line, sizeof(line), "%s %s %s/s", p->verb, human(s->bytes, a), r);
+	if (s->chunks_new)
+		n += snprintf(line + n, sizeof(line) - (size_t)n, " %" PRIu64 " new", s->chunks_new);
+	else if (s->chunks_cached)
+		n += snprintf(line + n, sizeof(line) - (size_t)n, " %" PRIu64 " cached", s->chunks_cached);
+	n = MIN(n, 79);
+	line[n] = 0;
+	/* over the previous line, then blanks where it was longer */
+	fprintf(stderr, "\r%s%*s", line, MAX(p->shown - n, 0), "");
+	p->shown = n;
+	fflush(stderr);
+}
+
+static void show(struct cli_progress *p)
+{
+	stasync_progress s;
+
+	stasync_progress_snapshot(&p->c->progress, &s);
+	if (p->c->progress_mode == PROGRESS_PLAIN)
+		plain_line(p, &s, now() - p->start);
+	else
+		bar_line(p, &s, now() - p->start);
+}
+
+static void *progress_thread(void *arg)
+{
+	struct cli_progress *p = arg;
+	double period = p->c->progress_mode == PROGRESS_PLAIN ? 1.0 : 0.25;
+
+	pthread_mutex_lock(&p->lock);
+	while (!p->stop) {
+		struct timespec ts;
+		double until;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		until = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 + period;
+		ts.tv_sec = (time_t)until;
+		ts.tv_nsec = (long)((until - (double)ts.tv_sec) * 1e9);
+		if (pthread_cond_timedwait(&p->cond, &p->lock, &ts) != 0 && !p->stop)
+			show(p);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+void cli_progress_begin(struct cli *c, const char *verb)
+{
+	struct cli_progress *p;
+
+	c->started = now();
+	if (c->progress_mode == PROGRESS_AUTO)
+		c->progress_mode = isatty(STDERR_FILENO) ? PROGRESS_BAR : PROGRESS_NONE;
+	if (c->progress_mode == PROGRESS_NONE || !(p = calloc(1, sizeof(*p))))
+		return;
+	p->c = c;
+	p->verb = verb;
+	p->start = c->started;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->cond, NULL);
+	if (pthread_create(&p->thread, NULL, progress_thread, p) != 0) {
+		free(p);
+		return;
+	}
+	c->progress_state = p;
+}
+
+stasync_progress *cli_progress(struct cli *c)
+{
+	return c->progress_state ? &c->progress : NULL;
+}
+
+void cli_progress_total(struct cli *c, uint64_t bytes)
+{
+	__atomic_store_n(&c->progress.bytes_total, bytes, __ATOMIC_RELAXED);
+}
+
+void cli_progress_index_total(struct cli *c, stasync_index_reader *r)
+{
+	uint64_t chunks, bytes;
+
+	if (c->progress_state && stasync_index_reader_totals(r, &chunks, &bytes) == 0)
+		cli_progress_total(c, bytes);
+}
+
+void cli_progress_end(struct cli *c, bool ok)
+{
+	struct cli_progress *p = c->progress_state;
+
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->stop = true;
+	pthread_cond_signal(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+	pthread_join(p->thread, NULL);
+	if (c->progress_mode == PROGRESS_PLAIN) {
+		if (ok)
+			show(p);   /* the last line says where it ended */
+	} else if (p->shown) {
+		fprintf(stderr, "\r%*s\r", p->shown, "");
+		fflush(stderr);
+	}
+	pthread_cond_destroy(&p->cond);
+	pthread_mutex_destroy(&p->lock);
+	free(p);
+	c->progress_state = NULL;
+}
+
+double cli_elapsed(const struct cli *c)
+{
+	return c->started > 0 ? now() - c->started : 0;
+}
+
+void cli_summary(const struct cli *c, bool made, const stasync_chunk_stats *s)
+{
+	double t = cli_elapsed(c);
+	char rate[16];
+
+	human(t > 0 ? (uint64_t)((double)s->bytes / t) : 0, rate);
+	if (made)
+		cli_info(c, "%" PRIu64 " bytes in %" PRIu64 " chunks, %" PRIu64 " new in the store, %" PRIu64
+			 " there already; %.2f s, %s/s", s->bytes, s->chunks, s->chunks_new,
+			 s->chunks - s->chunks_new, t, rate);
+	else
+		cli_info(c, "%" PRIu64 " bytes from %" PRIu64 " chunks, %" PRIu64
+			 " of them from the cache, %" PRIu64 " from the seeds, %" PRIu64
+			 " already in place; %.2f s, %s/s", s->bytes, s->chunks, s->chunks_cached,
+			 s->chunks_seeded, s->chunks_in_place, t, rate);
+}
