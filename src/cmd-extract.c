@@ -73,7 +73,7 @@ int cli_blob_index_run(struct cli *c, const char *index_path, const char *output
 	fetch = cli_fetch(c, stores, n_stores);
 	/* a new file (not a device, not standard output) gets holes; a block
 	 * device already holding most of it is only written where it differs */
-	if (writing && c->punch_holes && (out.tmp_path || out.upload))
+	if (writing && c->punch_holes && stasync_output_is_new(&out))
 		flags |= STASYNC_BLOB_HOLES;
 	if (writing && c->seed_output && out.fd >= 0 && fstat(out.fd, &st) == 0 && S_ISBLK(st.st_mode))
 		flags |= STASYNC_BLOB_IN_PLACE;

@@ -30,6 +30,13 @@ typedef struct stasync_output {
 	const struct stasync_http_options *http;
 } stasync_output;
 
+/* stasync_output_is_new() — written to a new, empty file (not to a device,
+ * a pipe or stdout): what was not written reads as zeros. */
+static inline bool stasync_output_is_new(const stasync_output *o)
+{
+	return o->unnamed || o->tmp_path || o->upload;
+}
+
 /* stasync_output_open() — open `path` ("-" or NULL for stdout) for
  * writing. Regular files get a temporary sibling name; devices are opened
  * in place. Returns 0 or a negative code with a message naming path. */

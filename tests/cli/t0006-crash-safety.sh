@@ -133,7 +133,7 @@ kill_make() {
 	"$STASYNC" -v make --store=st.castr "o/$3" "$2" >/dev/null 2>"$T/rerun.err" ||
 		bad="$bad rerun-failed"
 	cmp -s "o/$3" "ref.$1" || bad="$bad rerun-index-differs"
-	new=$(sed -n 's/.* \([0-9]*\) new in the store$/\1/p' "$T/rerun.err")
+	new=$(sed -n 's/.* \([0-9]*\) new in the store.*/\1/p' "$T/rerun.err")
 	[ "$new" = $((ref_chunks_of - before)) ] || bad="$bad rerun-stored-$new-not-$((ref_chunks_of - before))"
 	[ "$(chunk_list st.castr)" = "$(chunk_list "ref1.castr")" ] || bad="$bad chunks-differ"
 	[ -z "$(temporaries st.castr)$(temporaries o)" ] || bad="$bad temporaries-left"
