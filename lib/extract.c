@@ -1702,10 +1702,11 @@ static int extract_single(struct extractor *x, const stasync_entry *e, const cha
 	stasync_entry none;
 	int r;
 
+	/* the archive is at fault here, not a path in the target */
 	if (x->subtree_len == 0 || !name)
-		return fail(x, -ENOTDIR, path, NULL,
-			    "the archive holds a single file, not a directory to extract into %s",
-			    x->target);
+		return sta_error(x->err, -ENOTDIR, "%s: holds a single file, not a directory "
+				 "to extract into %s", stasync_catar_decoder_archive(x->d),
+				 x->target);
 	if (!name_ok(name))
 		return fail(x, -EBADMSG, path, NULL, "invalid file name");
 	stasync_entry_init(&none);
