@@ -7,7 +7,7 @@
 # where the input is valid, be extracted correctly; either way nothing
 # outside the target may change and no temporary file may stay behind.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
-# shellcheck disable=SC2016 # check() evals its condition
+# shellcheck disable=SC2016,SC2317 # check() evals its condition; run calls limited
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/cli/lib.sh"
 
 require_casync
@@ -24,6 +24,7 @@ limited() {
 	if [ -n "$asan" ]; then
 		timeout 60 "$@"
 	else
+		# shellcheck disable=SC3045 # dash and bash both have ulimit -v
 		(ulimit -v 4194304 && exec timeout 60 "$@")
 	fi
 }
@@ -329,6 +330,7 @@ check '[ "$rc" -eq 0 ]' "list root-file: a one-file archive lists" || show_run
 fresh_target
 go "extract valid-odd" 10 "$STASYNC" extract valid-odd.catar target
 check '[ "$rc" -eq 0 ]' "extract valid-odd: a valid archive with odd names extracts" || show_run
+# shellcheck disable=SC2034 # used in check's condition
 z255=$(printf 'z%.0s' $(seq 255))
 check '[ "$(cat target/-rf)" = dash ] && [ "$(cat "target/n
 l")" = newline ] && [ "$(cat "target/ sp ")" = space ] && [ "$(cat "target/$z255")" = long ]' \
@@ -376,7 +378,7 @@ chmod -R a-w idx.castr
 # index layout: 48-byte header, 16-byte table header, 40-byte items, 40-byte tail
 item_end() { read_le64 "$1" $((64 + 40 * $2)); }
 item_id() { hex_at "$1" $((64 + 40 * $2 + 8)) 32; }
-n_items=$(((($(file_size tree.caidx) - 64 - 40) / 40)))
+n_items=$((($(file_size tree.caidx) - 64 - 40) / 40))
 [ "$n_items" -ge 8 ] || bail_out "tree.caidx has only $n_items chunks"
 maxchunk=0 prev=0 i=0
 while [ "$i" -lt "$n_items" ]; do
@@ -551,7 +553,8 @@ check '[ "$rc" -eq 0 ] && [ "$(line_count "$T/out")" -eq 20002 ]' \
 # (chunked as a blob: neither casync nor stasync make encodes a tree this
 # deep, and a .caidx is the same index of the same bytes)
 run "$STASYNC" make --store=deep.castr deep.caibx deep.catar
-[ "$rc" -eq 0 ] && mv deep.caibx deep.caidx || { show_run; bail_out "cannot make deep.caidx"; }
+[ "$rc" -eq 0 ] || { show_run; bail_out "cannot make deep.caidx"; }
+mv deep.caibx deep.caidx
 fresh_target
 go "extract 20000 nested directories from a .caidx" 60 \
 	"$STASYNC" extract --store=deep.castr deep.caidx target
