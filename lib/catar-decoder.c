@@ -1346,3 +1346,8 @@ uint64_t stasync_catar_decoder_offset(const stasync_catar_decoder *d)
 {
 	return d->offset;
 }
+
+const char *stasync_catar_decoder_archive(const stasync_catar_decoder *d)
+{
+	return d->name;
+}

@@ -167,6 +167,22 @@ static const char *disp(const char *path)
 	return path && *path ? path : ".";
 }
 
+/* path_tail() — the end of a deep path, which is what a message shows:
+ * all of it would crowd the reason out. *dots is "..." when cut. */
+static const char *path_tail(const char *path, const char **dots)
+{
+	size_t l = strlen(path);
+
+	*dots = "";
+	if (l <= PATH_SHOWN_MAX)
+		return path;
+	path += l - PATH_SHOWN_MAX;
+	if (strchr(path, '/'))
+		path = strchr(path, '/');
+	*dots = "...";
+	return path;
+}
+
 /* fail() — "PATH: what: reason[; hint]"; returns r. */
 static int fail(struct extractor *x, int r, const char *path, const char *hint, const char *fmt,
 		...) __attribute__((format(printf, 5, 6)));
@@ -181,15 +197,8 @@ static int fail(struct extractor *x, int r, const char *path, const char *hint, 
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	/* a deep path would crowd the reason out of the message: keep its end */
-	path = disp(path);
-	size_t l = strlen(path);
-	const char *dots = l > PATH_SHOWN_MAX ? "..." : "";
-	if (l > PATH_SHOWN_MAX) {
-		path += l - PATH_SHOWN_MAX;
-		if (strchr(path, '/'))
-			path = strchr(path, '/');
-	}
+	const char *dots;
+	path = path_tail(disp(path), &dots);
 	if (hint)
 		return sta_error(x->err, r, "%s%s: %s: %s; %s", dots, path, what, reason, hint);
 	return sta_error(x->err, r, "%s%s: %s: %s", dots, path, what, reason);
@@ -1422,8 +1431,12 @@ static int frame_push(struct extractor *x, int fd, bool own, const char *name, c
 		return fail(x, -errno, path, NULL, "cannot stat");
 	f->dev = st.st_dev;
 	f->ino = st.st_ino;
-	if ((name && !(f->name = strdup(name))) || !(f->path = strdup(path)) ||
-	    entry_copy(&f->meta, e) < 0)
+	/* only messages use f->path: its shown end is enough, and whole
+	 * paths would cost memory quadratic in the depth */
+	const char *dots, *tail = path_tail(path, &dots);
+	if (asprintf(&f->path, "%s%s", dots, tail) < 0)
+		f->path = NULL;
+	if ((name && !(f->name = strdup(name))) || !f->path || entry_copy(&f->meta, e) < 0)
 		return fail(x, -ENOMEM, path, NULL, "cannot extract");
 	/* keep the fd budget: close the one that just left the window, and
 	 * thin out the anchors when there are too many */
@@ -1681,10 +1694,11 @@ static int extract_single(struct extractor *x, const stasync_entry *e, const cha
 	stasync_entry none;
 	int r;
 
+	/* the archive is at fault here, not a path in the target */
 	if (x->subtree_len == 0 || !name)
-		return fail(x, -ENOTDIR, path, NULL,
-			    "the archive holds a single file, not a directory to extract into %s",
-			    x->target);
+		return sta_error(x->err, -ENOTDIR, "%s: holds a single file, not a directory "
+				 "to extract into %s", stasync_catar_decoder_archive(x->d),
+				 x->target);
 	if (!name_ok(name))
 		return fail(x, -EBADMSG, path, NULL, "invalid file name");
 	stasync_entry_init(&none);

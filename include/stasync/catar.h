@@ -132,4 +132,7 @@ ssize_t stasync_catar_decoder_read_payload(stasync_catar_decoder *d, void *p, si
 /* stasync_catar_decoder_offset() — bytes of the archive consumed so far. */
 uint64_t stasync_catar_decoder_offset(const stasync_catar_decoder *d);
 
+/* stasync_catar_decoder_archive() — the name given to _new(), for messages. */
+const char *stasync_catar_decoder_archive(const stasync_catar_decoder *d);
+
 #endif
