@@ -4,6 +4,7 @@
 #include <stasync/blob.h>
 #include <stasync/index.h>
 #include "format.h"
+#include "linux.h"
 #include "util.h"
 
 #define READ_SIZE ((size_t)4 << 20)
@@ -49,6 +50,37 @@ int stasync_blob_make(int in_fd, const char *input, int index_fd, const char *in
 	return r;
 }
 
+/* Share [off, off + n) of out_fd with the same bytes at src_off of src_fd,
+ * as far as whole blocks allow: the bytes before the first and after the
+ * last block boundary are written. 1 when blocks were shared, 0 when none
+ * could be (alignment, or the file system cannot: then *can goes false),
+ * else -errno. */
+static int clone_range(int out_fd, const uint8_t *p, size_t n, uint64_t off, int src_fd,
+		       uint64_t src_off, bool *can, uint64_t *cloned)
+{
+	struct sta_file_clone_range fcr;
+	uint64_t start = (off + STA_HOLE_BLOCK - 1) / STA_HOLE_BLOCK * STA_HOLE_BLOCK;
+	uint64_t end = (off + n) / STA_HOLE_BLOCK * STA_HOLE_BLOCK;
+	int r;
+
+	/* the same place within a block on both sides, and a whole block */
+	if ((src_off - off) % STA_HOLE_BLOCK || end <= start)
+		return 0;
+	fcr = (struct sta_file_clone_range){ .src_fd = src_fd,
+					     .src_offset = src_off + (start - off),
+					     .src_length = end - start,
+					     .dest_offset = start };
+	if (ioctl(out_fd, STA_FICLONERANGE, &fcr) < 0) {
+		*can = false;
+		return 0;
+	}
+	if ((r = sta_pwrite_full(out_fd, p, (size_t)(start - off), off)) < 0 ||
+	    (r = sta_pwrite_full(out_fd, p + (end - off), (size_t)(off + n - end), end)) < 0)
+		return r;
+	*cloned += end - start;
+	return 1;
+}
+
 int stasync_blob_extract(stasync_index_reader *r, const stasync_fetch *f, int out_fd,
 			 const char *output, unsigned flags, stasync_digest_type content_type,
 			 stasync_chunk_id *content, stasync_chunk_stats *stats, stasync_error *err)
@@ -57,8 +89,9 @@ int stasync_blob_extract(stasync_index_reader *r, const stasync_fetch *f, int ou
 	stasync_digest *digest = NULL;
 	const void *p;
 	size_t n;
-	uint64_t off = 0, in_place = 0;
-	bool hole_at_end = false;
+	uint64_t off = 0, in_place = 0, cloned = 0, src_off;
+	bool hole_at_end = false, can_clone = (flags & STASYNC_BLOB_REFLINK) != 0;
+	int src_fd;
 	_cleanup_free_ uint8_t *old = NULL;
 	int e;
 
@@ -84,8 +117,21 @@ int stasync_blob_extract(stasync_index_reader *r, const stasync_fetch *f, int ou
 				e = sta_pwrite_full(out_fd, p, n, off);
 			off += n;
 		} else if (out_fd >= 0) {
-			e = (flags & STASYNC_BLOB_HOLES) ? sta_pwrite_holes(out_fd, p, n, off, &hole_at_end)
-							 : sta_write_full(out_fd, p, n);
+			e = 0;
+			if (can_clone && stasync_chunk_reader_origin(cr, &src_fd, &src_off))
+				e = clone_range(out_fd, p, n, off, src_fd, src_off, &can_clone, &cloned);
+			/* clones and holes place their bytes by offset; a pipe
+			 * (neither) is written in order */
+			if (e == 0 && (flags & STASYNC_BLOB_HOLES))
+				e = sta_pwrite_holes(out_fd, p, n, off, &hole_at_end);
+			else if (e == 0 && (flags & STASYNC_BLOB_REFLINK))
+				e = sta_pwrite_full(out_fd, p, n, off);
+			else if (e == 0)
+				e = sta_write_full(out_fd, p, n);
+			else if (e > 0) {
+				e = 0;
+				hole_at_end = false;
+			}
 			off += n;
 			if (e < 0) {
 				e = sta_error(err, e, "%s: cannot write: %s", output,
@@ -107,6 +153,7 @@ int stasync_blob_extract(stasync_index_reader *r, const stasync_fetch *f, int ou
 	if (stats) {
 		stasync_chunk_reader_stats(cr, stats);
 		stats->chunks_in_place = in_place;
+		stats->bytes_cloned = cloned;
 	}
 out:
 	stasync_digest_free(digest);

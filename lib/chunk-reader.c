@@ -22,6 +22,7 @@ struct slot {
 	size_t len;
 	bool cached;    /* came from the cache */
 	bool seeded;    /* came from the seeds */
+	struct sta_seed_origin from; /* ... there, when a file */
 	int r;
 	stasync_error err;
 };
@@ -77,7 +78,8 @@ static int fetch(stasync_chunk_reader *r, stasync_codec *c, const stasync_index_
 
 	s->cached = false;
 	s->seeded = false;
-	if (r->f.seed && sta_seed_get(r->f.seed, c, &item->id, r->type, s->buf, size) == 0) {
+	s->from.fd = -1;
+	if (r->f.seed && sta_seed_get(r->f.seed, c, &item->id, r->type, s->buf, size, &s->from) == 0) {
 		s->seeded = true;
 		return 0;
 	}
@@ -202,6 +204,17 @@ int stasync_chunk_reader_new(stasync_index_reader *index, const stasync_fetch *f
 	}
 	*ret = r;
 	return 0;
+}
+
+bool stasync_chunk_reader_origin(const stasync_chunk_reader *r, int *fd, uint64_t *offset)
+{
+	const struct slot *s = &r->slots[r->head % r->window];
+
+	if (!r->holding || !s->seeded || s->from.fd < 0)
+		return false;
+	*fd = s->from.fd;
+	*offset = s->from.offset;
+	return true;
 }
 
 int stasync_chunk_reader_next(stasync_chunk_reader *r, const void **p, size_t *n,

@@ -20,6 +20,15 @@
 #define STA_FS_NOCOW_FL         0x00800000u
 #define STA_FS_PROJINHERIT_FL   0x20000000u
 
+/* Sharing a range of one file's blocks with another (reflink) */
+struct sta_file_clone_range {
+	int64_t src_fd;
+	uint64_t src_offset;
+	uint64_t src_length;
+	uint64_t dest_offset;
+};
+#define STA_FICLONERANGE        _IOW(0x94, 13, struct sta_file_clone_range)
+
 /* Project quota ids: FS_IOC_FSGETXATTR / FS_IOC_FSSETXATTR */
 struct sta_fsxattr {
 	uint32_t fsx_xflags;

@@ -242,7 +242,7 @@ int stasync_seed_add_dir(stasync_seed *s, int dir_fd, const char *name,
 }
 
 int sta_seed_get(const stasync_seed *s, stasync_codec *c, const stasync_chunk_id *id,
-		 stasync_digest_type type, void *out, size_t size)
+		 stasync_digest_type type, void *out, size_t size, struct sta_seed_origin *from)
 {
 	uint64_t n, where, off;
 	stasync_chunk_id got;
@@ -260,5 +260,12 @@ int sta_seed_get(const stasync_seed *s, stasync_codec *c, const stasync_chunk_id
 		return -ENOENT;
 	/* the seed may have changed since it was cut: trust only the hash */
 	sta_chunk_digest(c, type, out, size, &got);
-	return stasync_chunk_id_equal(&got, id) ? 0 : -ENOENT;
+	if (!stasync_chunk_id_equal(&got, id))
+		return -ENOENT;
+	if (from) {
+		/* a file seed's bytes can be cloned; the spool's are a copy */
+		from->fd = (int)source == s->spool ? -1 : s->fds[source];
+		from->offset = off;
+	}
+	return 0;
 }

@@ -31,10 +31,15 @@ int sta_chunk_compress(stasync_codec *c, const void *data, size_t n,
 		       const void **ret, size_t *ret_size, stasync_error *err);
 
 /* A chunk from the seeds, hashed again: 0, or -ENOENT when they lack it
- * (or what they hold no longer matches). */
+ * (or what they hold no longer matches). *from (when non-NULL) says where
+ * it was read: a file's descriptor and offset, or fd -1. */
 struct stasync_seed;
+struct sta_seed_origin {
+	int fd;
+	uint64_t offset;
+};
 int sta_seed_get(const struct stasync_seed *s, stasync_codec *c, const stasync_chunk_id *id,
-		 stasync_digest_type type, void *out, size_t size);
+		 stasync_digest_type type, void *out, size_t size, struct sta_seed_origin *from);
 
 struct sta_store_ops {
 	const char *kind;

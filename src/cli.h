@@ -37,6 +37,7 @@ struct cli {
 	const char **seeds;
 	size_t n_seeds;
 	bool seed_output;
+	bool reflink;                 /* --reflink: clone blocks from seed files */
 	stasync_seed *seed;
 	stasync_chunk_set *seed_wanted;
 	bool seeding;                 /* extract: an index may use seeds */

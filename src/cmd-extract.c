@@ -75,6 +75,8 @@ int cli_blob_index_run(struct cli *c, const char *index_path, const char *output
 	 * device already holding most of it is only written where it differs */
 	if (writing && c->punch_holes && stasync_output_is_new(&out))
 		flags |= STASYNC_BLOB_HOLES;
+	if (writing && c->reflink && stasync_output_is_new(&out))
+		flags |= STASYNC_BLOB_REFLINK;
 	if (writing && c->seed_output && out.fd >= 0 && fstat(out.fd, &st) == 0 && S_ISBLK(st.st_mode))
 		flags |= STASYNC_BLOB_IN_PLACE;
 	r = stasync_blob_extract(idx, &fetch, writing ? out.fd : -1,

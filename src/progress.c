@@ -211,6 +211,12 @@ void cli_summary(const struct cli *c, bool made, const stasync_chunk_stats *s)
 		cli_info(c, "%" PRIu64 " bytes in %" PRIu64 " chunks, %" PRIu64 " new in the store, %" PRIu64
 			 " there already; %.2f s, %s/s", s->bytes, s->chunks, s->chunks_new,
 			 s->chunks - s->chunks_new, t, rate);
+	else if (s->bytes_cloned)
+		cli_info(c, "%" PRIu64 " bytes from %" PRIu64 " chunks, %" PRIu64
+			 " of them from the cache, %" PRIu64 " from the seeds (%" PRIu64
+			 " bytes shared with them), %" PRIu64 " already in place; %.2f s, %s/s", s->bytes,
+			 s->chunks, s->chunks_cached, s->chunks_seeded, s->bytes_cloned,
+			 s->chunks_in_place, t, rate);
 	else
 		cli_info(c, "%" PRIu64 " bytes from %" PRIu64 " chunks, %" PRIu64
 			 " of them from the cache, %" PRIu64 " from the seeds, %" PRIu64

@@ -118,6 +118,8 @@ static const struct {
 	  "                            (repeatable)\n"
 	  "     --seed-output=BOOL     Use what the output holds already as a seed\n"
 	  "                            (default yes)\n"
+	  "     --reflink=BOOL         Share blocks with seed files where the file\n"
+	  "                            system can (default yes)\n"
 	  "     --punch-holes=BOOL     Leave runs of zeros as holes (default yes)\n"
 	  "     --delete=BOOL          Remove files the archive lacks from an existing\n"
 	  "                            directory (default yes)\n"
@@ -201,6 +203,7 @@ enum {
 	ARG_JSON,
 	ARG_PROGRESS,
 	ARG_SEED_OUTPUT,
+	ARG_REFLINK,
 	ARG_IGNORED,
 };
 
@@ -318,7 +321,7 @@ static int parse_options(struct cli *c, int argc, char **argv)
 		{ "exclude-nodump", required_argument, NULL, ARG_EXCLUDE_NODUMP },
 		{ "exclude-submounts", required_argument, NULL, ARG_EXCLUDE_SUBMOUNTS },
 		{ "exclude-file", required_argument, NULL, ARG_EXCLUDE_FILE },
-		{ "reflink", required_argument, NULL, ARG_IGNORED },
+		{ "reflink", required_argument, NULL, ARG_REFLINK },
 		{ "hardlink", required_argument, NULL, ARG_IGNORED },
 		{ "punch-holes", required_argument, NULL, ARG_PUNCH_HOLES },
 		{ "delete", required_argument, NULL, ARG_DELETE },
@@ -399,6 +402,10 @@ static int parse_options(struct cli *c, int argc, char **argv)
 		}
 		case ARG_SEED_OUTPUT:
 			if (parse_bool(c, "seed-output", optarg, &c->seed_output))
+				return 1;
+			break;
+		case ARG_REFLINK:
+			if (parse_bool(c, "reflink", optarg, &c->reflink))
 				return 1;
 			break;
 		case ARG_WITH:
@@ -529,6 +536,7 @@ int main(int argc, char **argv)
 		.delete_extra = true,
 		.uid_range = 0x10000,
 		.seed_output = true,
+		.reflink = true,
 	};
 	const char *base = argc > 0 ? strrchr(argv[0], '/') : NULL;
 	const char *verb;

@@ -35,6 +35,10 @@ enum {
 	 * read first and left alone when it holds the chunk already, so that
 	 * an update writes only what changed */
 	STASYNC_BLOB_IN_PLACE = 1 << 1,
+	/* out_fd is a new file: the blocks of a chunk read from a seed file
+	 * are shared with it (FICLONERANGE) where the file system can, and
+	 * copied where it cannot */
+	STASYNC_BLOB_REFLINK = 1 << 2,
 };
 
 /* stasync_blob_extract() — write the blob an index describes to out_fd

@@ -22,6 +22,7 @@ typedef struct stasync_chunk_stats {
 	uint64_t chunks_cached; /* chunks read from the cache (reader) */
 	uint64_t chunks_seeded; /* chunks read from the seeds (reader) */
 	uint64_t chunks_in_place; /* found in the output already (blob, in place) */
+	uint64_t bytes_cloned;  /* shared with a seed file, not copied (blob, reflink) */
 } stasync_chunk_stats;
 
 /* ---- Writing ------------------------------------------------------------- */
@@ -95,6 +96,11 @@ ssize_t stasync_chunk_reader_read(void *r, void *p, size_t n, stasync_error *err
  * _read() on the same reader. */
 int stasync_chunk_reader_next(stasync_chunk_reader *r, const void **p, size_t *n,
 			      stasync_error *err);
+
+/* stasync_chunk_reader_origin() — whether the chunk _next() gave last was
+ * read from a seed file, and where: that file's descriptor (the seed's,
+ * valid while it lives) and offset. */
+bool stasync_chunk_reader_origin(const stasync_chunk_reader *r, int *fd, uint64_t *offset);
 
 void stasync_chunk_reader_stats(const stasync_chunk_reader *r, stasync_chunk_stats *stats);
 void stasync_chunk_reader_free(stasync_chunk_reader *r);

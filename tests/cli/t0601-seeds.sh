@@ -87,6 +87,25 @@ run bin/casync extract --seed v2.bin --store "$U/store" --seed-output=no "$U/v2.
 check '[ "$rc" -eq 0 ] && cmp -s v2.bin rauc.out' "RAUC's command line, through a link named casync: the image"
 is "$(gets_since "$n")" 0 "... every chunk from the seed (the same version): nothing fetched"
 
+# --reflink: on a file system that can share blocks (XFS in a loop file),
+# the chunks from a seed file share its blocks instead of copying them
+if [ "$(id -u)" -eq 0 ] && command -v mkfs.xfs >/dev/null && command -v filefrag >/dev/null &&
+	truncate -s 512M xfs.img && mkfs.xfs -q -f xfs.img 2>/dev/null && mkdir xfs &&
+	mount -o loop xfs.img xfs 2>/dev/null; then
+	trap 'umount "$T/xfs" 2>/dev/null; cleanup' EXIT
+	cp v1.bin xfs/v1.bin
+	run "$STASYNC" -v extract --store="$U/store" --seed=xfs/v1.bin "$U/v2.caibx" xfs/v2.bin
+	check '[ "$rc" -eq 0 ] && cmp -s v2.bin xfs/v2.bin' "on XFS with --seed: the new version"
+	check '[ "$(filefrag -v xfs/v2.bin | grep -c shared)" -gt 0 ] && grep -q "bytes shared with them" "$T/err"' \
+		"... sharing the seed's blocks: $(filefrag -v xfs/v2.bin | grep -c shared) shared extents"
+	run "$STASYNC" extract --reflink=no --store="$U/store" --seed=xfs/v1.bin "$U/v2.caibx" xfs/v2b.bin
+	check '[ "$rc" -eq 0 ] && cmp -s v2.bin xfs/v2b.bin && [ "$(filefrag -v xfs/v2b.bin | grep -c shared)" -eq 0 ]' \
+		"--reflink=no copies them"
+	umount xfs
+else
+	skip "on XFS with --seed: blocks shared with the seed" "needs root, mkfs.xfs, filefrag and a loop mount"
+fi
+
 # ---- trees ------------------------------------------------------------------------
 want=$(new_chunks srv/v1.caidx srv/v2.caidx)
 run_ok "extract the old tree" "$STASYNC" extract --store="$U/store" "$U/v1.caidx" tree

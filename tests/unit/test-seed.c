@@ -74,18 +74,18 @@ int main(void)
 	tap_ok(chunks >= n - 2 && chunks < n, "it holds %" PRIu64 " of the %zu chunks: all but those around the change",
 	       chunks, n);
 	for (size_t i = 0; i < n; i++)
-		got += sta_seed_get(seed, codec, &ids[i], STASYNC_DIGEST_SHA512_256, out, lens[i]) == 0;
+		got += sta_seed_get(seed, codec, &ids[i], STASYNC_DIGEST_SHA512_256, out, lens[i], NULL) == 0;
 	tap_ok(got == chunks, "each is read back and checked (%zu)", got);
 
 	/* the file changes after it was cut: that chunk is refused */
 	fd = open(path, O_WRONLY);
 	tap_ok(pwrite(fd, "X", 1, (off_t)offs[0]) == 1, "the seed changes after it was cut");
 	close(fd);
-	r = sta_seed_get(seed, codec, &ids[0], STASYNC_DIGEST_SHA512_256, out, lens[0]);
+	r = sta_seed_get(seed, codec, &ids[0], STASYNC_DIGEST_SHA512_256, out, lens[0], NULL);
 	tap_ok(r == -ENOENT, "the changed chunk is refused: -ENOENT (%d)", r);
-	r = sta_seed_get(seed, codec, &ids[1], STASYNC_DIGEST_SHA512_256, out, lens[1]);
+	r = sta_seed_get(seed, codec, &ids[1], STASYNC_DIGEST_SHA512_256, out, lens[1], NULL);
 	tap_ok(r == 0 && memcmp(out, data + offs[1], lens[1]) == 0, "the next one is still read (%d)", r);
-	r = sta_seed_get(seed, codec, &ids[1], STASYNC_DIGEST_SHA512_256, out, lens[1] - 1);
+	r = sta_seed_get(seed, codec, &ids[1], STASYNC_DIGEST_SHA512_256, out, lens[1] - 1, NULL);
 	tap_ok(r == -ENOENT, "asked for with another size: -ENOENT (%d)", r);
 	stasync_seed_free(seed);
 
@@ -119,7 +119,7 @@ int main(void)
 		       chunks, r, err.message);
 		got = 0;
 		for (size_t i = 0; i < n; i++)
-			got += sta_seed_get(seed, codec, &ids[i], STASYNC_DIGEST_SHA512_256, out, lens[i]) == 0;
+			got += sta_seed_get(seed, codec, &ids[i], STASYNC_DIGEST_SHA512_256, out, lens[i], NULL) == 0;
 		tap_ok(got == chunks, "... and reads them back from where it kept them (%zu)", got);
 		stasync_seed_free(seed);
 		close(dfd);
