@@ -38,6 +38,7 @@ struct cli {
 	size_t n_seeds;
 	bool seed_output;
 	bool reflink;                 /* --reflink: clone blocks from seed files */
+	bool hardlink;                /* --hardlink: link identical seed files */
 	stasync_seed *seed;
 	stasync_chunk_set *seed_wanted;
 	bool seeding;                 /* extract: an index may use seeds */

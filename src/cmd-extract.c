@@ -98,6 +98,32 @@ out:
 	return r < 0 ? cli_fail(c, &err) : 0;
 }
 
+/* --hardlink: the files of the tree that the --seed directories hold
+ * unchanged become links to them. */
+static int hardlink_seeds(struct cli *c, int target_fd, const char *target, stasync_error *err)
+{
+	int *fds = calloc(c->n_seeds + 1, sizeof(int));
+	stasync_hardlink_stats st;
+	size_t n = 0;
+	int r;
+
+	if (!fds)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->n_seeds; i++) {
+		int fd = open(c->seeds[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd >= 0)
+			fds[n++] = fd;
+	}
+	r = stasync_hardlink_seeds(target_fd, target, fds, n, &st, err);
+	if (r == 0)
+		cli_info(c, "%" PRIu64 " files (%" PRIu64 " bytes) linked to the seeds' copies", st.files,
+			 st.bytes);
+	for (size_t i = 0; i < n; i++)
+		close(fds[i]);
+	free(fds);
+	return r;
+}
+
 /* A directory archive (.catar, .caidx) into a directory, made if missing. */
 static int extract_archive(struct cli *c, const char *input, const char *output,
 			   const char *subtree, enum what what)
@@ -137,6 +163,8 @@ static int extract_archive(struct cli *c, const char *input, const char *output,
 		o.uid_range = c->uid_range;
 	}
 	r = stasync_extract(cli_archive_decoder(a), fd, output, &o, &err);
+	if (r == 0 && c->hardlink)
+		r = hardlink_seeds(c, fd, output, &err);
 	close(fd);
 	cli_progress_end(c, r == 0);
 	if (r == 0 && cli_archive_chunk_stats(a, &stats))

@@ -120,6 +120,8 @@ static const struct {
 	  "                            (default yes)\n"
 	  "     --reflink=BOOL         Share blocks with seed files where the file\n"
 	  "                            system can (default yes)\n"
+	  "     --hardlink=BOOL        Link files identical to a seed directory's\n"
+	  "                            (default no)\n"
 	  "     --punch-holes=BOOL     Leave runs of zeros as holes (default yes)\n"
 	  "     --delete=BOOL          Remove files the archive lacks from an existing\n"
 	  "                            directory (default yes)\n"
@@ -204,6 +206,7 @@ enum {
 	ARG_PROGRESS,
 	ARG_SEED_OUTPUT,
 	ARG_REFLINK,
+	ARG_HARDLINK,
 	ARG_IGNORED,
 };
 
@@ -322,7 +325,7 @@ static int parse_options(struct cli *c, int argc, char **argv)
 		{ "exclude-submounts", required_argument, NULL, ARG_EXCLUDE_SUBMOUNTS },
 		{ "exclude-file", required_argument, NULL, ARG_EXCLUDE_FILE },
 		{ "reflink", required_argument, NULL, ARG_REFLINK },
-		{ "hardlink", required_argument, NULL, ARG_IGNORED },
+		{ "hardlink", required_argument, NULL, ARG_HARDLINK },
 		{ "punch-holes", required_argument, NULL, ARG_PUNCH_HOLES },
 		{ "delete", required_argument, NULL, ARG_DELETE },
 		{ "undo-immutable", required_argument, NULL, ARG_UNDO_IMMUTABLE },
@@ -406,6 +409,10 @@ static int parse_options(struct cli *c, int argc, char **argv)
 			break;
 		case ARG_REFLINK:
 			if (parse_bool(c, "reflink", optarg, &c->reflink))
+				return 1;
+			break;
+		case ARG_HARDLINK:
+			if (parse_bool(c, "hardlink", optarg, &c->hardlink))
 				return 1;
 			break;
 		case ARG_WITH:

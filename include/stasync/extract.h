@@ -37,4 +37,19 @@ void stasync_extract_options_init(stasync_extract_options *o);
 int stasync_extract(stasync_catar_decoder *d, int target_fd, const char *target,
 		    const stasync_extract_options *o, stasync_error *err);
 
+/* ---- Hard links from seeds ------------------------------------------------ */
+typedef struct stasync_hardlink_stats {
+	uint64_t files;           /* replaced by links */
+	uint64_t bytes;           /* their size */
+} stasync_hardlink_stats;
+
+/* stasync_hardlink_seeds() — after an extraction into target_fd: each
+ * regular file that one of the seed directories holds at the same path,
+ * on the same file system and identical in bytes and in all metadata
+ * (mode, owner, mtime, xattrs and ACLs, chattr flags), becomes a hard link
+ * to it; directories keep their times. Files that differ, or cannot be
+ * linked, stay as they are. Returns 0 or -ENOMEM. */
+int stasync_hardlink_seeds(int target_fd, const char *target, const int *seed_fds, size_t n_seeds,
+			   stasync_hardlink_stats *st, stasync_error *err);
+
 #endif

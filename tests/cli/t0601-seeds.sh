@@ -125,4 +125,33 @@ run "$STASYNC" extract --store="$U/store" --seed=v1.catar "$U/v2.caidx" tree3
 check '[ "$rc" -eq 0 ] && diff -r v2 tree3 >/dev/null' "tree with --seed=the old version's .catar"
 is "$(gets_since "$n")" "$want" "... fetching only the $want chunks it lacks"
 
+# --hardlink: files the seed directory holds unchanged become links to it;
+# the tree reads the same (mtree, with the directories' times) as the index
+run_ok "tree with --seed=the old tree --hardlink=yes" "$STASYNC" -v extract --store="$U/store" \
+	--seed=tree --hardlink=yes "$U/v2.caidx" tree4
+# shellcheck disable=SC2317 # called from check()'s eval
+inode() { stat -c %i "$1"; }
+check '[ "$(inode tree4/usr/lib/libfoo.so)" = "$(inode tree/usr/lib/libfoo.so)" ] &&
+	[ "$(inode tree4/etc/big.conf)" = "$(inode tree/etc/big.conf)" ]' "... the unchanged files are links to the seed's"
+check 'diff -r v2 tree4 >/dev/null' "... and the tree is the new one"
+"$STASYNC" mtree --store="$U/store" "$U/v2.caidx" >mtree.want 2>/dev/null
+"$STASYNC" mtree tree4 >mtree.got 2>/dev/null
+check 'cmp -s mtree.want mtree.got' "... with the archive's metadata, the directories' times too"
+check 'grep -q " files (.* bytes) linked to the seeds" "$T/err"' "... and -v says how many were linked"
+cp -a tree seedx
+touch -d @1600000000 seedx/usr/lib/libfoo.so
+command -v setfattr >/dev/null && setfattr -n user.note -v x seedx/etc/big.conf 2>/dev/null
+run_ok "--hardlink with a seed whose copies differ in metadata only" "$STASYNC" extract \
+	--store="$U/store" --seed=seedx --hardlink=yes "$U/v2.caidx" tree6
+check '[ "$(inode tree6/usr/lib/libfoo.so)" != "$(inode seedx/usr/lib/libfoo.so)" ] &&
+	[ "$(inode tree6/usr/lib/libbar.so)" = "$(inode seedx/usr/lib/libbar.so)" ]' \
+	"... another mtime: copied, not linked (an identical one is linked)"
+if getfattr -n user.note seedx/etc/big.conf >/dev/null 2>&1; then
+	check '[ "$(inode tree6/etc/big.conf)" != "$(inode seedx/etc/big.conf)" ]' "... an xattr more: copied"
+else
+	skip "... an xattr more: copied" "no user xattrs here"
+fi
+run_ok "without --hardlink" "$STASYNC" extract --store="$U/store" --seed=tree "$U/v2.caidx" tree5
+check '[ "$(inode tree5/usr/lib/libfoo.so)" != "$(inode tree/usr/lib/libfoo.so)" ]' "... the files are copies"
+
 done_testing
