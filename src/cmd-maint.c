@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -160,7 +161,7 @@ struct info {
 struct presence {
 	const char *store;
 	uint64_t present;
-	bool cache;
+	const char *role;       /* "store", "cache" or "seeds" */
 };
 
 /* a JSON string: quotes, backslashes and control characters escaped */
@@ -196,8 +197,8 @@ static void info_print_json(const struct info *in, const struct presence *p, siz
 	for (size_t i = 0; i < n_p; i++) {
 		printf("%s{\"store\": ", i ? ", " : "");
 		json_string(p[i].store);
-		printf(", \"cache\": %s, \"present\": %" PRIu64 ", \"missing\": %" PRIu64 "}",
-		       p[i].cache ? "true" : "false", p[i].present, in->unique - p[i].present);
+		printf(", \"role\": \"%s\", \"present\": %" PRIu64 ", \"missing\": %" PRIu64 "}",
+		       p[i].role, p[i].present, in->unique - p[i].present);
 	}
 	printf("]}\n");
 }
@@ -219,8 +220,9 @@ static void info_print(const struct info *in, const struct presence *p, size_t n
 	printf("\n");
 	for (size_t i = 0; i < n_p; i++)
 		printf("%-16s%s: %" PRIu64 " of %" PRIu64 " unique chunks present, %" PRIu64 " missing\n",
-		       p[i].cache ? "In the cache:" : "In store:", p[i].store, p[i].present, in->unique,
-		       in->unique - p[i].present);
+		       !strcmp(p[i].role, "cache") ? "In the cache:" :
+		       !strcmp(p[i].role, "seeds") ? "In the seeds:" : "In store:",
+		       p[i].store, p[i].present, in->unique, in->unique - p[i].present);
 }
 
 struct count_present {
@@ -260,6 +262,12 @@ int cmd_info(struct cli *c)
 	if (cli_index_fd_open(c, path, &fd, &name))
 		return 1;
 	in.index = name;
+	/* --seed: cut the seeds against this index, as extract would */
+	if (c->n_seeds && cli_seed_open(c, fd, name, NULL, cli_what_of(c, path) != WHAT_BLOB_INDEX)) {
+		close(fd);
+		free(name);
+		return 1;
+	}
 	if (stasync_index_reader_open(fd, name, &r, &err) < 0) {
 		free(name);
 		return cli_fail(c, &err);
@@ -309,7 +317,7 @@ int cmd_info(struct cli *c)
 	rc = cli_stores_open(c, path, 0, &stores, &n_stores);
 	if (rc)
 		goto out;
-	p = calloc(n_stores + 1, sizeof(*p));
+	p = calloc(n_stores + 2, sizeof(*p));
 	if (!p) {
 		rc = cli_error(c, "out of memory");
 		goto out;
@@ -324,7 +332,14 @@ int cmd_info(struct cli *c)
 			rc = cli_fail(c, &err);
 			goto out;
 		}
-		p[n_p++] = (struct presence){ stasync_store_locator(s), cp.present, i == n_stores };
+		p[n_p++] = (struct presence){ stasync_store_locator(s), cp.present,
+					      i == n_stores ? "cache" : "store" };
+	}
+	if (c->seed) {
+		uint64_t found, bytes;
+
+		stasync_seed_found(c->seed, &found, &bytes);
+		p[n_p++] = (struct presence){ c->n_seeds == 1 ? c->seeds[0] : "--seed", found, "seeds" };
 	}
 	if (c->json)
 		info_print_json(&in, p, n_p);
@@ -332,6 +347,7 @@ int cmd_info(struct cli *c)
 		info_print(&in, p, n_p);
 out:
 	free(p);
+	cli_seed_close(c);
 	cli_stores_free(stores, n_stores);
 	stasync_chunk_set_free(set);
 	stasync_index_reader_free(r);

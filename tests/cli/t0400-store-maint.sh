@@ -150,6 +150,8 @@ check "grep -q '^Index: *t.caidx (archive index, sha512-256)' '$T/out' && grep -
 mkdir cache
 run_ok "info with --cache" "$STASYNC" info --store=st --cache=cache a.caibx
 check "grep -q '^In the cache: *cache: 0 of' '$T/out'" "... counts the cache too"
+run_ok "info with --seed" "$STASYNC" info --store=st --seed=a.bin ab.caibx
+check "grep -q '^In the seeds: *a.bin: [1-9][0-9]* of' '$T/out'" "... counts what the seeds hold: $(grep seeds "$T/out")"
 fails_with "info of a file that is not an index" "a.bin" "$STASYNC" info --what=blob-index a.bin
 
 done_testing
