@@ -25,11 +25,12 @@ if [ "$deps" = yes ]; then
 	# Build: compiler, autotools, zstd, libgcrypt, libcurl.
 	# Tests: casync (the reference), zstd and xz (crafted chunks), python3,
 	# nginx and openssl (HTTP(S) stores, served on 127.0.0.1 by the tests).
-	# Benchmarks (bench/): GNU time.
+	# Benchmarks (bench/): GNU time. Fuzzing (fuzz/): clang and libFuzzer.
 	$sudo apt-get install -y -qq --no-install-recommends \
 		build-essential autoconf automake libtool pkg-config \
 		libzstd-dev libgcrypt20-dev libcurl4-openssl-dev \
-		casync zstd xz-utils python3 ca-certificates nginx openssl time </dev/null
+		casync zstd xz-utils python3 ca-certificates nginx openssl time \
+		clang libclang-rt-dev </dev/null
 fi
 
 mkdir -p m4
