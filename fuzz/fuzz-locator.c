@@ -166,26 +166,16 @@ static void check_store_url(const char *s)
 	free(u);
 }
 
-static char *dir;
-
-static void remove_scratch(void)
+/* A new empty directory for one run, removed after it. */
+static char *make_scratch(void)
 {
-	rmdir(dir);
-}
+	const char *t = getenv("TMPDIR");
+	char tmpl[4096];
 
-static const char *scratch_dir(void)
-{
-	if (!dir) {
-		const char *t = getenv("TMPDIR");
-		char tmpl[4096];
-
-		snprintf(tmpl, sizeof(tmpl), "%s/fuzz-locator.XXXXXX", t && *t ? t : "/tmp");
-		dir = mkdtemp(tmpl) ? xstrdup(tmpl) : NULL;
-		if (!dir)
-			abort();
-		atexit(remove_scratch);
-	}
-	return dir;
+	snprintf(tmpl, sizeof(tmpl), "%s/fuzz-locator.XXXXXX", t && *t ? t : "/tmp");
+	if (!mkdtemp(tmpl))
+		abort();
+	return xstrdup(tmpl);
 }
 
 static bool has_dotdot(const char *p)
@@ -201,7 +191,7 @@ static void check_open(const char *s, bool http, bool ssh)
 	stasync_store *st = NULL;
 	stasync_error err = { 0, "" };
 	const char *path = s;
-	char *local = NULL, *red;
+	char *local = NULL, *scratch, *red;
 	bool file_url = strncmp(s, "file://", 7) == 0;
 	int r;
 
@@ -235,7 +225,8 @@ static void check_open(const char *s, bool http, bool ssh)
 	}
 	if (has_dotdot(path))
 		return;
-	if (asprintf(&local, "%s%s/%s", file_url ? "file://" : "", scratch_dir(), path) < 0)
+	scratch = make_scratch();
+	if (asprintf(&local, "%s%s/%s", file_url ? "file://" : "", scratch, path) < 0)
 		abort();
 	/* An absolute path is never an ssh remote nor another URL. */
 	if (stasync_is_ssh_remote(local) || stasync_is_http_url(local))
@@ -254,6 +245,10 @@ static void check_open(const char *s, bool http, bool ssh)
 	} else if (err.code != r || !err.message[0] || r == -EINVAL || r == -EPROTONOSUPPORT) {
 		abort();
 	}
+	/* Read-only: nothing was made in it. */
+	if (rmdir(scratch) < 0)
+		abort();
+	free(scratch);
 	free(local);
 }
 

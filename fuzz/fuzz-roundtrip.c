@@ -537,28 +537,19 @@ static ssize_t mem_read(void *ctx, void *p, size_t n, stasync_error *err)
 	return (ssize_t)k;
 }
 
-static char *scratch;
-
-static void remove_scratch(void)
+/* The tree's root: a new temporary directory, removed at the end of the
+ * run (left behind only by a failing one), so nothing outlives the
+ * process. */
+static void make_root(char *path, size_t n)
 {
-	rmdir(scratch);
-}
+	const char *t = getenv("TMPDIR");
 
-static const char *scratch_dir(void)
-{
-	if (!scratch) {
-		const char *t = getenv("TMPDIR");
-		char tmpl[4096];
-
-		/* Prefer memory: each run makes and removes a few files. */
-		if (!t || !*t)
-			t = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
-		snprintf(tmpl, sizeof(tmpl), "%s/fuzz-roundtrip.XXXXXX", t);
-		if (!mkdtemp(tmpl) || !(scratch = strdup(tmpl)))
-			fail("cannot make a temporary directory", strerror(errno));
-		atexit(remove_scratch);
-	}
-	return scratch;
+	/* Prefer memory: each run makes and removes a few files. */
+	if (!t || !*t)
+		t = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+	snprintf(path, n, "%s/fuzz-roundtrip.XXXXXX", t);
+	if (!mkdtemp(path))
+		fail("cannot make a temporary directory", strerror(errno));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -572,51 +563,48 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	stasync_catar_decoder *d = NULL;
 	const stasync_entry *e;
 	size_t n_ev, at = 0;
-	int root = -1, r;
+	char path[4200];
+	int root, r;
 
-	{
-		char path[4200];
+	make_root(path, sizeof(path));
+	root = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0)
+		fail("cannot open the tree's root", strerror(errno));
+	build(&t, root, &in);
 
-		snprintf(path, sizeof(path), "%s/t", scratch_dir());
-		if (mkdir(path, 0700) < 0 ||
-		    (root = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-			fail("cannot make the tree's root", strerror(errno));
-		build(&t, root, &in);
+	o.feature_flags = t.flags;
+	r = stasync_catar_encode(root, path, &o, mem_write, &m, &err);
+	if (r < 0)
+		fail("encoding failed", err.message);
 
-		o.feature_flags = t.flags;
-		r = stasync_catar_encode(root, path, &o, mem_write, &m, &err);
-		if (r < 0)
-			fail("encoding failed", err.message);
-
-		n_ev = expect_events(&t, 0, ev, 0);
-		r = stasync_catar_decoder_new(mem_read, &m, "round trip", &d, &err);
-		if (r < 0)
-			fail("decoder_new failed", err.message);
-		while ((r = stasync_catar_decoder_next(d, &e, &err)) > 0) {
-			if (at == n_ev)
-				fail("more events than entries", stasync_catar_decoder_path(d));
-			if (r == STASYNC_CATAR_ENTRY) {
-				if (ev[at] <= 0)
-					fail("an entry where a directory ends", stasync_catar_decoder_path(d));
-				check_entry(&t, d, e, ev[at] - 1);
-				if (S_ISREG(e->mode))
-					check_payload(d, &t.nodes[ev[at] - 1]);
-			} else if (r != STASYNC_CATAR_DIR_END || ev[at] >= 0) {
-				fail("a directory ends early", stasync_catar_decoder_path(d));
-			}
-			at++;
+	n_ev = expect_events(&t, 0, ev, 0);
+	r = stasync_catar_decoder_new(mem_read, &m, "round trip", &d, &err);
+	if (r < 0)
+		fail("decoder_new failed", err.message);
+	while ((r = stasync_catar_decoder_next(d, &e, &err)) > 0) {
+		if (at == n_ev)
+			fail("more events than entries", stasync_catar_decoder_path(d));
+		if (r == STASYNC_CATAR_ENTRY) {
+			if (ev[at] <= 0)
+				fail("an entry where a directory ends", stasync_catar_decoder_path(d));
+			check_entry(&t, d, e, ev[at] - 1);
+			if (S_ISREG(e->mode))
+				check_payload(d, &t.nodes[ev[at] - 1]);
+		} else if (r != STASYNC_CATAR_DIR_END || ev[at] >= 0) {
+			fail("a directory ends early", stasync_catar_decoder_path(d));
 		}
-		if (r < 0)
-			fail("decoding failed", err.message);
-		if (at != n_ev || m.pos != m.n)
-			fail("the archive ended early", NULL);
-		stasync_catar_decoder_free(d);
-		free(m.p);
-
-		destroy(&t);
-		close(root);
-		if (rmdir(path) < 0)
-			fail("cannot remove the tree's root", strerror(errno));
+		at++;
 	}
+	if (r < 0)
+		fail("decoding failed", err.message);
+	if (at != n_ev || m.pos != m.n)
+		fail("the archive ended early", NULL);
+	stasync_catar_decoder_free(d);
+	free(m.p);
+
+	destroy(&t);
+	close(root);
+	if (rmdir(path) < 0)
+		fail("cannot remove the tree's root", strerror(errno));
 	return 0;
 }
