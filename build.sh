@@ -27,11 +27,12 @@ if [ "$deps" = yes ]; then
 	# nginx and openssl (HTTP(S) stores, served on 127.0.0.1 by the tests),
 	# acl and attr (setfacl, setfattr: ACLs and xattrs in the trees tests make),
 	# xfsprogs (a file system that shares blocks, for --reflink).
-	# Benchmarks (bench/): GNU time.
+	# Benchmarks (bench/): GNU time. Fuzzing (fuzz/): clang and libFuzzer.
 	$sudo apt-get install -y -qq --no-install-recommends \
 		build-essential autoconf automake libtool pkg-config \
 		libzstd-dev libgcrypt20-dev libcurl4-openssl-dev \
-		casync zstd xz-utils python3 ca-certificates nginx openssl time acl attr xfsprogs </dev/null
+		casync zstd xz-utils python3 ca-certificates nginx openssl time \
+		acl attr xfsprogs clang libclang-rt-dev </dev/null
 fi
 
 mkdir -p m4

@@ -19,6 +19,11 @@ Seed formats, as the harnesses read them:
                    conversation), then the frames of casync's remote protocol
                    a peer sends
 
+  fuzz-goodbye     mode byte, entry and goodbye offsets, 24 bytes per child
+  fuzz-options     an option value, optionally NUL, raw flags and a buffer size
+  fuzz-locator     a store or index locator
+  fuzz-roundtrip   a tree description (see fuzz-roundtrip.c)
+
 fuzz-catar's seeds (small archives made by Debian's `casync make` with the
 default features, --with=unix, --without=all, --with=best and
 --with=2sec-time --with=read-only --with=symlinks) are kept as they are.
@@ -283,6 +288,136 @@ def remote_seeds(tmp):
     save(h, "push-index-only", b"\3" + hello(0x400) + frame(INDEX, idx) + frame(INDEX_EOF))
 
 
+def goodbye_seed(mode, entry, goodbye, items):
+    return bytes([mode]) + struct.pack("<QQ", entry, goodbye) + b"".join(
+        struct.pack("<QQQ", *it) for it in items)
+
+
+def goodbye_seeds():
+    h = "fuzz-goodbye"
+    # Mode bit 0: children placed inside; bits 1-2: hashes as given, four
+    # values only, SipHash of the child's bytes.
+    save(h, "inside-none", goodbye_seed(1, 1000, 0, []))
+    save(h, "inside-three", goodbye_seed(1, 64, 8, [(0, 10, 7), (20, 5, 3), (40, 1, 9)]))
+    save(h, "inside-collisions", goodbye_seed(3, 0, 0, [(i * 7, 3, i) for i in range(16)]))
+    save(h, "inside-siphash", goodbye_seed(5, 4096, 100,
+                                          [(i * 40, 30, 0x0101010101 * i) for i in range(40)]))
+    save(h, "inside-equal-starts", goodbye_seed(3, 0, 0, [(5, i, 1) for i in range(9)]))
+    # As given: a valid table, then children outside (entry, goodbye].
+    valid = [(200 + 50 * i, 240 + 50 * i, (i * 0x9E3779B97F4A7C15) & (2**64 - 1))
+             for i in range(12)]
+    save(h, "given-valid", goodbye_seed(0, 100, 1000, valid))
+    save(h, "given-start-at-entry", goodbye_seed(0, 100, 1000, [(100, 150, 1)]))
+    save(h, "given-end-past-goodbye", goodbye_seed(0, 100, 1000, [(200, 1001, 1)]))
+    save(h, "given-empty-child", goodbye_seed(0, 100, 1000, [(200, 200, 1)]))
+    save(h, "given-entry-after-goodbye", goodbye_seed(0, 1000, 100, []))
+    save(h, "given-huge", goodbye_seed(0, 0, 2**64 - 1, [(2**64 - 3, 2**64 - 2, 2**63)]))
+
+
+def options_seeds():
+    h = "fuzz-options"
+    words = [b"16bit-uids", b"32bit-uids", b"user-names", b"nsec-time", b"2sec-time",
+             b"read-only", b"permissions", b"symlinks", b"flag-nodump", b"subvolume-ro",
+             b"acl", b"xattrs", b"quota-projid", b"exclude-nodump", b"sha512-256",
+             b"best", b"unix", b"fat", b"chattr", b"fat-attrs", b"privileged", b"fuse",
+             b"all", b"none", b"ACL", b"+unix -acl", b"+acl", b"-all +fuse", b"-best",
+             b"+flag-nodump -exclude-nodump", b"sha256", b"zstd", b"xz", b"gzip", b"",
+             b"0123456789abcdef" * 4, b"0123456789ABCDEF" * 4, b"0123456789abcdef" * 4 + b"0",
+             b"g" + b"0" * 63]
+    for i, w in enumerate(words):
+        save(h, f"seed-{i:02d}", w)
+    # Raw flags after the NUL, and the size of the buffer to format into.
+    for i, (flags, n) in enumerate(((0xB0000001FFEFFE26, 255), (0xFFFFFFFFFFFFFFFF, 40),
+                                    (0x0000000E00000000, 3), (0x20000000, 1), (0, 0),
+                                    (0x1FFFFFFFF, 17))):
+        save(h, f"flags-{i}", b"acl\0" + struct.pack("<Q", flags) + bytes([n]))
+
+
+def locator_seeds():
+    h = "fuzz-locator"
+    for i, loc in enumerate((
+            b"host:path", b"user@host:/abs/store.castr", b"host:", b":path", b"a@b@c:x",
+            b"ssh://host/p", b"ssh://user@host:2222/srv/x.caibx", b"ssh://host:/p",
+            b"ssh://host:22x/p", b"ssh://host/", b"ssh:///p", b"ssh://-oProxy=x/p",
+            b"ssh://@host/p", b"ssh://user@/p", b"-oProxyCommand=x:y",
+            b"http://example.com/store", b"https://u:secret@example.com:8443/a/b/?q=1#f",
+            b"HTTP://EXAMPLE.COM//", b"http://a;b@host/x;y", b"http://u@host/", b"https://",
+            b"file:///var/store", b"file://", b"file://rel/store", b"ftp://host/x",
+            b"s3://bucket/x", b"", b"store.castr", b"./x:y", b".", b"..", b"dir/../x",
+            b"a/b/c", b"-")):
+        save(h, f"seed-{i:02d}", loc)
+    # Found by fuzzing (a harness mistake): a file:// URL whose path holds "://".
+    save(h, "crash-file-url-path-with-scheme", b"file://\3le://" + b"\3" * 13)
+
+
+class Tree:
+    """A fuzz-roundtrip input: see the operation list in fuzz-roundtrip.c."""
+
+    def __init__(self, flags, more, root_mode=0o755, mtime=1600000000):
+        self.b = bytes([flags, more]) + struct.pack(">H", root_mode) + self.time(mtime)
+
+    @staticmethod
+    def time(sec, frac=0):
+        return (sec << 15 | frac).to_bytes(6, "big")
+
+    @staticmethod
+    def name(n):
+        return bytes([len(n) - 1]) + n
+
+    def file(self, n, mode=0o644, size=100, sec=1500000000):
+        self.b += b"\0" + self.name(n) + struct.pack(">H", mode) + self.time(sec, 1234) + \
+            struct.pack(">H", size)
+        return self
+
+    def dir(self, n, mode=0o755, sec=1500000000):
+        self.b += b"\1" + self.name(n) + struct.pack(">H", mode) + self.time(sec, 77)
+        return self
+
+    def up(self):
+        self.b += b"\2"
+        return self
+
+    def symlink(self, n, target, sec=1400000000):
+        self.b += b"\3" + self.name(n) + self.time(sec) + bytes([len(target) - 1]) + target
+        return self
+
+    def fifo(self, n, mode=0o600):
+        self.b += b"\4" + self.name(n) + struct.pack(">H", mode) + self.time(1300000000)
+        return self
+
+    def xattr(self, n, value):
+        self.b += b"\5" + self.name(n) + bytes([len(value)]) + value
+        return self
+
+
+def roundtrip_seeds():
+    h = "fuzz-roundtrip"
+    # Byte 0: permissions, read-only, symlinks, fifos, nsec, sec, 32-bit
+    # ids, xattrs; byte 1: usec, 2sec, 16-bit ids.
+    save(h, "empty-root", Tree(0xFF, 0).b)
+    save(h, "defaults-like", Tree(0xFD, 0).file(b"a.txt").dir(b"sub").file(b"b", size=5000)
+         .symlink(b"link", b"../a.txt").fifo(b"fifo").up().file(b"z", size=0).b)
+    save(h, "unix", Tree(0x2D, 4).file(b"x", mode=0o4755).dir(b"d", mode=0o1777)
+         .file(b"y", mode=0o400).up().symlink(b"s", b"/abs/target").b)
+    save(h, "no-metadata", Tree(0x00, 0).file(b"f").symlink(b"s", b"t").fifo(b"p")
+         .dir(b"d").file(b"g", size=0x8000 | 70000 % 0x8000).b)
+    save(h, "read-only-2sec", Tree(0x06, 2).file(b"w", mode=0o644).file(b"r", mode=0o444)
+         .dir(b"rd", mode=0o555).up().b)
+    save(h, "xattrs", Tree(0x91, 0).xattr(b"root", b"on the root").file(b"f")
+         .xattr(b"one", b"1").xattr(b"two", b"").xattr(b"one", b"again").dir(b"d")
+         .xattr(b"\xff\x01odd", bytes(range(40))).b)
+    save(h, "names", Tree(0xFF, 0).file(b"\xc3\xa9t\xc3\xa9").file(b"B").file(b"a")
+         .file(b"a b").file(b"-").file(b".hidden").file(b".caexclude").file(b"x" * 24)
+         .file(b"a").file(b".").b)
+    t = Tree(0x13, 1)
+    for i in range(6):
+        t.dir(b"level%d" % i)
+    t.file(b"deep", size=3).dir(b"too-deep")
+    for i in range(6):
+        t.up()
+    save(h, "deep", t.file(b"top").b)
+
+
 def main():
     for tool in ("casync", "zstd"):
         if not shutil.which(tool):
@@ -294,6 +429,10 @@ def main():
         chunk_seeds(tmp)
         remote_seeds(tmp)
     chunk_size_seeds()
+    goodbye_seeds()
+    options_seeds()
+    locator_seeds()
+    roundtrip_seeds()
 
 
 if __name__ == "__main__":

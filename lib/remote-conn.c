@@ -54,7 +54,7 @@ int sta_ssh_locator_parse(const char *s, struct sta_ssh_locator *ret)
 	size_t n, k;
 
 	if (strncmp(s, "ssh://", 6) == 0) {
-		const char *a = s + 6, *slash = strchr(a, '/'), *colon;
+		const char *a = s + 6, *slash = strchr(a, '/'), *colon, *at;
 
 		if (!slash || slash == a || !slash[1])
 			return -EINVAL;
@@ -70,7 +70,10 @@ int sta_ssh_locator_parse(const char *s, struct sta_ssh_locator *ret)
 		l.path = strdup(slash);
 		if (!l.host || !l.path)
 			goto nomem;
-		if (!l.host[0] || strchr(l.host, '@') != strrchr(l.host, '@') || l.host[0] == '-')
+		at = strchr(l.host, '@');
+		/* "user@host": one '@', neither side empty, no option for ssh. */
+		if (!l.host[0] || (at && (at != strrchr(l.host, '@') || at == l.host || !at[1])) ||
+		    l.host[0] == '-')
 			goto invalid;
 		*ret = l;
 		return 0;

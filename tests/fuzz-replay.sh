@@ -8,7 +8,8 @@ set -u
 : "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
 : "${top_builddir:=$top_srcdir}"
 
-harnesses="fuzz-index fuzz-chunk fuzz-chunk-size fuzz-catar fuzz-remote"
+harnesses="fuzz-index fuzz-chunk fuzz-chunk-size fuzz-catar fuzz-remote fuzz-goodbye
+	fuzz-options fuzz-locator fuzz-roundtrip"
 log=$(mktemp "${TMPDIR:-/tmp}/fuzz-replay.XXXXXX") || exit 99
 trap 'rm -f "$log"' EXIT
 

@@ -175,7 +175,8 @@ static void test_locators(void)
 	static const char *const bad[] = {
 		"/abs/path", "./rel:x", ".", "..", "host:", "http://host/x", "file:///x",
 		"no-colon", "user@:x", "ssh://host", "ssh://host/", "ssh://host:x/p", "ho st:x",
-		"ssh://-oProxyCommand=x/p", ":path", "-oProxyCommand:x",
+		"ssh://-oProxyCommand=x/p", ":path", "-oProxyCommand:x", "ssh://@host/p",
+		"ssh://user@/p", "ssh://a@b@c/p",
 	};
 
 	for (size_t i = 0; i < ELEMENTSOF(good); i++) {
