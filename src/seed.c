@@ -78,8 +78,10 @@ int cli_seed_open(struct cli *c, int index_fd, const char *index_name, const cha
 				c->program, index_name);
 		return 0;
 	}
-	if (stasync_chunk_set_new(&c->seed_wanted) < 0)
+	if (stasync_chunk_set_new(&c->seed_wanted) < 0) {
+		close(fd);
 		return cli_error(c, "out of memory");
+	}
 	k = stasync_index_reader_open(fd, index_name, &r, &err);
 	if (k >= 0) {
 		h = *stasync_index_reader_header(r);
@@ -87,6 +89,7 @@ int cli_seed_open(struct cli *c, int index_fd, const char *index_name, const cha
 	}
 	if (k < 0) {
 		stasync_index_reader_free(r);
+		cli_seed_close(c);
 		return cli_fail(c, &err);
 	}
 	sizes = (stasync_chunk_sizes){ (size_t)h.chunk_size_min, (size_t)h.chunk_size_avg,
@@ -94,11 +97,14 @@ int cli_seed_open(struct cli *c, int index_fd, const char *index_name, const cha
 	if (stasync_seed_new(c->seed_wanted, &sizes, stasync_index_reader_digest_type(r), &c->seed,
 			     &err) < 0) {
 		stasync_index_reader_free(r);
+		cli_seed_close(c);
 		return cli_fail(c, &err);
 	}
 	stasync_index_reader_free(r);
-	if (lseek(index_fd, 0, SEEK_SET) < 0)
+	if (lseek(index_fd, 0, SEEK_SET) < 0) {
+		cli_seed_close(c);
 		return cli_error(c, "%s: cannot read it again: %s", index_name, strerror(errno));
+	}
 
 	for (size_t i = 0; i < c->n_seeds; i++)
 		seed_add(c, c->seeds[i], tree, &h);

@@ -593,6 +593,7 @@ done:
 	/* Report a full disk or closed pipe on stdout as the failure it is. */
 	if (fflush(stdout) != 0 || ferror(stdout))
 		return cli_error(&c, "cannot write to standard output: %s", strerror(errno));
+	cli_seed_close(&c);   /* a verb that failed half-way may leave them */
 	free(c.extra_stores);
 	free(c.seeds);
 	stasync_store_free(c.cache_store);

@@ -54,7 +54,8 @@ int main(int argc, char **argv)
 }
 EOF
 # shellcheck disable=SC2046 # pkg-config's words
-run "${CC:-cc}" -o prog prog.c $(pkg-config --cflags stasync) $(pkg-config --libs stasync)
+# (a sanitizer build's library needs the sanitizers' runtime too)
+run "${CC:-cc}" -o prog prog.c $(pkg-config --cflags stasync) $(pkg-config --libs stasync) ${SANITIZER_LDFLAGS:-}
 if [ "$rc" -eq 0 ]; then
 	ok "a program builds against the installed headers and library (pkg-config)"
 else
