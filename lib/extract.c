@@ -1549,7 +1549,7 @@ static int delete_extra(struct extractor *x, struct dir_frame *f, int fd, bool t
 	int r = 0;
 
 	if (!f->names_sorted)
-		qsort(f->names, f->n_names, sizeof(*f->names), name_cmp);
+		sta_qsort(f->names, f->n_names, sizeof(*f->names), name_cmp);
 	dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return fail(x, -errno, f->path, NULL, "cannot read directory");
@@ -1572,7 +1572,8 @@ static int delete_extra(struct extractor *x, struct dir_frame *f, int fd, bool t
 		if (tmp_only && !is_tmp_name(de->d_name))
 			continue;
 		key = de->d_name;
-		if (bsearch(&key, f->names, f->n_names, sizeof(*f->names), name_cmp))
+		/* (an empty directory has no names at all, not even an array) */
+		if (f->n_names && bsearch(&key, f->names, f->n_names, sizeof(*f->names), name_cmp))
 			continue;
 		if (n_extra == cap) {
 			cap = cap ? cap * 2 : 16;
