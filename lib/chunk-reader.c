@@ -260,6 +260,7 @@ int stasync_chunk_reader_next(stasync_chunk_reader *r, const void **p, size_t *n
 		sta_count(&r->f.progress->chunks, 1);
 		sta_count(&r->f.progress->bytes, s->len);
 		sta_count(&r->f.progress->chunks_cached, s->cached);
+		sta_count(&r->f.progress->chunks_seeded, s->seeded);
 	}
 	*p = s->buf;
 	*n = s->len;

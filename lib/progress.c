@@ -13,4 +13,5 @@ void stasync_progress_snapshot(const stasync_progress *p, stasync_progress *ret)
 	ret->chunks = load(&p->chunks);
 	ret->chunks_new = load(&p->chunks_new);
 	ret->chunks_cached = load(&p->chunks_cached);
+	ret->chunks_seeded = load(&p->chunks_seeded);
 }

@@ -18,6 +18,7 @@
 struct cli_progress {
 	struct cli *c;
 	const char *verb;
+	bool make;      /* chunks are made (new/reused), not fetched */
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -34,18 +35,36 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* "123.4 MiB" */
-static const char *human(uint64_t n, char buf[static 16])
+static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+
+/* the unit n is best shown in */
+static unsigned unit_of(uint64_t n)
 {
-	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	double v = (double)n;
 	unsigned u = 0;
 
-	while (v >= 1024 && u < 4) {
-		v /= 1024;
+	for (double v = (double)n; v >= 1024 && u < 4; v /= 1024)
 		u++;
-	}
-	snprintf(buf, 16, u ? "%.1f %s" : "%.0f %s", v, unit[u]);
+	return u;
+}
+
+/* n in unit u, without the unit: "123.4" */
+static const char *in_unit(uint64_t n, unsigned u, char buf[static 24])
+{
+	double v = (double)n;
+
+	for (unsigned i = 0; i < u; i++)
+		v /= 1024;
+	snprintf(buf, 24, u ? "%.1f" : "%.0f", v);
+	return buf;
+}
+
+/* "123.4 MiB" */
+static const char *human(uint64_t n, char buf[static 24])
+{
+	char v[24];
+	unsigned u = unit_of(n);
+
+	snprintf(buf, 24, "%s %s", in_unit(n, u, v), unit[u]);
 	return buf;
 }
 
@@ -58,8 +77,11 @@ static void plain_line(struct cli_progress *p, const stasync_progress *s, double
 	if (s->bytes_total)
 		fprintf(stderr, " percent=%.1f", 100.0 * (double)MIN(s->bytes, s->bytes_total) /
 					       (double)s->bytes_total);
-	fprintf(stderr, " chunks=%" PRIu64 " new=%" PRIu64 " cached=%" PRIu64 " rate=%.0f elapsed=%.1f",
-		s->chunks, s->chunks_new, s->chunks_cached, rate, t);
+	fprintf(stderr, " chunks=%" PRIu64 " new=%" PRIu64 " reused=%" PRIu64 " fetched=%" PRIu64
+		" cached=%" PRIu64 " seeded=%" PRIu64 " rate=%.0f elapsed=%.1f", s->chunks,
+		s->chunks_new, p->make ? s->chunks - s->chunks_new : 0,
+		p->make ? 0 : s->chunks - s->chunks_cached - s->chunks_seeded, s->chunks_cached,
+		s->chunks_seeded, rate, t);
 	if (s->bytes_total && rate > 0 && s->bytes <= s->bytes_total)
 		fprintf(stderr, " eta=%.0f", (double)(s->bytes_total - s->bytes) / rate);
 	fputc('\n', stderr);
@@ -67,21 +89,22 @@ static void plain_line(struct cli_progress *p, const stasync_progress *s, double
 
 static void bar_line(struct cli_progress *p, const stasync_progress *s, double t)
 {
-	char line[160], a[16], b[16], r[16];
+	char line[160], a[24], b[24], r[24];
 	double rate = t > 0 ? (double)s->bytes / t : 0;
 	int n;
 
 	human((uint64_t)rate, r);
 	if (s->bytes_total) {
 		double f = (double)MIN(s->bytes, s->bytes_total) / (double)s->bytes_total;
-		char bar[17];
-		int fill = (int)(f * 16);
+		unsigned u = unit_of(s->bytes_total);
+		char bar[11];
+		int fill = (int)(f * 10);
 
 		memset(bar, '#', (size_t)fill);
-		memset(bar + fill, '.', (size_t)(16 - fill));
-		bar[16] = 0;
-		n = snprintf(line, sizeof(line), "%s %3.0f%% [%s] %s/%s %s/s", p->verb, f * 100, bar,
-			     human(s->bytes, a), human(s->bytes_total, b), r);
+		memset(bar + fill, '.', (size_t)(10 - fill));
+		bar[10] = 0;
+		n = snprintf(line, sizeof(line), "%s %3.0f%% [%s] %s/%s %s %s/s", p->verb, f * 100, bar,
+			     in_unit(s->bytes, u, a), in_unit(s->bytes_total, u, b), unit[u], r);
 		if (rate > 0 && s->bytes < s->bytes_total) {
 			uint64_t eta = (uint64_t)((double)(s->bytes_total - s->bytes) / rate);
 			n += snprintf(line + n, sizeof(line) - (size_t)n, " ETA %" PRIu64 ":%02" PRIu64,
@@ -89,10 +112,13 @@ static void bar_line(struct cli_progress *p, const stasync_progress *s, double t
 		}
 	} else
 		n = snprintf(line, sizeof(line), "%s %s %s/s", p->verb, human(s->bytes, a), r);
-	if (s->chunks_new)
-		n += snprintf(line + n, sizeof(line) - (size_t)n, " %" PRIu64 " new", s->chunks_new);
-	else if (s->chunks_cached)
-		n += snprintf(line + n, sizeof(line) - (size_t)n, " %" PRIu64 " cached", s->chunks_cached);
+	/* make: chunks new of all; extract: chunks fetched, not found here */
+	if (p->make)
+		n += snprintf(line + n, sizeof(line) - (size_t)n, " %" PRIu64 "/%" PRIu64 " new",
+			      s->chunks_new, s->chunks);
+	else
+		n += snprintf(line + n, sizeof(line) - (size_t)n, " %" PRIu64 " fetched",
+			      s->chunks - s->chunks_cached - s->chunks_seeded);
 	n = MIN(n, 79);
 	line[n] = 0;
 	/* over the previous line, then blanks where it was longer */
@@ -144,6 +170,7 @@ void cli_progress_begin(struct cli *c, const char *verb)
 		return;
 	p->c = c;
 	p->verb = verb;
+	p->make = strcmp(verb, "make") == 0;
 	p->start = c->started;
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->cond, NULL);
@@ -204,7 +231,7 @@ double cli_elapsed(const struct cli *c)
 void cli_summary(const struct cli *c, bool made, const stasync_chunk_stats *s)
 {
 	double t = cli_elapsed(c);
-	char rate[16];
+	char rate[24];
 
 	human(t > 0 ? (uint64_t)((double)s->bytes / t) : 0, rate);
 	if (made)

@@ -12,6 +12,7 @@ typedef struct stasync_progress {
 	uint64_t chunks;         /* chunks done */
 	uint64_t chunks_new;     /* make: chunks the store did not have */
 	uint64_t chunks_cached;  /* extract: chunks read from the --cache store */
+	uint64_t chunks_seeded;  /* extract: chunks read from the seeds */
 } stasync_progress;
 
 /* stasync_progress_snapshot() — a consistent-enough copy of every counter. */
