@@ -64,7 +64,7 @@ static const char *human(uint64_t n, char buf[static 24])
 	char v[24];
 	unsigned u = unit_of(n);
 
-	snprintf(buf, 24, "%s %s", in_unit(n, u, v), unit[u]);
+	snprintf(buf, 24, "%.15s %s", in_unit(n, u, v), unit[u]);
 	return buf;
 }
 
