@@ -45,8 +45,7 @@ static int local_store(struct cli *c, const char *verb, char **ret)
 
 	if (!s)
 		return cli_error(c, "out of memory");
-	if (strncmp(s, "file://", 7) == 0)
-		s += 7;
+	s = cli_strip_file_url(s);
 	if (stasync_is_http_url(s) || stasync_is_ssh_remote(s) || strstr(s, "://")) {
 		int r = cli_error(c, "%s: %s works on a local store only", s, verb);
 		free(derived);
