@@ -50,8 +50,7 @@ static ssize_t source_read(struct cli_archive *a, void *p, size_t n, stasync_err
 		ssize_t k = read(fd, p, n);
 		if (k >= 0) {
 			/* a .catar read straight: its bytes are the progress */
-			if (k > 0 && cli_progress(a->c))
-				__atomic_fetch_add(&a->c->progress.bytes, (uint64_t)k, __ATOMIC_RELAXED);
+			cli_progress_bytes(a->c, (uint64_t)k);
 			return k;
 		}
 		if (errno != EINTR) {

@@ -172,6 +172,8 @@ void cli_seed_close(struct cli *c);
 void cli_progress_begin(struct cli *c, const char *verb);
 /* cli_progress() — the counters to hand the library; NULL when not shown. */
 stasync_progress *cli_progress(struct cli *c);
+/* bytes done that no library counter sees (a .catar read or written) */
+void cli_progress_bytes(struct cli *c, uint64_t n);
 /* the size of the whole, when known: given, or an index's */
 void cli_progress_total(struct cli *c, uint64_t bytes);
 void cli_progress_index_total(struct cli *c, stasync_index_reader *r);

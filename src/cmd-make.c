@@ -16,7 +16,7 @@ struct catar_sink {
 	int fd;
 	const char *name;
 	stasync_digest *digest;
-	stasync_progress *progress;    /* NULL when not shown */
+	struct cli *c;                 /* for the progress */
 	uint8_t buf[1 << 18];
 	size_t len;
 };
@@ -40,8 +40,7 @@ static int sink_write(void *ctx, const void *p, size_t n, stasync_error *err)
 	const uint8_t *q = p;
 
 	stasync_digest_write(s->digest, p, n);
-	if (s->progress)
-		__atomic_fetch_add(&s->progress->bytes, (uint64_t)n, __ATOMIC_RELAXED);
+	cli_progress_bytes(s->c, n);
 	while (n > 0) {
 		size_t k = sizeof(s->buf) - s->len < n ? sizeof(s->buf) - s->len : n;
 		memcpy(s->buf + s->len, q, k);
@@ -109,7 +108,7 @@ static int make_archive(struct cli *c, const char *output, const char *shown, co
 		else {
 			sink->fd = out.fd;
 			sink->name = out_name;
-			sink->progress = cli_progress(c);
+			sink->c = c;
 			r = stasync_catar_encode(dir_fd, input, &eo, sink_write, sink, &err);
 			if (r == 0)
 				r = sink_flush(sink, &err);

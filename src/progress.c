@@ -186,6 +186,12 @@ stasync_progress *cli_progress(struct cli *c)
 	return c->progress_state ? &c->progress : NULL;
 }
 
+void cli_progress_bytes(struct cli *c, uint64_t n)
+{
+	if (c->progress_state)
+		__atomic_fetch_add(&c->progress.bytes, n, __ATOMIC_RELAXED);
+}
+
 void cli_progress_total(struct cli *c, uint64_t bytes)
 {
 	__atomic_store_n(&c->progress.bytes_total, bytes, __ATOMIC_RELAXED);
