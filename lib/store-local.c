@@ -90,20 +90,24 @@ static int local_has(stasync_store *s, const stasync_chunk_id *id, stasync_error
 	return faccessat(l->dirfd, path, F_OK, 0) == 0;
 }
 
+/* A temporary name beside the chunk's final one ("abcd/.<64 hex>.<16 hex>.tmp"). */
+static void tmp_name(const char *path, char tmp[120])
+{
+	snprintf(tmp, 120, "%.4s/.%s.%016" PRIx64 ".tmp", path, path + 5, sta_random_u64());
+}
+
 static int local_put(stasync_store *s, const stasync_chunk_id *id, const void *data, size_t n,
 		     stasync_error *err)
 {
 	struct local_store *l = (struct local_store *)s;
 	unsigned prefix = (unsigned)id->bytes[0] << 8 | id->bytes[1];
-	char path[80], tmp[120];
+	char path[80], tmp[120], dir[5];
 	int fd, r;
 
 	chunk_path(id, true, path);
+	memcpy(dir, path, 4);
+	dir[4] = 0;
 	if (!(__atomic_load_n(&l->dir_made[prefix / 8], __ATOMIC_RELAXED) & (1u << (prefix % 8)))) {
-		char dir[5];
-
-		memcpy(dir, path, 4);
-		dir[4] = 0;
 		if (mkdirat(l->dirfd, dir, 0755) < 0 && errno != EEXIST)
 			return sta_error(err, -errno, "%s/%s: cannot create directory: %s",
 					 s->locator, dir, stasync_strerror(-errno));
@@ -114,10 +118,6 @@ static int local_put(stasync_store *s, const stasync_chunk_id *id, const void *d
 	 * reader never sees a partial chunk, and a killed writer leaves no
 	 * temporary file behind. */
 	if (!__atomic_load_n(&l->no_tmpfile, __ATOMIC_RELAXED)) {
-		char dir[5];
-
-		memcpy(dir, path, 4);
-		dir[4] = 0;
 		fd = sta_tmpfile_at(l->dirfd, dir, 0444);
 		r = fd < 0 ? fd : sta_write_full(fd, data, n);
 		if (r == 0)
@@ -126,8 +126,7 @@ static int local_put(stasync_store *s, const stasync_chunk_id *id, const void *d
 		 * make, another worker stored the same chunk (it counts once). */
 		bool existed = r == -EEXIST;
 		for (int tries = 0; r == -EEXIST && tries < 16; tries++) {
-			snprintf(tmp, sizeof(tmp), "%.4s/.%s.%016" PRIx64 ".tmp", path, path + 5,
-				 sta_random_u64());
+			tmp_name(path, tmp);
 			r = sta_tmpfile_link(fd, l->dirfd, tmp);
 			if (r == 0 && renameat(l->dirfd, tmp, l->dirfd, path) < 0) {
 				r = -errno;
@@ -148,8 +147,7 @@ static int local_put(stasync_store *s, const stasync_chunk_id *id, const void *d
 		__atomic_store_n(&l->no_tmpfile, true, __ATOMIC_RELAXED);
 	}
 	for (int tries = 0; tries < 16; tries++) {
-		snprintf(tmp, sizeof(tmp), "%.4s/.%s.%016" PRIx64 ".tmp", path, path + 5,
-			 sta_random_u64());
+		tmp_name(path, tmp);
 		fd = openat(l->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0444);
 		if (fd >= 0 || errno != EEXIST)
 			break;
