@@ -22,7 +22,7 @@ if [ "$deps" = yes ]; then
 	[ "$(id -u)" -eq 0 ] || sudo=sudo
 	export DEBIAN_FRONTEND=noninteractive
 	$sudo apt-get update -qq
-	# Build: compiler, autotools, zstd, libgcrypt, libcurl.
+	# Build: compiler, autotools, zstd, liblzma, zlib, libgcrypt, libcurl.
 	# Tests: casync (the reference), zstd and xz (crafted chunks), python3,
 	# nginx and openssl (HTTP(S) stores, served on 127.0.0.1 by the tests),
 	# acl and attr (setfacl, setfattr: ACLs and xattrs in the trees tests make),
@@ -30,7 +30,7 @@ if [ "$deps" = yes ]; then
 	# Benchmarks (bench/): GNU time. Fuzzing (fuzz/): clang and libFuzzer.
 	$sudo apt-get install -y -qq --no-install-recommends \
 		build-essential autoconf automake libtool pkg-config \
-		libzstd-dev libgcrypt20-dev libcurl4-openssl-dev \
+		libzstd-dev liblzma-dev zlib1g-dev libgcrypt20-dev libcurl4-openssl-dev \
 		casync zstd xz-utils python3 ca-certificates nginx openssl time \
 		acl attr xfsprogs clang libclang-rt-dev </dev/null
 fi
