@@ -1,7 +1,7 @@
 #!/bin/sh
 # Build ./stasync-static: one fully static, stripped x86_64 binary (musl libc)
-# with zstd, libgcrypt/libgpg-error, libcurl, nghttp2 (HTTP/2) and mbedTLS
-# linked in.
+# with zstd, liblzma (xz), zlib, libgcrypt/libgpg-error, libcurl, nghttp2
+# (HTTP/2) and mbedTLS linked in.
 #
 #   scripts/build-static.sh [options]
 #
@@ -224,6 +224,33 @@ build_zstd() { # srcdir
 		PREFIX="$prefix" ZSTD_LEGACY_SUPPORT=0 CC="$CC"
 }
 
+# liblzma: xz chunks. The library only (no xz, xzdec, lzmadec, lzmainfo,
+# scripts, docs or translations), with only what stasync uses: the .xz
+# container with LZMA2 (LZMA1 is its core), CRC32/CRC64 (and SHA-256, to check
+# any .xz stream it is given), no BCJ/delta filters, lzip, MicroLZMA or
+# multi-threaded coders. Not --enable-small: with threads off its run-time
+# CRC tables would be set up without a lock. The encoder is the same code as
+# in Debian's full build, so preset 6 + CRC64 output is byte for byte the same.
+build_xz() {
+	(cd "$1" && ./configure CC="$CC" CFLAGS="$DEP_CFLAGS" --prefix="$prefix" \
+		--disable-shared --enable-static --disable-xz --disable-xzdec \
+		--disable-lzmadec --disable-lzmainfo --disable-lzma-links \
+		--disable-scripts --disable-doc --disable-nls --disable-threads \
+		--enable-encoders=lzma1,lzma2 --enable-decoders=lzma1,lzma2 \
+		--enable-checks=crc32,crc64,sha256 --disable-lzip-decoder \
+		--disable-microlzma)
+	make -C "$1/src/liblzma" -j"$jobs"
+	make -C "$1/src/liblzma" install
+}
+
+# zlib: gzip chunks. The static library and zlib.pc; Debian's patches touch
+# only minizip, which is not built.
+build_zlib() {
+	(cd "$1" && CC="$CC" CFLAGS="$DEP_CFLAGS" ./configure --static --prefix="$prefix")
+	make -C "$1" -j"$jobs" libz.a
+	make -C "$1" install
+}
+
 build_libgpg_error() {
 	(cd "$1" && ./configure CC="$CC" CFLAGS="$DEP_CFLAGS" --prefix="$prefix" \
 		--disable-shared --enable-static --disable-nls --disable-doc \
@@ -374,13 +401,13 @@ build_prefix() {
 	t0=$(now)
 	names=$(lock_names)
 	[ -n "$names" ] || die "no '$mode' lines in $lock"
-	for want in zstd libgpg-error libgcrypt mbedtls curl; do
+	for want in zstd xz zlib libgpg-error libgcrypt mbedtls curl; do
 		echo "$names" | grep -qx "$want" || die "$lock has no '$mode' line for $want"
 	done
 	# nghttp2 is optional: without it, libcurl speaks HTTP/1.1 only.
-	libs="zstd libgpg-error libgcrypt mbedtls curl"
+	libs="zstd xz zlib libgpg-error libgcrypt mbedtls curl"
 	if echo "$names" | grep -qx nghttp2; then
-		libs="zstd libgpg-error libgcrypt mbedtls nghttp2 curl"
+		libs="zstd xz zlib libgpg-error libgcrypt mbedtls nghttp2 curl"
 	else
 		say "no '$mode' line for nghttp2 in $lock: libcurl without HTTP/2"
 	fi
@@ -409,7 +436,7 @@ build_prefix() {
 		fi
 		say "  $name $(lock_lines "$mode" | awk -v n="$name" '$1 == n { print $2; exit }'): $(( $(now) - t )) s"
 	done
-	for a in libzstd.a libgpg-error.a libgcrypt.a libmbedtls.a libmbedx509.a libmbedcrypto.a libcurl.a; do
+	for a in libzstd.a liblzma.a libz.a libgpg-error.a libgcrypt.a libmbedtls.a libmbedx509.a libmbedcrypto.a libcurl.a; do
 		[ -f "$prefix/lib/$a" ] || die "$a missing from $prefix/lib"
 	done
 	case " $libs " in
@@ -491,6 +518,8 @@ size_report() { # MAP NAME-OF-THE-PROGRAM
 	awk -v self="$2" '
 	function group(f) {
 		if (f ~ /libzstd\.a/) return "zstd"
+		if (f ~ /liblzma\.a/) return "liblzma"
+		if (f ~ /\/libz\.a/) return "zlib"
 		if (f ~ /libgcrypt\.a/) return "libgcrypt"
 		if (f ~ /libgpg-error\.a/) return "libgpg-error"
 		if (f ~ /libcurl\.a/) return "libcurl"
