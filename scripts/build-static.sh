@@ -513,9 +513,10 @@ say "$out: $size bytes ($(awk -v s="$size" 'BEGIN { printf "%.2f", s / 1048576 }
 # ---- where the bytes come from ------------------------------------------------
 # size_report MAP: sums the input sections the linker kept (from its map) per
 # archive: code, read-only data, data and unwind tables, i.e. what the
-# stripped file holds.
-size_report() { # MAP NAME-OF-THE-PROGRAM
-	awk -v self="$2" '
+# stripped file holds. Libraries named in LIBRARIES that add nothing (the
+# linker dropped every section: nothing calls them yet) are listed with 0.
+size_report() { # MAP NAME-OF-THE-PROGRAM [LIBRARIES]
+	awk -v self="$2" -v all="${3:-}" '
 	function group(f) {
 		if (f ~ /libzstd\.a/) return "zstd"
 		if (f ~ /liblzma\.a/) return "liblzma"
@@ -553,13 +554,17 @@ size_report() { # MAP NAME-OF-THE-PROGRAM
 		for (g in bytes) total += bytes[g]
 		for (g in bytes) printf "  %-14s %9d bytes  %5.1f%%\n", g, bytes[g], 100 * bytes[g] / total | "sort -k2 -rn"
 		close("sort -k2 -rn")
+		n = split(all, want, " ")
+		for (i = 1; i <= n; i++)
+			if (!(want[i] in bytes)) printf "  %-14s %9d bytes         (linked in, nothing calls it yet)\n", want[i], 0
 		printf "  %-14s %9d bytes (sections; the file adds headers and padding)\n", "total", total
 	}' "$1" >&2
 }
 
 if [ "$size_report" = yes ]; then
 	say "what each library adds to stasync-static:"
-	size_report "$tree/stasync.map" stasync
+	size_report "$tree/stasync.map" stasync \
+		"zstd liblzma zlib libgcrypt libgpg-error libcurl nghttp2 mbedTLS"
 	# libcurl and mbedTLS are in the prefix for the HTTP store; until stasync
 	# links them, a small HTTPS client shows what they add.
 	probe=$tree/tests/static/tls-probe.c
@@ -576,6 +581,23 @@ if [ "$size_report" = yes ]; then
 		else
 			cat "$work/probe.log" >&2
 			say "could not link tests/static/tls-probe.c"
+		fi
+	fi
+	# liblzma and zlib, likewise, until stasync's xz and gzip chunks use them:
+	# a program that compresses and decompresses both as casync does.
+	probe=$tree/tests/static/compress-probe.c
+	if [ -f "$probe" ]; then
+		# shellcheck disable=SC2046
+		if "$CC" -O2 -static -ffunction-sections -fdata-sections -Wl,--gc-sections \
+			$(PKG_CONFIG_LIBDIR="$prefix/lib/pkgconfig" PKG_CONFIG_PATH='' pkg-config --static --cflags liblzma zlib) \
+			-o "$work/compress-probe" "$probe" -Wl,-Map,"$work/compress-probe.map" \
+			$(PKG_CONFIG_LIBDIR="$prefix/lib/pkgconfig" PKG_CONFIG_PATH='' pkg-config --static --libs liblzma zlib) 2>"$work/probe.log"; then
+			strip --strip-all -R .comment "$work/compress-probe"
+			say "a static xz and gzip coder (tests/static/compress-probe.c), $(wc -c <"$work/compress-probe") bytes stripped:"
+			size_report "$work/compress-probe.map" compress-probe
+		else
+			cat "$work/probe.log" >&2
+			say "could not link tests/static/compress-probe.c"
 		fi
 	fi
 fi
