@@ -32,6 +32,7 @@ struct cli {
 	size_t n_extra_stores;
 	stasync_chunk_sizes sizes;    /* completed */
 	stasync_digest_type digest;
+	stasync_compression compression; /* of the chunks make writes */
 	enum what what;
 	/* --seed, --seed-output; the seeds opened for extract (seed.c) */
 	const char **seeds;

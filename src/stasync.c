@@ -94,7 +94,9 @@ static const struct {
 	  "                            Chunk sizes in bytes, K/M/G suffixes allowed\n"
 	  "                            (default 16K:64K:256K)\n"
 	  "     --digest=DIGEST        sha512-256 (default) or sha256\n"
-	  "     --compression=zstd     Chunk compression (only zstd is built in)\n"
+	  "     --compression=COMPRESSION\n"
+	  "                            zstd (default), xz or gzip, for the chunks\n"
+	  "                            written (reading takes any, mixed)\n"
 	  "     --exclude-nodump=BOOL  Leave out files with chattr +d (default yes)\n"
 	  "     --exclude-submounts=BOOL\n"
 	  "                            Leave out other file systems (default no)\n"
@@ -387,8 +389,9 @@ static int parse_options(struct cli *c, int argc, char **argv)
 				return cli_error(c, "--digest=%s: unknown digest (sha512-256 or sha256)", optarg);
 			break;
 		case ARG_COMPRESSION:
-			if (stasync_compression_parse(optarg, &err) < 0)
+			if ((r = stasync_compression_parse(optarg, &err)) < 0)
 				return cli_fail(c, &err);
+			c->compression = (stasync_compression)r;
 			break;
 		case ARG_WHAT:
 			if (parse_what(c, optarg))
