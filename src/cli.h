@@ -49,6 +49,7 @@ struct cli {
 	uint64_t with, without;
 	bool exclude_nodump, exclude_file, exclude_submounts;
 	bool recursive;               /* --recursive= (list): default true */
+	bool mkdir;                   /* --mkdir= (mount): default true */
 	/* extraction */
 	bool delete_extra, undo_immutable, punch_holes, uid_shift_apply;
 	uid_t uid_shift, uid_range;
