@@ -94,6 +94,29 @@ enum what cli_what_of(const struct cli *c, const char *path)
 	return w;
 }
 
+char *cli_seek_normalize(const char *s)
+{
+	char *r = malloc(strlen(s) + 1), *o = r;
+
+	if (!r)
+		return NULL;
+	while (*s) {
+		size_t n;
+
+		s += strspn(s, "/");
+		n = strcspn(s, "/");
+		if (!n)
+			break;
+		if (o != r)
+			*o++ = '/';
+		memcpy(o, s, n);
+		o += n;
+		s += n;
+	}
+	*o = 0;
+	return r;
+}
+
 const char *cli_what_name(enum what w)
 {
 	static const char *const names[] = {

@@ -86,6 +86,12 @@ int cli_write_full(int fd, const void *p, size_t n);
 enum what cli_what_of(const struct cli *c, const char *path);
 const char *cli_what_name(enum what w);
 
+/* cli_seek_normalize() — a PATH inside an archive as casync reads it, for
+ * every verb that takes one: empty components ("a//b", "/a/") dropped, ""
+ * for the root; "." and ".." are names like any other (so never found).
+ * malloc()ed; NULL when out of memory. */
+char *cli_seek_normalize(const char *s);
+
 /* cli_strip_file_url() — "file:///x" → "/x"; other strings unchanged. */
 const char *cli_strip_file_url(const char *s);
 
