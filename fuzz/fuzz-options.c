@@ -178,10 +178,13 @@ static void check_compression(const char *text)
 {
 	stasync_error err = { 0, "" };
 	int r = stasync_compression_parse(text, &err);
-	int want = !strcmp(text, "zstd") ? 0 :
-		   (!strcmp(text, "xz") || !strcmp(text, "gzip")) ? -EOPNOTSUPP : -EINVAL;
+	int want = !strcmp(text, "zstd") ? STASYNC_COMPRESSION_ZSTD :
+		   !strcmp(text, "xz") ? STASYNC_COMPRESSION_XZ :
+		   !strcmp(text, "gzip") ? STASYNC_COMPRESSION_GZIP : -EINVAL;
 
 	if (r != want || (r < 0 && (err.code != r || !err.message[0])))
+		abort();
+	if (r >= 0 && strcmp(stasync_compression_name((stasync_compression)r), text) != 0)
 		abort();
 }
 

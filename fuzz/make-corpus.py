@@ -155,9 +155,17 @@ def zstd(data, *opts):
     return run("zstd", "-q", "-c", *opts, input=data)
 
 
+def xz(data, *opts):
+    return run("xz", "-c", "--check=crc64", *opts, input=data)
+
+
+def gz(data):
+    return run("gzip", "-c", "-n", input=data)
+
+
 def chunk_seeds(tmp):
     h = "fuzz-chunk"
-    # Chunks as casync stores them (zstd, and xz/gzip which we refuse).
+    # Chunks as casync stores them (zstd, xz and gzip).
     # The declared size is the chunk's real size.
     for label, kind, seed, opts, mode in (
             ("zstd", "random", 11, [], 0x01),
@@ -205,6 +213,23 @@ def chunk_seeds(tmp):
     save(h, "bomb", chunk_seed(0x01, 4096, zstd(bytes(1 << 20), "-19")))
     save(h, "xz-magic", chunk_seed(0x01, 10, b"\xfd\x37\x7a\x58\x5a\x00" + bytes(10)))
     save(h, "gzip-magic", chunk_seed(0x01, 10, b"\x1f\x8b" + bytes(10)))
+    x = xz(text)
+    g = gz(text)
+    for name, packed in (("xz", x), ("gzip", g)):
+        save(h, f"{name}-too-small", chunk_seed(0x01, len(text) - 1, packed))
+        save(h, f"{name}-too-large", chunk_seed(0x01, len(text) + 1, packed))
+        save(h, f"{name}-truncated", chunk_seed(0x01, len(text), packed[:len(packed) // 2]))
+        save(h, f"{name}-trailing", chunk_seed(0x01, len(text), packed + b"\0\0\0\0"))
+    save(h, "xz-two-streams", chunk_seed(0x01, len(text), xz(text[:700]) + xz(text[700:])))
+    save(h, "gzip-two-members", chunk_seed(0x01, len(text), gz(text[:700]) + gz(text[700:])))
+    save(h, "xz-empty", chunk_seed(0x01, 0, xz(b"")))
+    save(h, "gzip-empty", chunk_seed(0x01, 0, gz(b"")))
+    save(h, "xz-bomb", chunk_seed(0x01, 4096, xz(bytes(1 << 20))))
+    save(h, "gzip-bomb", chunk_seed(0x01, 4096, gz(bytes(1 << 20))))
+    save(h, "xz-check-none", chunk_seed(0x01, len(text), xz(text, "--check=none")))
+    save(h, "xz-check-sha256", chunk_seed(0x01, len(text), xz(text, "--check=sha256")))
+    save(h, "round-trip-xz", chunk_seed(0x04 | 0x40, 0, text))
+    save(h, "round-trip-gzip", chunk_seed(0x04 | 0x80 | 5 << 3, 0, text))
     save(h, "not-compressed", chunk_seed(0x01, len(text), text))
     save(h, "round-trip", chunk_seed(0x04 | 2 << 3, 0, text))
     save(h, "round-trip-sha256", chunk_seed(0x06, 0, gen("random", 17, 3000)))

@@ -83,6 +83,8 @@ struct stasync_catar_decoder {
 
 	stasync_entry entry;
 	uint64_t payload_left;
+	bool dir_entered;       /* the last event was a directory's ENTRY */
+	stasync_digest *tap;    /* when set, digests every byte consumed */
 	/* per entry: capacities of its arrays, xattr bytes so far */
 	size_t xattrs_alloc, acl_alloc[4];
 	size_t xattr_names, xattr_values;
@@ -281,6 +283,8 @@ static int fill(stasync_catar_decoder *d, size_t n, stasync_error *err)
 
 static void consume(stasync_catar_decoder *d, size_t n)
 {
+	if (d->tap)
+		stasync_digest_write(d->tap, d->buf + d->pos, n);
 	d->pos += n;
 	d->offset += n;
 }
@@ -1009,6 +1013,7 @@ static int emit_entry(stasync_catar_decoder *d, uint64_t entry_start,
 		f->name_off = d->name_off;
 		f->n_items = 0;
 		d->state = STATE_DIR;
+		d->dir_entered = true;
 	} else
 		d->state = STATE_ENTRY;
 	if (entry)
@@ -1241,6 +1246,7 @@ int stasync_catar_decoder_next(stasync_catar_decoder *d, const stasync_entry **e
 		*entry = NULL;
 	if (!d)
 		return sta_error(err, -EINVAL, "stasync_catar_decoder_next: no decoder");
+	d->dir_entered = false;
 	switch (d->state) {
 	case STATE_FAILED:
 		return sta_error(err, d->error, "%s: cannot continue after an error", d->name);
@@ -1325,6 +1331,8 @@ ssize_t stasync_catar_decoder_read_payload(stasync_catar_decoder *d, void *p, si
 				d->eof = true;
 				return fail_truncated(d, err, false);
 			}
+			if (d->tap)
+				stasync_digest_write(d->tap, p, (size_t)got);
 			d->offset += (uint64_t)got;
 			d->payload_left -= (uint64_t)got;
 			return got;
@@ -1340,6 +1348,57 @@ ssize_t stasync_catar_decoder_read_payload(stasync_catar_decoder *d, void *p, si
 	consume(d, k);
 	d->payload_left -= k;
 	return (ssize_t)k;
+}
+
+int stasync_catar_decoder_digest_dir(stasync_catar_decoder *d, stasync_chunk_id *ret,
+				     stasync_error *err)
+{
+	stasync_digest_type type;
+	stasync_digest *dg = NULL;
+	uint8_t *records = NULL;
+	size_t n_records, level;
+	uint64_t start;
+	int r;
+
+	if (!d || !ret || !d->dir_entered || d->state != STATE_DIR || d->n_frames == 0)
+		return sta_error(err, -EINVAL, "stasync_catar_decoder_digest_dir: not at a "
+				 "directory's ENTRY");
+	level = d->n_frames - 1;
+	start = d->frames[level].entry_start;
+	type = d->feature_flags & STASYNC_SHA512_256 ? STASYNC_DIGEST_SHA512_256
+						     : STASYNC_DIGEST_SHA256;
+	/* The directory's own records are behind us: they are written again
+	 * from the decoded entry, which must give the very bytes read. */
+	r = stasync_entry_records(&d->entry, &records, &n_records);
+	if (r < 0)
+		return sta_error(err, r, "%s: %s: cannot digest the directory: %s", d->name,
+				 *d->path ? d->path : ".", stasync_strerror(r));
+	if (n_records != d->offset - start) {
+		free(records);
+		return sta_error(err, -EBADMSG, "%s: %s: the directory's records are not "
+				 "laid out as casync writes them", d->name,
+				 *d->path ? d->path : ".");
+	}
+	r = stasync_digest_new(type, &dg);
+	if (r < 0) {
+		free(records);
+		return sta_error(err, r, "out of memory");
+	}
+	stasync_digest_write(dg, records, n_records);
+	free(records);
+
+	d->tap = dg;
+	do {
+		r = stasync_catar_decoder_next(d, NULL, err);
+		if (r == 0)   /* cannot happen: the directory is still open */
+			r = sta_error(err, -EBADMSG, "%s: the archive ends inside a directory",
+				      d->name);
+	} while (r > 0 && !(r == STASYNC_CATAR_DIR_END && d->n_frames == level));
+	d->tap = NULL;
+	if (r > 0)
+		stasync_digest_final(dg, ret);
+	stasync_digest_free(dg);
+	return r < 0 ? r : 0;
 }
 
 uint64_t stasync_catar_decoder_offset(const stasync_catar_decoder *d)

@@ -1,10 +1,11 @@
-/* Chunk compression (zstd) and the bounded, verified decode of stored
- * chunks. */
+/* Chunk compression: the codec, zstd, the choice among zstd, xz and gzip
+ * (compress-xz.c, compress-gzip.c), and the bounded, verified decode of
+ * stored chunks, whatever they were compressed with. */
 #include <zstd.h>
 
 #include <stasync/store.h>
+#include "compress.h"
 #include "format.h"
-#include "store.h"
 #include "util.h"
 
 /* casync writes chunks at zstd level 3. */
@@ -32,6 +33,8 @@ void stasync_codec_free(stasync_codec *c)
 		return;
 	ZSTD_freeCCtx(c->cctx);
 	ZSTD_freeDCtx(c->dctx);
+	sta_xz_free(c->xz);
+	sta_gzip_free(c->gzip);
 	free(c->buf);
 	free(c);
 }
@@ -50,19 +53,34 @@ int sta_codec_reserve(stasync_codec *c, size_t n)
 	return 0;
 }
 
+static const char *const compression_names[] = {
+	[STASYNC_COMPRESSION_ZSTD] = "zstd",
+	[STASYNC_COMPRESSION_XZ] = "xz",
+	[STASYNC_COMPRESSION_GZIP] = "gzip",
+};
+
 int stasync_compression_parse(const char *name, stasync_error *err)
 {
-	if (strcmp(name, "zstd") == 0)
-		return 0;
-	if (strcmp(name, "xz") == 0 || strcmp(name, "gzip") == 0)
-		return sta_error(err, -EOPNOTSUPP,
-				 "compression '%s' is not built into stasync (zstd only)", name);
-	return sta_error(err, -EINVAL,
-			 "unknown compression '%s' (choose zstd)", name);
+	for (size_t i = 0; i < ELEMENTSOF(compression_names); i++)
+		if (strcmp(name, compression_names[i]) == 0)
+			return (int)i;
+	return sta_error(err, -EINVAL, "unknown compression '%s' (choose zstd, xz or gzip)",
+			 name);
 }
 
-int sta_chunk_compress(stasync_codec *c, const void *data, size_t n,
-		       const void **ret, size_t *ret_size, stasync_error *err)
+const char *stasync_compression_name(stasync_compression k)
+{
+	return (size_t)k < ELEMENTSOF(compression_names) ? compression_names[k] : "?";
+}
+
+size_t sta_chunk_stored_max(size_t size)
+{
+	return MAX(MAX(ZSTD_compressBound(size), sta_xz_bound(size)), sta_gzip_bound(size)) +
+	       1024;
+}
+
+static int zstd_compress(stasync_codec *c, const void *data, size_t n, size_t *ret_size,
+			 stasync_error *err)
 {
 	size_t bound = ZSTD_compressBound(n), k;
 	int r;
@@ -73,9 +91,28 @@ int sta_chunk_compress(stasync_codec *c, const void *data, size_t n,
 	k = ZSTD_compressCCtx(c->cctx, c->buf, bound, data, n, CHUNK_ZSTD_LEVEL);
 	if (ZSTD_isError(k))
 		return sta_error(err, -EIO, "zstd compression failed: %s", ZSTD_getErrorName(k));
-	*ret = c->buf;
 	*ret_size = k;
 	return 0;
+}
+
+int sta_chunk_compress(stasync_codec *c, stasync_compression k, const void *data, size_t n,
+		       const void **ret, size_t *ret_size, stasync_error *err)
+{
+	int r;
+
+	switch (k) {
+	case STASYNC_COMPRESSION_XZ:
+		r = sta_xz_compress(c, data, n, ret_size, err);
+		break;
+	case STASYNC_COMPRESSION_GZIP:
+		r = sta_gzip_compress(c, data, n, ret_size, err);
+		break;
+	default:
+		r = zstd_compress(c, data, n, ret_size, err);
+		break;
+	}
+	*ret = c->buf;
+	return r;
 }
 
 static int window_log_for(size_t size)
@@ -134,6 +171,41 @@ static int zstd_inflate(stasync_codec *c, const void *data, size_t n, void *out,
 	return 0;
 }
 
+static size_t zstd_count(stasync_codec *c, const void *p, size_t n, size_t limit)
+{
+	unsigned long long k = ZSTD_getFrameContentSize(p, n);
+	ZSTD_inBuffer in = { p, n, 0 };
+	uint8_t scratch[16384];
+	size_t total = 0;
+
+	if (k != ZSTD_CONTENTSIZE_UNKNOWN && k != ZSTD_CONTENTSIZE_ERROR)
+		return (size_t)MIN(k, (unsigned long long)limit + 1);
+	ZSTD_DCtx_reset(c->dctx, ZSTD_reset_session_only);
+	ZSTD_DCtx_setParameter(c->dctx, ZSTD_d_windowLogMax, window_log_for(limit));
+	while (in.pos < in.size && total <= limit) {
+		ZSTD_outBuffer o = { scratch, sizeof(scratch), 0 };
+		size_t r = ZSTD_decompressStream(c->dctx, &o, &in);
+
+		if (ZSTD_isError(r))
+			break;
+		total += o.pos;
+		if (r == 0 && o.pos == 0)
+			break;
+	}
+	return MIN(total, limit + 1);
+}
+
+size_t sta_chunk_inflated_size(stasync_codec *c, const void *data, size_t n, size_t limit)
+{
+	if (n >= 4 && memcmp(data, ZSTD_MAGIC, 4) == 0)
+		return zstd_count(c, data, n, limit);
+	if (n >= 6 && memcmp(data, XZ_MAGIC, 6) == 0)
+		return sta_xz_count(c, data, n, limit);
+	if (n >= 2 && memcmp(data, GZIP_MAGIC, 2) == 0)
+		return sta_gzip_count(c, data, n, limit);
+	return 0;
+}
+
 void sta_chunk_digest(stasync_codec *c, stasync_digest_type type, const void *p, size_t n,
 		      stasync_chunk_id *ret)
 {
@@ -166,14 +238,16 @@ int stasync_chunk_decode(stasync_codec *c, const void *data, size_t n, bool comp
 		r = zstd_inflate(c, data, n, out, size, what, err);
 		if (r < 0)
 			return r;
-	} else if (n >= 6 && memcmp(data, XZ_MAGIC, 6) == 0)
-		return sta_error(err, -EOPNOTSUPP,
-				 "%s: xz-compressed, which this build does not read (zstd only)", what);
-	else if (n >= 2 && memcmp(data, GZIP_MAGIC, 2) == 0)
-		return sta_error(err, -EOPNOTSUPP,
-				 "%s: gzip-compressed, which this build does not read (zstd only)", what);
-	else
-		return sta_error(err, -EBADMSG, "%s: not zstd data (bad magic)", what);
+	} else if (n >= 6 && memcmp(data, XZ_MAGIC, 6) == 0) {
+		r = sta_xz_inflate(c, data, n, out, size, what, err);
+		if (r < 0)
+			return r;
+	} else if (n >= 2 && memcmp(data, GZIP_MAGIC, 2) == 0) {
+		r = sta_gzip_inflate(c, data, n, out, size, what, err);
+		if (r < 0)
+			return r;
+	} else
+		return sta_error(err, -EBADMSG, "%s: not zstd, xz or gzip data (bad magic)", what);
 
 	sta_chunk_digest(c, type, out, size, &got);
 	if (!stasync_chunk_id_equal(&got, id))

@@ -1,18 +1,19 @@
 /* Garbage collection and verification of a local chunk store. Both walk
  * the store's <4 hex>/ directories and look only at chunk files:
- * <64 hex>.cacnk (zstd) or <64 hex> (stored as is, which casync reads too)
+ * <64 hex>.cacnk (zstd, xz or gzip) or <64 hex> (stored as is, which casync
+ * reads too)
  * under the directory of their first four digits. */
 #include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <sys/stat.h>
-#include <zstd.h>
 
 #include <stasync/chunker.h>
 #include <stasync/maint.h>
 #include <stasync/store.h>
 #include "format.h"
+#include "store.h"
 #include "util.h"
 
 /* ---- walking ----------------------------------------------------------------- */
@@ -270,35 +271,10 @@ static int by_name(const void *a, const void *b)
 	return strcmp(((const struct chunk_file *)a)->name, ((const struct chunk_file *)b)->name);
 }
 
-/* The size a zstd chunk inflates to, counting without keeping, at most
- * STASYNC_CHUNK_SIZE_LIMIT_MAX + 1. */
-static size_t inflated_size(ZSTD_DCtx *dctx, const void *p, size_t n, uint8_t *scratch,
-			    size_t scratch_size)
-{
-	unsigned long long k = ZSTD_getFrameContentSize(p, n);
-	ZSTD_inBuffer in = { p, n, 0 };
-	size_t total = 0;
-
-	if (k != ZSTD_CONTENTSIZE_UNKNOWN && k != ZSTD_CONTENTSIZE_ERROR)
-		return (size_t)MIN(k, (unsigned long long)STASYNC_CHUNK_SIZE_LIMIT_MAX + 1);
-	ZSTD_DCtx_reset(dctx, ZSTD_reset_session_only);
-	while (in.pos < in.size && total <= STASYNC_CHUNK_SIZE_LIMIT_MAX) {
-		ZSTD_outBuffer o = { scratch, scratch_size, 0 };
-		size_t r = ZSTD_decompressStream(dctx, &o, &in);
-		if (ZSTD_isError(r))
-			break;  /* the real decode says what is wrong */
-		total += o.pos;
-		if (r == 0 && o.pos == 0)
-			break;
-	}
-	return MIN(total, STASYNC_CHUNK_SIZE_LIMIT_MAX + 1);
-}
-
 struct worker {
 	struct verify *v;
 	stasync_codec *codec;
-	ZSTD_DCtx *dctx;
-	uint8_t *data, *out, *scratch;
+	uint8_t *data, *out;
 	size_t data_size, out_size;
 };
 
@@ -344,7 +320,7 @@ static char *check(struct worker *k, struct chunk_file *f)
 		return asprintf(&msg, "cannot read: %s", stasync_strerror(-errno)) < 0 ? out_of_memory : msg;
 	if (!S_ISREG(st.st_mode))
 		return dup_msg("not a regular file");
-	if ((uint64_t)st.st_size > ZSTD_compressBound(STASYNC_CHUNK_SIZE_LIMIT_MAX))
+	if ((uint64_t)st.st_size > sta_chunk_stored_max(STASYNC_CHUNK_SIZE_LIMIT_MAX))
 		return dup_msg("larger than any chunk can be");
 	if (reserve(&k->data, &k->data_size, (size_t)st.st_size + 1) < 0)
 		return dup_msg("out of memory");
@@ -354,7 +330,8 @@ static char *check(struct worker *k, struct chunk_file *f)
 	if (f->size)
 		size = (size_t)f->size;
 	else if (f->compressed)
-		size = inflated_size(k->dctx, k->data, (size_t)got, k->scratch, ZSTD_DStreamOutSize());
+		size = sta_chunk_inflated_size(k->codec, k->data, (size_t)got,
+					       STASYNC_CHUNK_SIZE_LIMIT_MAX);
 	else
 		size = (size_t)got;
 	if (size > STASYNC_CHUNK_SIZE_LIMIT_MAX)
@@ -432,9 +409,7 @@ int stasync_store_verify(const char *dir, const stasync_verify_options *o,
 		struct worker *k = &workers[i];
 
 		k->v = &v;
-		k->dctx = ZSTD_createDCtx();
-		k->scratch = malloc(ZSTD_DStreamOutSize());
-		if (stasync_codec_new(&k->codec) < 0 || !k->dctx || !k->scratch) {
+		if (stasync_codec_new(&k->codec) < 0) {
 			r = sta_error(err, -ENOMEM, "out of memory");
 			break;
 		}
@@ -474,8 +449,6 @@ int stasync_store_verify(const char *dir, const stasync_verify_options *o,
 out:
 	for (unsigned i = 0; workers && i < n_threads; i++) {
 		stasync_codec_free(workers[i].codec);
-		ZSTD_freeDCtx(workers[i].dctx);
-		free(workers[i].scratch);
 		free(workers[i].data);
 		free(workers[i].out);
 	}

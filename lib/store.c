@@ -2,7 +2,6 @@
  * verify on get, fall back across several stores. */
 #include <inttypes.h>
 #include <stdio.h>
-#include <zstd.h>
 
 #include <stasync/http.h>
 #include <stasync/remote.h>
@@ -48,6 +47,11 @@ const char *stasync_store_locator(const stasync_store *s)
 	return s->locator;
 }
 
+void stasync_store_set_compression(stasync_store *s, stasync_compression k)
+{
+	s->compression = k;
+}
+
 int stasync_store_has(stasync_store *s, const stasync_chunk_id *id, stasync_error *err)
 {
 	return s->ops->has(s, id, err);
@@ -60,8 +64,7 @@ int sta_store_get(stasync_store *s, stasync_codec *c, const stasync_chunk_id *id
 	char hex[STASYNC_DIGEST_HEX_SIZE], what[STASYNC_DIGEST_HEX_SIZE + 4096];
 	int r;
 
-	/* A well-formed zstd frame of `size` bytes is never larger than this. */
-	r = s->ops->fetch(s, c, id, ZSTD_compressBound(size) + 1024, &f->size, &f->compressed, err);
+	r = s->ops->fetch(s, c, id, sta_chunk_stored_max(size), &f->size, &f->compressed, err);
 	if (r < 0)
 		return r;
 	snprintf(what, sizeof(what), "chunk %s in %s", stasync_chunk_id_format(id, hex),
@@ -102,7 +105,7 @@ int stasync_store_put(stasync_store *s, stasync_codec *c, const stasync_chunk_id
 		if (r != 0)
 			return r < 0 ? r : 0;
 	}
-	r = sta_chunk_compress(c, data, n, &z, &zn, err);
+	r = sta_chunk_compress(c, s->compression, data, n, &z, &zn, err);
 	if (r < 0)
 		return r;
 	return s->ops->put(s, id, z, zn, err);

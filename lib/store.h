@@ -9,6 +9,8 @@
 struct stasync_codec {
 	struct ZSTD_CCtx_s *cctx;
 	struct ZSTD_DCtx_s *dctx;
+	struct sta_xz *xz;       /* NULL until an xz chunk is met */
+	struct sta_gzip *gzip;   /* likewise for gzip */
 	uint8_t *buf;        /* compression output / fetched bytes */
 	size_t buf_size;
 	/* the id of the last all-zero chunk hashed: disk images hold long
@@ -27,8 +29,18 @@ void sta_chunk_digest(stasync_codec *c, stasync_digest_type type, const void *p,
 		      stasync_chunk_id *ret);
 
 int sta_codec_reserve(stasync_codec *c, size_t n);
-int sta_chunk_compress(stasync_codec *c, const void *data, size_t n,
+/* Compress a chunk into the codec's buffer (*ret points into it). */
+int sta_chunk_compress(stasync_codec *c, stasync_compression k, const void *data, size_t n,
 		       const void **ret, size_t *ret_size, stasync_error *err);
+
+/* The most bytes a chunk of `size` bytes can take once compressed by any of
+ * the three, as a bound on what a store may hand us for it. */
+size_t sta_chunk_stored_max(size_t size);
+
+/* The size stored chunk bytes inflate to (zstd, xz or gzip, told by their
+ * magic), counted without keeping them, at most limit + 1; corrupt data
+ * gives what was counted before the fault (the decode then says more). */
+size_t sta_chunk_inflated_size(stasync_codec *c, const void *data, size_t n, size_t limit);
 
 /* A chunk from the seeds, hashed again: 0, or -ENOENT when they lack it
  * (or what they hold no longer matches). *from (when non-NULL) says where
@@ -66,6 +78,7 @@ struct stasync_store {
 	const struct sta_store_ops *ops;
 	char *locator;
 	unsigned flags;      /* STASYNC_STORE_* */
+	stasync_compression compression;   /* of what put() writes */
 };
 
 /* What a successful get leaves in the codec's buffer: the chunk as the

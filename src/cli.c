@@ -94,6 +94,29 @@ enum what cli_what_of(const struct cli *c, const char *path)
 	return w;
 }
 
+char *cli_seek_normalize(const char *s)
+{
+	char *r = malloc(strlen(s) + 1), *o = r;
+
+	if (!r)
+		return NULL;
+	while (*s) {
+		size_t n;
+
+		s += strspn(s, "/");
+		n = strcspn(s, "/");
+		if (!n)
+			break;
+		if (o != r)
+			*o++ = '/';
+		memcpy(o, s, n);
+		o += n;
+		s += n;
+	}
+	*o = 0;
+	return r;
+}
+
 const char *cli_what_name(enum what w)
 {
 	static const char *const names[] = {
@@ -231,7 +254,7 @@ int cli_stores_open(struct cli *c, const char *index_path, unsigned flags,
 	}
 	if (stasync_store_open_with(primary, flags, &c->http, &stores[k], &err) < 0)
 		goto fail;
-	k++;
+	stasync_store_set_compression(stores[k++], c->compression);
 	for (size_t i = 0; i < c->n_extra_stores; i++, k++)
 		if (stasync_store_open_with(c->extra_stores[i], 0, &c->http, &stores[k], &err) < 0)
 			goto fail;
@@ -240,6 +263,7 @@ int cli_stores_open(struct cli *c, const char *index_path, unsigned flags,
 	if (c->cache && !c->cache_store && !(flags & STASYNC_STORE_WRITABLE)) {
 		if (stasync_store_open(c->cache, STASYNC_STORE_WRITABLE, &c->cache_store, &err) < 0)
 			goto fail;
+		stasync_store_set_compression(c->cache_store, c->compression);
 		cli_info(c, "Using cache %s", c->cache);
 	}
 	cli_info(c, "Using store %s", stasync_store_locator(stores[0]));

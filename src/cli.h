@@ -32,6 +32,7 @@ struct cli {
 	size_t n_extra_stores;
 	stasync_chunk_sizes sizes;    /* completed */
 	stasync_digest_type digest;
+	stasync_compression compression; /* of the chunks make writes */
 	enum what what;
 	/* --seed, --seed-output; the seeds opened for extract (seed.c) */
 	const char **seeds;
@@ -48,6 +49,7 @@ struct cli {
 	uint64_t with, without;
 	bool exclude_nodump, exclude_file, exclude_submounts;
 	bool recursive;               /* --recursive= (list): default true */
+	bool mkdir;                   /* --mkdir= (mount): default true */
 	/* extraction */
 	bool delete_extra, undo_immutable, punch_holes, uid_shift_apply;
 	uid_t uid_shift, uid_range;
@@ -83,6 +85,12 @@ int cli_write_full(int fd, const void *p, size_t n);
 /* cli_what_of() — the kind named by --what, else by the path's suffix. */
 enum what cli_what_of(const struct cli *c, const char *path);
 const char *cli_what_name(enum what w);
+
+/* cli_seek_normalize() — a PATH inside an archive as casync reads it, for
+ * every verb that takes one: empty components ("a//b", "/a/") dropped, ""
+ * for the root; "." and ".." are names like any other (so never found).
+ * malloc()ed; NULL when out of memory. */
+char *cli_seek_normalize(const char *s);
 
 /* cli_strip_file_url() — "file:///x" → "/x"; other strings unchanged. */
 const char *cli_strip_file_url(const char *s);

@@ -398,31 +398,6 @@ static bool path_is(const char *path, const char *seek)
 	return strcmp(path, seek) == 0;
 }
 
-/* The PATH argument as casync reads it: empty components ("a//b", "/a/")
- * dropped; "." and ".." are names like any other (and never found). */
-static char *seek_normalize(const char *s)
-{
-	char *r = malloc(strlen(s) + 1), *o = r;
-
-	if (!r)
-		return NULL;
-	while (*s) {
-		size_t n;
-
-		s += strspn(s, "/");
-		n = strcspn(s, "/");
-		if (!n)
-			break;
-		if (o != r)
-			*o++ = '/';
-		memcpy(o, s, n);
-		o += n;
-		s += n;
-	}
-	*o = 0;
-	return r;
-}
-
 /* list_walk() — print what the decoder hands out. Returns 0, 1 after
  * printing an error, or a negative code with the decoder's message in err
  * (printed by cli_archive_finish()). */
@@ -569,7 +544,7 @@ static int list_main(struct cli *c, enum list_mode mode)
 	if (what == WHAT_DIRECTORY && c->argc > 1)
 		return cli_error(c, "a path inside the archive needs an archive or an index, not a directory");
 
-	seek = seek_normalize(c->argc > 1 ? c->argv[1] : "");
+	seek = cli_seek_normalize(c->argc > 1 ? c->argv[1] : "");
 	run.buf = malloc(BUF_SIZE);
 	if (!seek || !run.buf) {
 		cli_error(c, "out of memory");

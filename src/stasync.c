@@ -41,8 +41,8 @@ static const struct verb verbs[] = {
 	{ "extract", cmd_extract, "extract [ARCHIVE|ARCHIVE_INDEX|BLOB_INDEX] [PATH]",
 	  "Put a directory, file or block device back together from an index or archive.",
 	  H_GENERAL | H_PROGRESS | H_STORES | H_FEATURES | H_EXTRACT | H_REMOTE },
-	{ "digest", cmd_digest, "digest [ARCHIVE|BLOB|ARCHIVE_INDEX|BLOB_INDEX|DIRECTORY]",
-	  "Print the digest casync prints for the same input.",
+	{ "digest", cmd_digest, "digest [ARCHIVE|ARCHIVE_INDEX|BLOB|BLOB_INDEX|DIR] [PATH]",
+	  "Print the digest casync prints (with PATH: of an entry inside an archive).",
 	  H_GENERAL | H_STORES | H_FEATURES | H_REMOTE },
 	{ "list", cmd_list, "list [ARCHIVE|ARCHIVE_INDEX|DIRECTORY] [PATH]",
 	  "List the entries of a directory archive.",
@@ -94,7 +94,9 @@ static const struct {
 	  "                            Chunk sizes in bytes, K/M/G suffixes allowed\n"
 	  "                            (default 16K:64K:256K)\n"
 	  "     --digest=DIGEST        sha512-256 (default) or sha256\n"
-	  "     --compression=zstd     Chunk compression (only zstd is built in)\n"
+	  "     --compression=COMPRESSION\n"
+	  "                            zstd (default), xz or gzip, for the chunks\n"
+	  "                            written (reading takes any, mixed)\n"
 	  "     --exclude-nodump=BOOL  Leave out files with chattr +d (default yes)\n"
 	  "     --exclude-submounts=BOOL\n"
 	  "                            Leave out other file systems (default no)\n"
@@ -207,7 +209,7 @@ enum {
 	ARG_SEED_OUTPUT,
 	ARG_REFLINK,
 	ARG_HARDLINK,
-	ARG_IGNORED,
+	ARG_MKDIR,
 };
 
 static int parse_what(struct cli *c, const char *v)
@@ -236,19 +238,39 @@ static int parse_feature(struct cli *c, const char *opt, const char *v, uint64_t
 {
 	uint64_t f;
 
+	if (strcmp(v, "help") == 0) {
+		/* as casync: the single features, one a line */
+		char names[1024];
+
+		printf("Supported --with= and --without= flags:\n");
+		stasync_feature_flags_format(STASYNC_WITH_ALL, names, sizeof(names));
+		for (char *p = names; *p; p++)
+			if (*p == ' ')
+				*p = '\n';
+		printf("%s\n", names);
+		exit(0);
+	}
 	if (stasync_feature_flags_from_name(v, &f) < 0 || (f & ~STASYNC_WITH_ALL))
 		return cli_error(c, "--%s=%s: unknown feature (see '%s --help')", opt, v, c->program);
 	*acc |= f;
 	return 0;
 }
 
-static int parse_bool(struct cli *c, const char *opt, const char *v, bool *ret)
+/* yes/true/on/1 or no/false/off/0: 0, else -1 */
+static int bool_value(const char *v, bool *ret)
 {
 	if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "on") || !strcmp(v, "1"))
 		*ret = true;
 	else if (!strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "off") || !strcmp(v, "0"))
 		*ret = false;
 	else
+		return -1;
+	return 0;
+}
+
+static int parse_bool(struct cli *c, const char *opt, const char *v, bool *ret)
+{
+	if (bool_value(v, ret) < 0)
 		return cli_error(c, "--%s=%s: expected yes or no", opt, v);
 	return 0;
 }
@@ -273,10 +295,26 @@ static int parse_uid_option(struct cli *c, bool shift, const char *v)
 		c->uid_shift_apply = true;
 		return 0;
 	}
-	if (parse_bool(c, shift ? "uid-shift" : "uid-range", v, &b))
-		return 1;
+	if (bool_value(v, &b) < 0)
+		return cli_error(c, "--uid-%s=%s: expected yes, no or a number%s", shift ? "shift" : "range",
+				 v, shift ? "" : " of ids (as 65536)");
 	c->uid_shift_apply = b;
 	return 0;
+}
+
+/* -l/--log-level: syslog's names or numbers, as casync takes them. */
+#define LOG_INFO_LEVEL 6
+static int parse_log_level(struct cli *c, const char *v)
+{
+	static const char *const names[] = { "emerg", "alert", "crit", "err",
+					     "warning", "notice", "info", "debug" };
+
+	for (int i = 0; i < (int)(sizeof(names) / sizeof(names[0])); i++)
+		if (strcmp(v, names[i]) == 0 || (v[0] == '0' + i && !v[1]))
+			return i;
+	cli_error(c, "--log-level=%s: expected debug, info, notice, warning, err, crit, alert, emerg or 0 to 7",
+		  v);
+	return -1;
 }
 
 /* A whole number in [min, max]. */
@@ -331,7 +369,7 @@ static int parse_options(struct cli *c, int argc, char **argv)
 		{ "undo-immutable", required_argument, NULL, ARG_UNDO_IMMUTABLE },
 		{ "seed-output", required_argument, NULL, ARG_SEED_OUTPUT },
 		{ "recursive", required_argument, NULL, ARG_RECURSIVE },
-		{ "mkdir", required_argument, NULL, ARG_IGNORED },
+		{ "mkdir", required_argument, NULL, ARG_MKDIR },
 		{ "uid-shift", required_argument, NULL, ARG_UID_SHIFT },
 		{ "uid-range", required_argument, NULL, ARG_UID_RANGE },
 		{ "cacert", required_argument, NULL, ARG_CACERT },
@@ -360,8 +398,10 @@ static int parse_options(struct cli *c, int argc, char **argv)
 			c->verbose++;
 			break;
 		case 'l':
-			if (strcmp(optarg, "debug") == 0 || strcmp(optarg, "info") == 0)
-				c->verbose++;
+			if ((r = parse_log_level(c, optarg)) < 0)
+				return 1;
+			if (r >= LOG_INFO_LEVEL)
+				c->verbose++;   /* info and debug: what -v says */
 			break;
 		case ARG_STORE:
 			c->store = optarg;
@@ -387,8 +427,9 @@ static int parse_options(struct cli *c, int argc, char **argv)
 				return cli_error(c, "--digest=%s: unknown digest (sha512-256 or sha256)", optarg);
 			break;
 		case ARG_COMPRESSION:
-			if (stasync_compression_parse(optarg, &err) < 0)
+			if ((r = stasync_compression_parse(optarg, &err)) < 0)
 				return cli_fail(c, &err);
+			c->compression = (stasync_compression)r;
 			break;
 		case ARG_WHAT:
 			if (parse_what(c, optarg))
@@ -515,7 +556,9 @@ static int parse_options(struct cli *c, int argc, char **argv)
 				return cli_error(c, "--progress=%s: expected auto, bar, plain or none", optarg);
 			break;
 		case 'c':
-		case ARG_IGNORED:
+		case ARG_MKDIR:
+			if (parse_bool(c, "mkdir", optarg, &c->mkdir))
+				return 1;
 			break;
 		case ':':
 			return cli_error(c, "option '%s' needs a value; see '%s --help'",
@@ -539,6 +582,7 @@ int main(int argc, char **argv)
 		.exclude_nodump = true,
 		.exclude_file = true,
 		.recursive = true,
+		.mkdir = true,
 		.punch_holes = true,
 		.delete_extra = true,
 		.uid_range = 0x10000,

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <stasync/digest.h>
 #include <stasync/error.h>
 #include <stasync/features.h>
 
@@ -128,6 +129,19 @@ unsigned stasync_catar_decoder_depth(const stasync_catar_decoder *d);
  * at its end, or a negative code. */
 ssize_t stasync_catar_decoder_read_payload(stasync_catar_decoder *d, void *p, size_t n,
 					   stasync_error *err);
+
+/* stasync_catar_decoder_digest_dir() — right after the ENTRY event of a
+ * directory: read the directory to its end and put in *ret the digest of
+ * its records, from its ENTRY through its GOODBYE, which is the digest of
+ * an archive of that directory alone (a GOODBYE's tail points back to its
+ * own directory's ENTRY, so the bytes do not depend on where the directory
+ * sits). The digest type is the archive's: SHA-512/256 when its feature
+ * flags say so, else SHA-256. The directory's records are checked as
+ * _next() checks them; afterwards the decoder stands after its GOODBYE,
+ * as after its DIR_END event. Returns 0, -EINVAL when the last event was
+ * not a directory's ENTRY, -EBADMSG for a malformed archive, -ENOMEM. */
+int stasync_catar_decoder_digest_dir(stasync_catar_decoder *d, stasync_chunk_id *ret,
+				     stasync_error *err);
 
 /* stasync_catar_decoder_offset() — bytes of the archive consumed so far. */
 uint64_t stasync_catar_decoder_offset(const stasync_catar_decoder *d);

@@ -1,6 +1,7 @@
 /* ==== Chunk stores =========================================================
- * A store keeps chunks by id: STORE/<4 hex>/<64 hex>.cacnk, zstd-compressed.
- * Every chunk read is decompressed with a bound and re-hashed, so a store
+ * A store keeps chunks by id: STORE/<4 hex>/<64 hex>.cacnk, compressed with
+ * zstd (casync's default), xz or gzip; a store may hold a mix, and readers
+ * tell them apart by their magic. Every chunk read is decompressed with a bound and re-hashed, so a store
  * can never hand out bytes that do not match the id asked for. */
 #ifndef STASYNC_STORE_H
 #define STASYNC_STORE_H
@@ -11,23 +12,36 @@
 #include <stasync/digest.h>
 
 /* ---- Codec: per-thread compression state --------------------------------
- * Holds the zstd contexts and scratch buffers that reading and writing
- * chunks need. Not thread-safe: use one per thread. */
+ * Holds the zstd, xz and gzip contexts (the last two made on first use) and
+ * the scratch buffers that reading and writing chunks need. Not
+ * thread-safe: use one per thread. */
 typedef struct stasync_codec stasync_codec;
 
 int stasync_codec_new(stasync_codec **ret);
 void stasync_codec_free(stasync_codec *c);
 
-/* stasync_compression_parse() — "zstd" → 0; "xz", "gzip" → -EOPNOTSUPP
- * (not built in); anything else -EINVAL. */
+/* How chunks are compressed when written; the bytes are those Debian's
+ * casync writes with --compression=zstd|xz|gzip (zstd level 3; xz preset 6
+ * with a CRC64 check; gzip at zlib's default level, no name, mtime 0). */
+typedef enum stasync_compression {
+	STASYNC_COMPRESSION_ZSTD,
+	STASYNC_COMPRESSION_XZ,
+	STASYNC_COMPRESSION_GZIP,
+} stasync_compression;
+
+/* stasync_compression_parse() — "zstd", "xz" or "gzip" → its value (>= 0);
+ * anything else -EINVAL. */
 int stasync_compression_parse(const char *name, stasync_error *err);
+
+/* stasync_compression_name() — "zstd", "xz" or "gzip". */
+const char *stasync_compression_name(stasync_compression k);
 
 /* stasync_chunk_decode() — turn stored chunk bytes into the chunk: detect
  * the compression by magic (`compressed` false: take the bytes as they
  * are), inflate into out[0..size) refusing anything that would grow past
  * `size`, and check the result hashes to `id`. `what` names the chunk's
  * source in messages. Returns 0, -EBADMSG (bad data, wrong size, wrong
- * digest), -EOPNOTSUPP (xz/gzip, not built in). */
+ * digest). */
 int stasync_chunk_decode(stasync_codec *c, const void *data, size_t n, bool compressed,
 			 const stasync_chunk_id *id, stasync_digest_type type,
 			 void *out, size_t size, const char *what, stasync_error *err);
@@ -61,6 +75,10 @@ stasync_store *stasync_store_free(stasync_store *s);
 
 /* stasync_store_locator() — the locator the store was opened with. */
 const char *stasync_store_locator(const stasync_store *s);
+
+/* stasync_store_set_compression() — how stasync_store_put() compresses
+ * from now on (a new store: zstd). Chunks already there stay as they are. */
+void stasync_store_set_compression(stasync_store *s, stasync_compression k);
 
 /* stasync_store_has() — 1 if the store holds the chunk, 0 if not. */
 int stasync_store_has(stasync_store *s, const stasync_chunk_id *id, stasync_error *err);

@@ -1868,6 +1868,104 @@ static void test_api(void)
 	sbuf_free(&rest);
 }
 
+/* stasync_catar_decoder_digest_dir(): the records of a directory inside an
+ * archive are those of an archive of it alone, and their digest is theirs. */
+static void test_digest_dir(void)
+{
+	struct sbuf b = { 0 }, alone = { 0 };
+	struct sta_goodbye_item outer, inner;
+	stasync_digest_type type = F & STASYNC_SHA512_256 ? STASYNC_DIGEST_SHA512_256
+							  : STASYNC_DIGEST_SHA256;
+	stasync_chunk_id got, want;
+	struct mem_reader m;
+	stasync_catar_decoder *d;
+	const stasync_entry *e;
+	stasync_error err = { 0 };
+	uint64_t d_start, d_end;
+	int r;
+
+	/* root/ { d/ { f: "0123456789" } } */
+	s_entry(&b, F, DIR_MODE, 0, 0);
+	outer.start = b.n;
+	s_str(&b, CA_FORMAT_FILENAME, "d");
+	d_start = b.n;
+	s_entry(&b, F, DIR_MODE, 0, 0);
+	inner.start = b.n;
+	s_str(&b, CA_FORMAT_FILENAME, "f");
+	s_entry(&b, F, REG_MODE, 0, 0);
+	s_record(&b, CA_FORMAT_PAYLOAD, "0123456789", 10);
+	inner.end = b.n;
+	inner.hash = sta_goodbye_hash("f", 1);
+	s_goodbye(&b, &inner, 1, d_start);
+	d_end = b.n;
+	outer.end = b.n;
+	outer.hash = sta_goodbye_hash("d", 1);
+	s_goodbye(&b, &outer, 1, 0);
+
+	/* the same d/ as an archive of its own */
+	s_entry(&alone, F, DIR_MODE, 0, 0);
+	inner.start = alone.n;
+	s_str(&alone, CA_FORMAT_FILENAME, "f");
+	s_entry(&alone, F, REG_MODE, 0, 0);
+	s_record(&alone, CA_FORMAT_PAYLOAD, "0123456789", 10);
+	inner.end = alone.n;
+	s_goodbye(&alone, &inner, 1, 0);
+	tap_ok(alone.n == d_end - d_start && memcmp(alone.p, b.p + d_start, alone.n) == 0,
+	       "a directory's records are the bytes of an archive of it alone");
+	stasync_digest_buffer(type, alone.p, alone.n, &want);
+
+	for (size_t chunk = 0; chunk <= 1; chunk++) {
+		m = (struct mem_reader) { .p = b.p, .n = b.n, .chunk = chunk };
+		stasync_catar_decoder_new(mem_read, &m, "dd.catar", &d, &err);
+		r = stasync_catar_decoder_digest_dir(d, &got, &err);
+		tap_ok(r == -EINVAL, "digest_dir before any event: -EINVAL (%s)", err.message);
+		stasync_catar_decoder_next(d, &e, &err);
+		r = stasync_catar_decoder_next(d, &e, &err);
+		tap_ok(r == STASYNC_CATAR_ENTRY && strcmp(stasync_catar_decoder_path(d), "d") == 0,
+		       "at d/");
+		r = stasync_catar_decoder_digest_dir(d, &got, &err);
+		tap_ok(r == 0 && stasync_chunk_id_equal(&got, &want) &&
+		       stasync_catar_decoder_offset(d) == d_end,
+		       "digest_dir of d/ (%s): that of its archive, read to its end",
+		       chunk ? "a byte a read" : "reads of any size");
+		r = stasync_catar_decoder_next(d, &e, &err);
+		tap_ok(r == STASYNC_CATAR_DIR_END && stasync_catar_decoder_depth(d) == 0,
+		       "then the root's end");
+		tap_ok(stasync_catar_decoder_next(d, &e, &err) == 0, "then 0");
+		stasync_catar_decoder_free(d);
+	}
+
+	/* the root's is the whole archive's; a file has none */
+	m = (struct mem_reader) { .p = b.p, .n = b.n };
+	stasync_catar_decoder_new(mem_read, &m, "dd.catar", &d, &err);
+	stasync_catar_decoder_next(d, &e, &err);
+	r = stasync_catar_decoder_digest_dir(d, &got, &err);
+	stasync_digest_buffer(type, b.p, b.n, &want);
+	tap_ok(r == 0 && stasync_chunk_id_equal(&got, &want), "digest_dir of the root: the archive's");
+	tap_ok(stasync_catar_decoder_next(d, &e, &err) == 0, "then 0");
+	stasync_catar_decoder_free(d);
+
+	m = (struct mem_reader) { .p = b.p, .n = b.n };
+	stasync_catar_decoder_new(mem_read, &m, "dd.catar", &d, &err);
+	for (int i = 0; i < 3; i++)
+		r = stasync_catar_decoder_next(d, &e, &err);
+	tap_ok(r == STASYNC_CATAR_ENTRY && S_ISREG(e->mode) &&
+	       stasync_catar_decoder_digest_dir(d, &got, &err) == -EINVAL,
+	       "digest_dir of a file: -EINVAL (%s)", err.message);
+	stasync_catar_decoder_free(d);
+
+	/* cut short inside d/: the decoder's error */
+	m = (struct mem_reader) { .p = b.p, .n = d_end - 10 };
+	stasync_catar_decoder_new(mem_read, &m, "dd.catar", &d, &err);
+	stasync_catar_decoder_next(d, &e, &err);
+	stasync_catar_decoder_next(d, &e, &err);
+	r = stasync_catar_decoder_digest_dir(d, &got, &err);
+	tap_ok(r == -EBADMSG && err.message[0], "cut short inside d/: %s", err.message);
+	stasync_catar_decoder_free(d);
+	sbuf_free(&b);
+	sbuf_free(&alone);
+}
+
 int main(void)
 {
 	if (casync_path()) {
@@ -1880,5 +1978,6 @@ int main(void)
 	test_wide();
 	test_depth();
 	test_api();
+	test_digest_dir();
 	return tap_done();
 }
