@@ -583,21 +583,4 @@ if [ "$size_report" = yes ]; then
 			say "could not link tests/static/tls-probe.c"
 		fi
 	fi
-	# liblzma and zlib, likewise, until stasync's xz and gzip chunks use them:
-	# a program that compresses and decompresses both as casync does.
-	probe=$tree/tests/static/compress-probe.c
-	if [ -f "$probe" ]; then
-		# shellcheck disable=SC2046
-		if "$CC" -O2 -static -ffunction-sections -fdata-sections -Wl,--gc-sections \
-			$(PKG_CONFIG_LIBDIR="$prefix/lib/pkgconfig" PKG_CONFIG_PATH='' pkg-config --static --cflags liblzma zlib) \
-			-o "$work/compress-probe" "$probe" -Wl,-Map,"$work/compress-probe.map" \
-			$(PKG_CONFIG_LIBDIR="$prefix/lib/pkgconfig" PKG_CONFIG_PATH='' pkg-config --static --libs liblzma zlib) 2>"$work/probe.log"; then
-			strip --strip-all -R .comment "$work/compress-probe"
-			say "a static xz and gzip coder (tests/static/compress-probe.c), $(wc -c <"$work/compress-probe") bytes stripped:"
-			size_report "$work/compress-probe.map" compress-probe
-		else
-			cat "$work/probe.log" >&2
-			say "could not link tests/static/compress-probe.c"
-		fi
-	fi
 fi

@@ -1,5 +1,5 @@
-/* compress-probe — xz and gzip through the static liblzma and zlib, with
- * casync's settings, until lib/compress.c uses them in stasync itself.
+/* compress-probe — xz and gzip through the static liblzma and zlib alone, with
+ * casync's settings: the libraries checked apart from stasync's own code.
  *
  *   compress-probe xz|gzip|unxz|gunzip <IN >OUT
  *   compress-probe --versions
@@ -10,8 +10,7 @@
  * input is read first and coded at once. --versions prints
  * "liblzma VERSION zlib VERSION". Exits 0, or 1 with a message. Built by
  * tests/static/t0005-compress.sh against the cached prefix of
- * scripts/build-static.sh, and linked there to measure what liblzma and zlib
- * add to a static binary (--size-report). */
+ * scripts/build-static.sh. */
 #include <lzma.h>
 #include <zlib.h>
 #include <stdio.h>

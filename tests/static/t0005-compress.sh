@@ -1,8 +1,9 @@
 #!/bin/sh
-# xz and gzip through the static liblzma and zlib of scripts/build-static.sh,
-# until lib/compress.c uses them in stasync itself: tests/static/compress-probe.c,
-# linked statically against the cached prefix, codes data the way casync does
-# (xz: preset 6 with CRC64; gzip: default level). The libraries must be the
+# xz and gzip through the static liblzma and zlib of scripts/build-static.sh
+# alone, apart from stasync's code (tests/cli/t0007-compression.sh checks the
+# binary's chunks against casync's): tests/static/compress-probe.c, linked
+# statically against the cached prefix, codes data the way casync does (xz:
+# preset 6 with CRC64; gzip: default level). The libraries must be the
 # versions Debian's casync links, and every chunk file Debian's casync writes
 # with --compression=xz|gzip must come out byte for byte the same when the
 # probe compresses that chunk's data again.
