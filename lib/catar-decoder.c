@@ -11,6 +11,7 @@
 
 #include <stasync/catar.h>
 
+#include "catar-decoder.h"
 #include "format.h"
 #include "goodbye.h"
 #include "util.h"
@@ -68,6 +69,7 @@ struct stasync_catar_decoder {
 
 	uint64_t feature_flags;
 	bool have_flags;
+	bool inner;             /* the stream starts at an entry inside an archive */
 
 	/* open directories; frames[0] is the root */
 	struct frame *frames;
@@ -886,6 +888,9 @@ static int parse_entry(stasync_catar_decoder *d, bool root, stasync_error *err)
 	if (type != CA_FORMAT_ENTRY) {
 		const char *name = record_name(type);
 
+		if (root && d->inner)
+			return fail(d, err, "no ENTRY record (%s found)",
+				    name ? name : "unknown data");
 		if (root)
 			return fail_plain(d, err, "not a catar archive (it starts with %s%s, not "
 					  "an ENTRY record)", name ? name : "unknown data",
@@ -1404,6 +1409,38 @@ int stasync_catar_decoder_digest_dir(stasync_catar_decoder *d, stasync_chunk_id 
 uint64_t stasync_catar_decoder_offset(const stasync_catar_decoder *d)
 {
 	return d->offset;
+}
+
+int sta_catar_decoder_start_inner(stasync_catar_decoder *d, const char *label,
+				  uint64_t feature_flags, stasync_error *err)
+{
+	size_t len = strlen(label);
+
+	if (d->state != STATE_ROOT || d->offset != 0)
+		return sta_error(err, -EINVAL, "%s: cannot start inside the archive after "
+				 "decoding began", d->name);
+	if (len + 1 > d->path_alloc) {
+		char *p = realloc(d->path, len + 1);
+
+		if (!p)
+			return sta_error(err, -ENOMEM, "out of memory");
+		d->path = p;
+		d->path_alloc = len + 1;
+	}
+	memcpy(d->path, label, len + 1);
+	d->path_len = len;
+	d->inner = true;
+	d->feature_flags = feature_flags;
+	d->have_flags = true;
+	return 0;
+}
+
+void sta_catar_decoder_take_entry(stasync_catar_decoder *d, stasync_entry *ret)
+{
+	*ret = d->entry;
+	stasync_entry_init(&d->entry);
+	d->xattrs_alloc = 0;
+	memset(d->acl_alloc, 0, sizeof(d->acl_alloc));
 }
 
 const char *stasync_catar_decoder_archive(const stasync_catar_decoder *d)
