@@ -17,6 +17,7 @@
 #include <stasync/blob.h>
 #include <stasync/features.h>
 #include <stasync/catar.h>
+#include <stasync/catar-tree.h>
 #include <stasync/extract.h>
 #include <stasync/output.h>
 #include <stasync/remote.h>
