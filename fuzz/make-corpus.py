@@ -26,7 +26,8 @@ Seed formats, as the harnesses read them:
 
 fuzz-catar's seeds (small archives made by Debian's `casync make` with the
 default features, --with=unix, --without=all, --with=best and
---with=2sec-time --with=read-only --with=symlinks) are kept as they are.
+--with=2sec-time --with=read-only --with=symlinks) are kept as they are;
+fuzz-catar-tree starts from the same archives.
 """
 import glob
 import os
@@ -443,6 +444,13 @@ def roundtrip_seeds():
     save(h, "deep", t.file(b"top").b)
 
 
+def catar_tree_seeds():
+    # random access reads the same archives the streaming decoder does
+    for path in sorted(glob.glob(os.path.join(CORPUS, "fuzz-catar", "*.catar"))):
+        with open(path, "rb") as f:
+            save("fuzz-catar-tree", os.path.basename(path), f.read())
+
+
 def main():
     for tool in ("casync", "zstd"):
         if not shutil.which(tool):
@@ -458,6 +466,7 @@ def main():
     options_seeds()
     locator_seeds()
     roundtrip_seeds()
+    catar_tree_seeds()
 
 
 if __name__ == "__main__":
