@@ -44,6 +44,7 @@ struct entry {
 struct stream {
 	uint64_t end;           /* where its last read ended */
 	uint64_t used;          /* when, in reads */
+	size_t queued;          /* the chunks before this one were queued */
 };
 
 struct stasync_index_view {
@@ -416,9 +417,10 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-/* Whether a read of [offset, end) follows on from an earlier one (under
- * lock); either way it becomes the last read of a stream. */
-static bool sequential(stasync_index_view *v, uint64_t offset, uint64_t end)
+/* The stream a read of [offset, end) continues, or NULL when it follows
+ * on from no earlier read (under lock); either way it becomes the last
+ * read of a stream, the least recently used one when it starts anew. */
+static struct stream *sequential(stasync_index_view *v, uint64_t offset, uint64_t end)
 {
 	struct stream *s = &v->streams[0];
 	bool follows = false;
@@ -433,9 +435,11 @@ static bool sequential(stasync_index_view *v, uint64_t offset, uint64_t end)
 		if (v->streams[i].used < s->used)
 			s = &v->streams[i];
 	}
+	if (!follows)
+		s->queued = 0;
 	s->end = end;
 	s->used = v->reads;
-	return follows;
+	return follows ? s : NULL;
 }
 
 /* ---- the interface ----------------------------------------------------------- */
@@ -460,6 +464,7 @@ ssize_t stasync_index_view_pread(stasync_index_view *v, void *buf, size_t n, uin
 				 stasync_error *err)
 {
 	uint8_t *out = buf;
+	struct stream *s;
 	size_t first, last, done = 0;
 	uint64_t end;
 
@@ -472,10 +477,18 @@ ssize_t stasync_index_view_pread(stasync_index_view *v, void *buf, size_t n, uin
 	first = find(v, offset);
 	last = find(v, end - 1);
 
+	/* Reads in order: queue the chunks after the first one this read
+	 * touches, up to `readahead` past its last, that this stream has not
+	 * queued yet. */
 	pthread_mutex_lock(&v->lock);
-	if (sequential(v, offset, end) && v->n_threads > 0)
-		for (size_t i = first + 1; i <= last + v->readahead && i < v->n_items; i++)
+	s = sequential(v, offset, end);
+	if (s && v->n_threads > 0) {
+		size_t i = MAX(first + 1, s->queued);
+
+		for (; i <= last + v->readahead && i < v->n_items; i++)
 			enqueue(v, i);
+		s->queued = MAX(s->queued, i);
+	}
 	pthread_mutex_unlock(&v->lock);
 
 	for (size_t i = first; i <= last; i++) {
