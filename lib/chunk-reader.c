@@ -7,7 +7,7 @@
 #include <pthread.h>
 
 #include <stasync/chunk-stream.h>
-#include "store.h"
+#include "fetch.h"
 #include "util.h"
 
 enum slot_state {
@@ -20,9 +20,7 @@ struct slot {
 	enum slot_state state;
 	uint8_t *buf;   /* chunk_size_max bytes, allocated on first use */
 	size_t len;
-	bool cached;    /* came from the cache */
-	bool seeded;    /* came from the seeds */
-	struct sta_seed_origin from; /* ... there, when a file */
+	struct sta_fetch_result got;  /* where it came from */
 	int r;
 	stasync_error err;
 };
@@ -53,52 +51,6 @@ struct stasync_chunk_reader {
 	size_t pos;             /* of slots[head], for _read() */
 	stasync_chunk_stats stats;
 };
-
-static bool store_is_remote(const stasync_store *s)
-{
-	return strcmp(s->ops->kind, "local") != 0;
-}
-
-static unsigned default_threads(const stasync_fetch *f)
-{
-	for (size_t i = 0; i < f->n_stores; i++)
-		if (store_is_remote(f->stores[i]))
-			return STASYNC_FETCH_THREADS_REMOTE;
-	return sta_cpu_count(4);
-}
-
-/* One chunk: from the seeds, else the cache, else the stores (then into
- * the cache). */
-static int fetch(stasync_chunk_reader *r, stasync_codec *c, const stasync_index_item *item,
-		 struct slot *s)
-{
-	struct sta_fetched fetched;
-	size_t size = (size_t)item->size;
-	int e;
-
-	s->cached = false;
-	s->seeded = false;
-	s->from.fd = -1;
-	if (r->f.seed && sta_seed_get(r->f.seed, c, &item->id, r->type, s->buf, size, &s->from) == 0) {
-		s->seeded = true;
-		return 0;
-	}
-	if (r->f.cache) {
-		e = sta_store_get(r->f.cache, c, &item->id, r->type, s->buf, size, &fetched, NULL);
-		if (e == 0) {
-			s->cached = true;
-			return 0;
-		}
-	}
-	e = sta_stores_get(r->f.stores, r->f.n_stores, c, &item->id, r->type, s->buf, size,
-			   &fetched, &s->err);
-	if (e < 0 || !r->f.cache)
-		return e;
-	e = sta_store_keep(r->f.cache, c, &item->id, s->buf, size, &fetched, &s->err);
-	if (e < 0)
-		return sta_error_prefix(&s->err, e, "cache");
-	return 0;
-}
 
 static void *worker(void *arg)
 {
@@ -140,7 +92,8 @@ static void *worker(void *arg)
 			e = sta_error(&s->err, -ENOMEM, "out of memory for a chunk of %zu bytes",
 				      r->chunk_max);
 		else
-			e = fetch(r, c, &item, s);
+			e = sta_fetch_chunk(&r->f, c, r->type, &item.id, s->buf, (size_t)item.size,
+					    &s->got, &s->err);
 		s->len = (size_t)item.size;
 		s->r = e;
 
@@ -168,7 +121,7 @@ int stasync_chunk_reader_new(stasync_index_reader *index, const stasync_fetch *f
 			     stasync_chunk_reader **ret, stasync_error *err)
 {
 	const stasync_index_header *h = stasync_index_reader_header(index);
-	unsigned threads = f->threads ? f->threads : default_threads(f);
+	unsigned threads = f->threads ? f->threads : sta_fetch_default_threads(f);
 	stasync_chunk_reader *r;
 	int e = 0;
 
@@ -210,10 +163,10 @@ bool stasync_chunk_reader_origin(const stasync_chunk_reader *r, int *fd, uint64_
 {
 	const struct slot *s = &r->slots[r->head % r->window];
 
-	if (!r->holding || !s->seeded || s->from.fd < 0)
+	if (!r->holding || !s->got.seeded || s->got.from.fd < 0)
 		return false;
-	*fd = s->from.fd;
-	*offset = s->from.offset;
+	*fd = s->got.from.fd;
+	*offset = s->got.from.offset;
 	return true;
 }
 
@@ -254,14 +207,9 @@ int stasync_chunk_reader_next(stasync_chunk_reader *r, const void **p, size_t *n
 	r->pos = 0;
 	r->stats.chunks++;
 	r->stats.bytes += s->len;
-	r->stats.chunks_cached += s->cached;
-	r->stats.chunks_seeded += s->seeded;
-	if (r->f.progress) {
-		sta_count(&r->f.progress->chunks, 1);
-		sta_count(&r->f.progress->bytes, s->len);
-		sta_count(&r->f.progress->chunks_cached, s->cached);
-		sta_count(&r->f.progress->chunks_seeded, s->seeded);
-	}
+	r->stats.chunks_cached += s->got.cached;
+	r->stats.chunks_seeded += s->got.seeded;
+	sta_fetch_count(&r->f, s->len, &s->got);
 	*p = s->buf;
 	*n = s->len;
 	return 1;

@@ -14,6 +14,7 @@
 #include <stasync/store.h>
 #include <stasync/http.h>
 #include <stasync/chunk-stream.h>
+#include <stasync/index-view.h>
 #include <stasync/blob.h>
 #include <stasync/features.h>
 #include <stasync/catar.h>
