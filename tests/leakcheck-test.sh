@@ -75,4 +75,17 @@ pid=$(cat "$T/pid4")
 check '[ "$rc" -eq 143 ] && [ -e "$T/cleaned" ] && ! grep -q "Bail out" "$T/out" && ! running "$pid" "sleep"' \
 	"SIGTERM to leakcheck reaches the test's processes: its trap runs, nothing is left" || show_run
 
+# on a terminal (script(1) makes one) the test is not in the foreground
+# process group: a read from the terminal would stop it, so it reads /dev/null
+if command -v script >/dev/null && command -v timeout >/dev/null &&
+	script -qc true /dev/null >/dev/null 2>&1 </dev/null; then
+	timeout -k 1 20 script -qec "LEAKCHECK_GRACE_MS=300 '$LEAKCHECK' sh -c 'read x; echo read-done'" \
+		/dev/null >"$T/out" 2>"$T/err" </dev/null
+	rc=$?
+	check '[ "$rc" -eq 0 ] && grep -q read-done "$T/out"' \
+		"on a terminal: the test reads /dev/null, it is not stopped reading the terminal" || show_run
+else
+	skip "on a terminal: the test reads /dev/null" "script(1) cannot make a terminal here"
+fi
+
 done_testing

@@ -14,13 +14,17 @@
  * as an ERROR.
  *
  * SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to leakcheck (a ^C at the
- * terminal included) are passed on to the test's process group, once.
+ * terminal included) are passed on to the test's process group, once. Not
+ * being the terminal's foreground group, the test gets /dev/null as its
+ * stdin when leakcheck's is a terminal: a read from it (or script(1)
+ * setting it raw) would stop the test instead of running it.
  *
  * Exit status: TEST's (128 + N when signal N killed it); 99 when TEST
  * passed but left processes behind; 99 too when TEST cannot be run.
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -225,6 +229,14 @@ int main(int argc, char **argv)
 		/* the test gets TERM should we die before it ends */
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		setpgid(0, 0);
+		if (isatty(STDIN_FILENO)) {
+			int fd = open("/dev/null", O_RDONLY);
+
+			if (fd >= 0 && fd != STDIN_FILENO) {
+				dup2(fd, STDIN_FILENO);
+				close(fd);
+			}
+		}
 		sigprocmask(SIG_SETMASK, &old, NULL);
 		execvp(argv[1], argv + 1);
 		fprintf(stderr, "leakcheck: cannot run %s: %s\n", argv[1], strerror(errno));
