@@ -310,6 +310,8 @@ at_exit() {
 $at_exit_cmds"
 }
 cleanup() {
+	# a second ^C (or TERM) must not cut the cleanup short
+	trap '' HUP INT PIPE TERM
 	eval "$at_exit_cmds"
 	at_exit_cmds=
 	# store files are 0444 and a test may leave directories read-only
