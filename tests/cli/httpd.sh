@@ -44,7 +44,8 @@ httpd_stop_all() {
 	done
 	HTTPD_PIDS=
 }
-trap 'httpd_stop_all; cleanup' EXIT
+# on every way out of the test: success, failure, bail_out, a signal
+at_exit httpd_stop_all
 
 nginx_start() {
 	_name=$1 _root=$2 _cert=${3:-} _key=${4:-}
@@ -89,12 +90,12 @@ EOF
 		"$NGINX" -p "$NGINX_DIR" -c "$NGINX_DIR/nginx.conf" -e "$NGINX_DIR/error.log" \
 			>"$NGINX_DIR/stdout" 2>&1 </dev/null &
 		_pid=$!
-		if wait_port "$NGINX_PORT" "$_pid"; then
-			HTTPD_PIDS="$HTTPD_PIDS $_pid"
-			return 0
-		fi
+		# on the list at once: stopped on exit even if it never answers
+		HTTPD_PIDS="$HTTPD_PIDS $_pid"
+		wait_port "$NGINX_PORT" "$_pid" && return 0
 		kill "$_pid" 2>/dev/null
 		wait "$_pid" 2>/dev/null
+		HTTPD_PIDS=${HTTPD_PIDS% "$_pid"}
 		grep -q "in use" "$NGINX_DIR/error.log" "$NGINX_DIR/stdout" 2>/dev/null || break
 	done
 	diag_file "nginx stdout" "$NGINX_DIR/stdout"
@@ -111,6 +112,7 @@ testhttpd_start() {
 	"$PYTHON3" "$top_srcdir/tests/cli/httpd-test.py" --port-file="$T/$_name.port" \
 		--log="$TESTHTTPD_LOG" "$@" >"$T/$_name.stderr" 2>&1 </dev/null &
 	_pid=$!
+	HTTPD_PIDS="$HTTPD_PIDS $_pid"
 	_i=0
 	while [ ! -s "$T/$_name.port" ] && [ "$_i" -lt 100 ] && kill -0 "$_pid" 2>/dev/null; do
 		sleep 0.1
@@ -121,5 +123,4 @@ testhttpd_start() {
 		diag_file "httpd-test.py stderr" "$T/$_name.stderr"
 		bail_out "httpd-test.py did not start"
 	fi
-	HTTPD_PIDS="$HTTPD_PIDS $_pid"
 }

@@ -295,13 +295,32 @@ write_le64() {
 }
 
 # ---- per-test temp dir -------------------------------------------------------------
+# The EXIT trap is lib.sh's: a test does not set its own (that would drop
+# what others registered, a web server's stop, say) but registers with
+#
+#   at_exit COMMAND   run the shell code COMMAND when the test exits, the
+#                     most recently registered first, before $T is removed
+#
+# A test exits through it on success, failure, bail_out and the signals
+# below; tests/leakcheck (make check) fails a test that leaves a process.
 T=$(mktemp -d "${TMPDIR:-/tmp}/stasync-cli.XXXXXX") || bail_out "mktemp -d failed"
+at_exit_cmds=
+at_exit() {
+	at_exit_cmds="$1
+$at_exit_cmds"
+}
 cleanup() {
+	# a second ^C (or TERM) must not cut the cleanup short
+	trap '' HUP INT PIPE TERM
+	eval "$at_exit_cmds"
+	at_exit_cmds=
 	# store files are 0444 and a test may leave directories read-only
 	chmod -R u+rwx "$T" 2>/dev/null
 	rm -rf "$T"
 }
 trap cleanup EXIT
+trap 'exit 129' HUP
 trap 'exit 130' INT
+trap 'exit 141' PIPE
 trap 'exit 143' TERM
 cd "$T" || bail_out "cannot cd to $T"

@@ -15,7 +15,8 @@ mkdata mixed 41 "$size" src.img
 truncate -s "$size" a.img b.img
 loop_src=$(losetup -f --show src.img 2>/dev/null) || skip_all "no loop devices here"
 loop_dst=$(losetup -f --show a.img 2>/dev/null) || { losetup -d "$loop_src"; skip_all "no second loop device"; }
-trap 'losetup -d "$loop_src" "$loop_dst" 2>/dev/null; cleanup' EXIT
+# shellcheck disable=SC2016 # expanded on exit
+at_exit 'losetup -d "$loop_src" "$loop_dst" 2>/dev/null'
 
 run_ok "make from block device $loop_src" "$STASYNC" make --store=st.castr st.caibx "$loop_src"
 run_ok "casync make from the same device" "$CASYNC" make --store=ca.castr ca.caibx "$loop_src"

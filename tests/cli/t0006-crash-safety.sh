@@ -71,15 +71,20 @@ random_ms() {
 
 # kill_after MS CMD ARGS...: run the command, SIGKILL it after MS
 # milliseconds (if still running). Sets $killed to 1 when it was.
+# (Interrupted meanwhile, the test kills it on its way out.)
+kill_after_pid=
+# shellcheck disable=SC2016 # expanded on exit
+at_exit '[ -z "$kill_after_pid" ] || { kill -KILL "$kill_after_pid"; wait "$kill_after_pid"; } 2>/dev/null'
 kill_after() {
 	_ms=$1
 	shift
 	"$@" >/dev/null 2>&1 </dev/null &
-	_pid=$!
+	kill_after_pid=$!
 	sleep "$(printf '%d.%03d' $((_ms / 1000)) $((_ms % 1000)))"
 	killed=0
-	kill -KILL "$_pid" 2>/dev/null && killed=1
-	wait "$_pid" 2>/dev/null
+	kill -KILL "$kill_after_pid" 2>/dev/null && killed=1
+	wait "$kill_after_pid" 2>/dev/null
+	kill_after_pid=
 }
 
 # elapsed_ms CMD ARGS...: how long a successful run takes.
@@ -221,7 +226,8 @@ if ! mount -t tmpfs -o size=2m,nr_inodes=1000 stasync-test small 2>/dev/null; th
 	skip "full file system" "cannot mount a tmpfs here"
 	done_testing
 fi
-trap 'umount small 2>/dev/null; cleanup' EXIT
+# shellcheck disable=SC2016 # expanded on exit
+at_exit 'umount "$T/small" 2>/dev/null'
 
 # The store fills up (random data hardly compresses).
 mkdata random 66 4000000 big

@@ -22,7 +22,8 @@ TZ=Europe/Berlin
 export TZ
 
 # chattr +a/+i files cannot be removed by lib.sh's cleanup: undo them first.
-trap 'chattr -R -i -a "$T/tree" >/dev/null 2>&1; cleanup' EXIT
+# shellcheck disable=SC2016 # expanded on exit
+at_exit 'chattr -R -i -a "$T/tree" >/dev/null 2>&1'
 
 mktree tree || bail_out "could not build the test tree"
 [ -z "$MKTREE_SKIPPED" ] || diag "left out of the tree here:$MKTREE_SKIPPED"

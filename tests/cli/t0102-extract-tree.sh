@@ -25,9 +25,8 @@ ramfs=
 cleanup_extract() {
 	[ -n "$ramfs" ] && umount "$ramfs" 2>/dev/null
 	have chattr && chattr -R -i -a "$T" >/dev/null 2>&1
-	cleanup
 }
-trap cleanup_extract EXIT
+at_exit cleanup_extract
 
 # ---- helpers -------------------------------------------------------------------
 # listing DIR: one line per node: path, type, mode, owner, mtime (ns), symlink

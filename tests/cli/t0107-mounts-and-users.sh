@@ -11,7 +11,8 @@ require_stasync
 mkdir -p tree/mnt tree/keep
 printf 'kept\n' >tree/keep/file
 if mount -t tmpfs stasync-test tree/mnt 2>/dev/null; then
-	trap 'umount "$T/tree/mnt" 2>/dev/null; cleanup' EXIT
+	# shellcheck disable=SC2016 # expanded on exit
+	at_exit 'umount "$T/tree/mnt" 2>/dev/null'
 	printf 'on another mount\n' >tree/mnt/inner
 	for opts in "" "--exclude-submounts=yes"; do
 		label=${opts:-"submounts included"}

@@ -92,7 +92,7 @@ is "$(gets_since "$n")" 0 "... every chunk from the seed (the same version): not
 if [ "$(id -u)" -eq 0 ] && command -v mkfs.xfs >/dev/null && command -v filefrag >/dev/null &&
 	truncate -s 512M xfs.img && mkfs.xfs -q -f xfs.img 2>/dev/null && mkdir xfs &&
 	mount -o loop xfs.img xfs 2>/dev/null; then
-	trap 'umount "$T/xfs" 2>/dev/null; httpd_stop_all; cleanup' EXIT
+	at_exit 'umount "$T/xfs" 2>/dev/null'
 	cp v1.bin xfs/v1.bin
 	run "$STASYNC" -v extract --store="$U/store" --seed=xfs/v1.bin "$U/v2.caibx" xfs/v2.bin
 	check '[ "$rc" -eq 0 ] && cmp -s v2.bin xfs/v2.bin' "on XFS with --seed: the new version"

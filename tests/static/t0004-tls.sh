@@ -36,7 +36,7 @@ ossl req -x509 -new -key other.key -subj /CN=other-ca -days 2 -out other.pem
 # the server, on a free loopback port; stopped by its pid when the test ends
 openssl s_server -accept 127.0.0.1:0 -cert srv.pem -key srv.key -www >srv.out 2>&1 </dev/null &
 srv_pid=$!
-trap 'kill "$srv_pid" 2>/dev/null; cleanup' EXIT
+at_exit "kill $srv_pid 2>/dev/null && wait $srv_pid"
 port=
 i=0
 while [ $i -lt 100 ] && [ -z "$port" ]; do
