@@ -294,6 +294,20 @@ write_le64() {
 	le64_bytes "$3" | patch_bytes "$1" "$2"
 }
 
+# limited KB CMD...: CMD with at most KB of address space and 60 s; a
+# sanitizer build gets no address-space limit (AddressSanitizer reserves
+# terabytes of it).
+limited() {
+	_kb=$1
+	shift
+	if grep -q __asan_init "$STASYNC" 2>/dev/null; then
+		timeout 60 "$@"
+	else
+		# shellcheck disable=SC3045 # dash and bash both have ulimit -v
+		(ulimit -v "$_kb" && exec timeout 60 "$@")
+	fi
+}
+
 # ---- per-test temp dir -------------------------------------------------------------
 # The EXIT trap is lib.sh's: a test does not set its own (that would drop
 # what others registered, a web server's stop, say) but registers with

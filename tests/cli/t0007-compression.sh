@@ -171,9 +171,7 @@ bad_chunk() {
 	cp -r blob-xz.castr bad.castr
 	chmod u+w "bad.castr/$first"
 	cp "$2" "bad.castr/$first"
-	# shellcheck disable=SC2016
-	run sh -c 'ulimit -v 1048576; exec "$@"' sh "$STASYNC" extract --store=bad.castr \
-		blob-xz.caibx bad.out
+	run limited 1048576 "$STASYNC" extract --store=bad.castr blob-xz.caibx bad.out
 	is "$rc" 1 "bad chunk ($1): exit status 1"
 	is "$(line_count "$T/err")" 1 "bad chunk ($1): one line"
 	check "grep -q '$id' '$T/err' && grep -q '$3' '$T/err'" "bad chunk ($1): names the chunk and '$3'" ||
