@@ -74,3 +74,13 @@ bool sta_errno_unsupported(int code)
 {
 	return code == -EOPNOTSUPP || code == -ENOTTY || code == -ENOSYS || code == -EINVAL;
 }
+
+unsigned stasync_entry_flags_to_chattr(uint64_t flags)
+{
+	return sta_features_to_chattr(flags);
+}
+
+uint32_t stasync_entry_flags_to_fat(uint64_t flags)
+{
+	return sta_features_to_fat(flags);
+}

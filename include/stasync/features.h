@@ -74,4 +74,10 @@ uint64_t stasync_feature_flags_normalize(uint64_t flags);
  * features set in flags, into buf (size n). Returns buf. */
 char *stasync_feature_flags_format(uint64_t flags, char *buf, size_t n);
 
+/* stasync_entry_flags_to_chattr(), _to_fat() — an entry's flag bits (the
+ * feature values of its chattr and FAT attributes) as FS_IOC_GETFLAGS and
+ * FAT_IOCTL_GET_ATTRIBUTES give them. */
+unsigned stasync_entry_flags_to_chattr(uint64_t flags);
+uint32_t stasync_entry_flags_to_fat(uint64_t flags);
+
 #endif
