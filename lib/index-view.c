@@ -463,6 +463,12 @@ static size_t find(const stasync_index_view *v, uint64_t offset)
 ssize_t stasync_index_view_pread(stasync_index_view *v, void *buf, size_t n, uint64_t offset,
 				 stasync_error *err)
 {
+	return stasync_index_view_pread_flags(v, buf, n, offset, 0, err);
+}
+
+ssize_t stasync_index_view_pread_flags(stasync_index_view *v, void *buf, size_t n,
+				       uint64_t offset, unsigned flags, stasync_error *err)
+{
 	uint8_t *out = buf;
 	struct stream *s;
 	size_t first, last, done = 0;
@@ -480,16 +486,18 @@ ssize_t stasync_index_view_pread(stasync_index_view *v, void *buf, size_t n, uin
 	/* Reads in order: queue the chunks after the first one this read
 	 * touches, up to `readahead` past its last, that this stream has not
 	 * queued yet. */
-	pthread_mutex_lock(&v->lock);
-	s = sequential(v, offset, end);
-	if (s && v->n_threads > 0) {
-		size_t i = MAX(first + 1, s->queued);
+	if (!(flags & STASYNC_INDEX_VIEW_NO_AHEAD)) {
+		pthread_mutex_lock(&v->lock);
+		s = sequential(v, offset, end);
+		if (s && v->n_threads > 0) {
+			size_t i = MAX(first + 1, s->queued);
 
-		for (; i <= last + v->readahead && i < v->n_items; i++)
-			enqueue(v, i);
-		s->queued = MAX(s->queued, i);
+			for (; i <= last + v->readahead && i < v->n_items; i++)
+				enqueue(v, i);
+			s->queued = MAX(s->queued, i);
+		}
+		pthread_mutex_unlock(&v->lock);
 	}
-	pthread_mutex_unlock(&v->lock);
 
 	for (size_t i = first; i <= last; i++) {
 		const stasync_index_item *item = &v->items[i];

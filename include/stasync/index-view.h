@@ -68,6 +68,14 @@ const stasync_index_header *stasync_index_view_header(const stasync_index_view *
 ssize_t stasync_index_view_pread(stasync_index_view *v, void *buf, size_t n, uint64_t offset,
 				 stasync_error *err);
 
+/* stasync_index_view_pread_flags() — the same, with flags:
+ * STASYNC_INDEX_VIEW_NO_AHEAD: this read neither counts as part of a
+ * sequential stream nor fetches ahead (small reads of metadata, say, that
+ * happen to follow each other). */
+#define STASYNC_INDEX_VIEW_NO_AHEAD (1u << 0)
+ssize_t stasync_index_view_pread_flags(stasync_index_view *v, void *buf, size_t n,
+				       uint64_t offset, unsigned flags, stasync_error *err);
+
 /* Counters, for tests, -v and benchmarks. */
 typedef struct stasync_index_view_stats {
 	uint64_t fetched;     /* chunks fetched for a read that needed them */

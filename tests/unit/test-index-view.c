@@ -314,6 +314,21 @@ static void test_ahead(void)
 	       "40 random reads fetch the %zu chunks they touch and nothing else (%llu, %llu ahead)",
 	       want, (unsigned long long)st.fetched, (unsigned long long)st.prefetched);
 	free(seen);
+	stasync_index_view_free(v);
+
+	/* reads in order that say STASYNC_INDEX_VIEW_NO_AHEAD: nothing ahead */
+	v = view_open(4 << 20, 4, NULL);
+	for (uint64_t off = 0; off < 8 * 65536; off += 4096) {
+		stasync_error err = { 0, "" };
+
+		bad += stasync_index_view_pread_flags(v, buf, 4096, off, STASYNC_INDEX_VIEW_NO_AHEAD,
+						      &err) != 4096 || memcmp(buf, stream + off, 4096);
+	}
+	usleep(100000);
+	stasync_index_view_stats_get(v, &st);
+	tap_ok(bad == 0 && st.prefetched == 0 && st.fetched > 0,
+	       "reads in order with NO_AHEAD fetch nothing ahead (%llu fetched, %llu ahead)",
+	       (unsigned long long)st.fetched, (unsigned long long)st.prefetched);
 	free(buf);
 	stasync_index_view_free(v);
 }
