@@ -6,6 +6,9 @@
 #include <stdbool.h>
 #include <stasync/stasync.h>
 
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
+
 enum what {
 	WHAT_AUTO,
 	WHAT_ARCHIVE,
@@ -50,6 +53,7 @@ struct cli {
 	bool exclude_nodump, exclude_file, exclude_submounts;
 	bool recursive;               /* --recursive= (list): default true */
 	bool mkdir;                   /* --mkdir= (mount): default true */
+	size_t mount_cache_bytes;     /* --chunk-cache= (mount): 0 the default */
 	/* extraction */
 	bool delete_extra, undo_immutable, punch_holes, uid_shift_apply;
 	uid_t uid_shift, uid_range;
@@ -75,6 +79,10 @@ struct cli {
 int cli_error(const struct cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* cli_fail() — the same for a library error. */
 int cli_fail(const struct cli *c, const stasync_error *e);
+/* cli_notify_ready() — tell a service manager (sd_notify's $NOTIFY_SOCKET,
+ * when set) that we are ready: "READY=1", as casync sends once a mount is
+ * usable. */
+void cli_notify_ready(void);
 /* cli_info() — a line on stderr under -v. */
 void cli_info(const struct cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -161,6 +169,7 @@ int cli_blob_index_run(struct cli *c, const char *index_path, const char *output
 int cmd_make(struct cli *c);
 int cmd_extract(struct cli *c);
 int cmd_digest(struct cli *c);
+int cmd_mount(struct cli *c);
 int cmd_list(struct cli *c);
 int cmd_mtree(struct cli *c);
 int cmd_stat(struct cli *c);

@@ -60,8 +60,6 @@
 
 enum list_mode { LIST_LS, LIST_MTREE, LIST_STAT };
 
-#define MIN(a, b) ((a) < (b) ? (a) : (b))
-#define MAX(a, b) ((a) > (b) ? (a) : (b))
 
 #define TIME_FLAGS (STASYNC_WITH_SEC_TIME | STASYNC_WITH_USEC_TIME | \
 		    STASYNC_WITH_NSEC_TIME | STASYNC_WITH_2SEC_TIME)

@@ -12,8 +12,6 @@
 
 #include "cli.h"
 
-#define MIN(a, b) ((a) < (b) ? (a) : (b))
-#define MAX(a, b) ((a) > (b) ? (a) : (b))
 
 struct cli_progress {
 	struct cli *c;
