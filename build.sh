@@ -22,7 +22,8 @@ if [ "$deps" = yes ]; then
 	[ "$(id -u)" -eq 0 ] || sudo=sudo
 	export DEBIAN_FRONTEND=noninteractive
 	$sudo apt-get update -qq
-	# Build: compiler, autotools, zstd, liblzma, zlib, libgcrypt, libcurl.
+	# Build: compiler, autotools, zstd, liblzma, zlib, libgcrypt, libcurl,
+	# libfuse3 (mount). Tests: fuse3 (fusermount3) and e2fsprogs for mount.
 	# Tests: casync (the reference), zstd and xz (crafted chunks), python3,
 	# nginx and openssl (HTTP(S) stores, served on 127.0.0.1 by the tests),
 	# acl and attr (setfacl, setfattr: ACLs and xattrs in the trees tests make),
@@ -31,6 +32,7 @@ if [ "$deps" = yes ]; then
 	$sudo apt-get install -y -qq --no-install-recommends \
 		build-essential autoconf automake libtool pkg-config \
 		libzstd-dev liblzma-dev zlib1g-dev libgcrypt20-dev libcurl4-openssl-dev \
+		libfuse3-dev fuse3 e2fsprogs \
 		casync zstd xz-utils python3 ca-certificates nginx openssl time \
 		acl attr xfsprogs clang libclang-rt-dev </dev/null
 fi

@@ -24,6 +24,7 @@ enum {
 	H_VERIFY = 1 << 8,
 	H_INFO = 1 << 9,
 	H_PROGRESS = 1 << 10,
+	H_MOUNT = 1 << 11,
 };
 
 struct verb {
@@ -65,8 +66,10 @@ static const struct verb verbs[] = {
 	/* The remote side of ssh remotes, run by a client through ssh. */
 	{ "pull", cmd_remote_pull, NULL, NULL, 0 },
 	{ "push", cmd_remote_push, NULL, NULL, 0 },
-	/* casync's other verbs: accepted, not there yet. */
-	{ "mount", NULL, NULL, NULL, 0 },
+	{ "mount", cmd_mount, "mount [ARCHIVE|ARCHIVE_INDEX|BLOB_INDEX] MOUNTPOINT",
+	  "Show an archive's tree, or a blob as one file, as a read-only file system.",
+	  H_GENERAL | H_STORES | H_MOUNT | H_REMOTE },
+	/* casync's other verb: accepted, not there yet. */
 	{ "mkdev", NULL, NULL, NULL, 0 },
 };
 
@@ -144,6 +147,10 @@ static const struct {
 	  "     --rate-limit-bps=N     Stay under N bytes per second per store\n"
 	  "     --cache=DIR            A local store read first and given every chunk\n"
 	  "                            fetched from the others\n" },
+	{ H_MOUNT, "Mounting",
+	  "     --mkdir=BOOL           Create the mount point when missing (default yes)\n"
+	  "     --chunk-cache=SIZE     Decoded chunks kept in memory, K/M/G suffixes\n"
+	  "                            allowed (default 32M)\n" },
 	{ H_GC, "gc",
 	  "  -n --dry-run              Only say what would be removed\n" },
 	{ H_VERIFY, "verify",
@@ -210,6 +217,7 @@ enum {
 	ARG_REFLINK,
 	ARG_HARDLINK,
 	ARG_MKDIR,
+	ARG_CHUNK_CACHE,
 };
 
 static int parse_what(struct cli *c, const char *v)
@@ -317,6 +325,30 @@ static int parse_log_level(struct cli *c, const char *v)
 	return -1;
 }
 
+/* A size in bytes with an optional K/M/G suffix (powers of 1024), at
+ * least 1 and at most 1T. */
+static int parse_bytes(struct cli *c, const char *opt, const char *v, size_t *ret)
+{
+	unsigned long long n;
+	char *end;
+	int shift = 0;
+
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (*end == 'K' || *end == 'k')
+		shift = 10;
+	else if (*end == 'M' || *end == 'm')
+		shift = 20;
+	else if (*end == 'G' || *end == 'g')
+		shift = 30;
+	if (shift)
+		end++;
+	if (*v < '0' || *v > '9' || *end || errno || n == 0 || n > (1ULL << (40 - shift)))
+		return cli_error(c, "--%s=%s: expected a size in bytes (K/M/G suffixes allowed)", opt, v);
+	*ret = (size_t)(n << shift);
+	return 0;
+}
+
 /* A whole number in [min, max]. */
 static int parse_unsigned(struct cli *c, const char *opt, const char *v, unsigned min,
 			  unsigned max, unsigned *ret)
@@ -370,6 +402,7 @@ static int parse_options(struct cli *c, int argc, char **argv)
 		{ "seed-output", required_argument, NULL, ARG_SEED_OUTPUT },
 		{ "recursive", required_argument, NULL, ARG_RECURSIVE },
 		{ "mkdir", required_argument, NULL, ARG_MKDIR },
+		{ "chunk-cache", required_argument, NULL, ARG_CHUNK_CACHE },
 		{ "uid-shift", required_argument, NULL, ARG_UID_SHIFT },
 		{ "uid-range", required_argument, NULL, ARG_UID_RANGE },
 		{ "cacert", required_argument, NULL, ARG_CACERT },
@@ -556,6 +589,10 @@ static int parse_options(struct cli *c, int argc, char **argv)
 				return cli_error(c, "--progress=%s: expected auto, bar, plain or none", optarg);
 			break;
 		case 'c':
+		case ARG_CHUNK_CACHE:
+			if (parse_bytes(c, "chunk-cache", optarg, &c->mount_cache_bytes))
+				return 1;
+			break;
 		case ARG_MKDIR:
 			if (parse_bool(c, "mkdir", optarg, &c->mkdir))
 				return 1;
