@@ -1,0 +1,224 @@
+#!/bin/sh
+# mount: a tree with every record type, archived by Debian's casync with
+# --with=fuse, mounted from its .catar and its .caidx, reads back as the
+# extracted tree (diff -r, casync's mtree, and casync's and our digest of
+# the mount point equal the archive's); xattrs and stat agree; a blob
+# index mounts as one file (in a directory, or onto a file) that cmp's
+# against the image and whose ext4 loop-mounts; over HTTP only the chunks a
+# read touches are fetched (nginx's log); a corrupt chunk fails that read
+# with EIO and a message while other files still read; the mount ends
+# cleanly on SIGTERM, SIGINT and fusermount -u, and a mount point left by a
+# killed process is taken over; READY=1 reaches $NOTIFY_SOCKET; a hostile
+# archive mounts without a crash. Only 127.0.0.1 is used.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/cli/lib.sh"
+# shellcheck source=httpd.sh
+. "$top_srcdir/tests/cli/httpd.sh"
+# shellcheck source=mktree.sh
+. "$top_srcdir/tests/cli/mktree.sh"
+
+require_casync
+require_stasync
+[ "$(id -u)" -eq 0 ] || skip_all "the mount tests run as root"
+[ -c /dev/fuse ] || skip_all "no /dev/fuse"
+run "$STASYNC" mount x.catar "$T/none"
+grep -q "without FUSE" "$T/err" && skip_all "built without FUSE"
+command -v fusermount3 >/dev/null || skip_all "fusermount3 missing (apt-get install fuse3)"
+
+# ---- mounting and stopping --------------------------------------------------------------
+MOUNT_PIDS=
+# mount_start NAME MOUNTPOINT ARGS...: stasync mount ARGS... MOUNTPOINT in the
+# background, stderr in $T/NAME.err; waits until it is mounted (30 s). A
+# shell starts background jobs with SIGINT ignored: env gives it back.
+mount_start() {
+	_name=$1 _mp=$2
+	shift 2
+	env --default-signal=INT "$STASYNC" mount "$@" "$_mp" >"$T/$_name.out" 2>"$T/$_name.err" </dev/null &
+	MOUNT_PID=$!
+	MOUNT_PIDS="$MOUNT_PIDS $MOUNT_PID"
+	_i=0
+	# (a dead mount left there is a mount point too, but cannot be read)
+	while ! { mountpoint -q "$_mp" && ls "$_mp" >/dev/null 2>&1; } && [ "$_i" -lt 300 ] &&
+		kill -0 "$MOUNT_PID" 2>/dev/null; do
+		sleep 0.1
+		_i=$((_i + 1))
+	done
+	mountpoint -q "$_mp" && ls "$_mp" >/dev/null 2>&1 ||
+		{ diag_file "mount stderr" "$T/$_name.err"; return 1; }
+}
+# mount_stop MOUNTPOINT: unmount and wait for the process; its exit status.
+mount_stop() {
+	fusermount3 -u "$1" 2>/dev/null || umount -l "$1" 2>/dev/null
+	wait "$MOUNT_PID"
+}
+stop_all_mounts() {
+	for _m in $(awk -v t="$T" '$2 ~ "^" t { print $2 }' /proc/mounts); do
+		fusermount3 -u "$_m" 2>/dev/null || umount -l "$_m" 2>/dev/null
+	done
+	for _p in $MOUNT_PIDS; do
+		kill "$_p" 2>/dev/null
+		wait "$_p" 2>/dev/null
+	done
+}
+at_exit stop_all_mounts
+
+# ---- the tree ----------------------------------------------------------------------------------
+MKTREE_NO_LONG_NAME=1 mktree tree || bail_out "mktree failed"
+"$CASYNC" make --with=fuse --store=store.castr tree.caidx tree >/dev/null 2>casync.err ||
+	{ diag_file "casync make" casync.err; bail_out "casync make --with=fuse failed"; }
+"$CASYNC" make --with=fuse tree.catar tree >/dev/null 2>casync.err ||
+	bail_out "casync make --with=fuse tree.catar failed"
+"$CASYNC" extract --store=store.castr tree.caidx extracted >/dev/null 2>&1 ||
+	bail_out "casync extract failed"
+archive_digest=$("$CASYNC" digest tree.catar)
+"$CASYNC" mtree extracted >extracted.mtree 2>&1
+
+for input in tree.catar tree.caidx; do
+	# (a mount point named *.catar would be taken for an archive)
+	mp=$T/mnt-${input#tree.}
+	if ! mount_start "m-$input" "$mp" --store=store.castr "$input"; then
+		not_ok "mount $input"
+		continue
+	fi
+	ok "mount $input"
+	# diff -r calls any two fifos (or sockets) different: stat compares them
+	check "diff -r --no-dereference -x fifo -x socket extracted '$mp' >diff.out 2>&1" \
+		"$input: diff -r of the mount and the extracted tree" || diag_file diff diff.out
+	"$CASYNC" mtree "$mp" >mount.mtree 2>&1
+	same_file mount.mtree extracted.mtree "$input: casync's mtree of the mount"
+	is "$("$CASYNC" digest --with=fuse "$mp" 2>&1)" "$archive_digest" \
+		"$input: casync's digest of the mount is the archive's"
+	is "$("$STASYNC" digest --with=fuse "$mp" 2>&1)" "$archive_digest" \
+		"$input: our digest of the mount is the archive's"
+	is "$(getfattr --absolute-names -d -m - "$mp/hello.txt" 2>&1 | sort)" \
+		"$(getfattr --absolute-names -d -m - extracted/hello.txt 2>&1 | sed "s|extracted/|$mp/|" | sort)" \
+		"$input: getfattr of a file"
+	for f in sub/random.bin link-rel fifo socket null loop-blk sub/deeper; do
+		# a directory's size is the file system's own
+		fmt='%A %u %g %s %Y %t %T %N'
+		[ -d "extracted/$f" ] && fmt='%A %u %g %Y %N'
+		is "$(stat -c "$fmt" "$mp/$f" | sed "s|$mp/||")" \
+			"$(stat -c "$fmt" "extracted/$f" | sed 's|extracted/||')" \
+			"$input: stat of $f"
+	done
+	check "! touch '$mp/new' 2>/dev/null" "$input: read-only"
+	mount_stop "$mp"
+	is "$?" 0 "$input: fusermount -u ends it, exit status 0"
+	check "! mountpoint -q '$mp'" "$input: unmounted"
+done
+
+# ---- a blob ---------------------------------------------------------------------------------------
+mkdata mixed 5 3000017 blob.bin
+"$CASYNC" make --store=store.castr blob.caibx blob.bin >/dev/null 2>&1 || bail_out "casync make blob"
+mount_start blob "$T/mnt-blob" --store=store.castr blob.caibx &&
+	check "cmp -s '$T/mnt-blob/blob' blob.bin" "blob mounted in a directory: the file is the blob" &&
+	is "$(ls "$T/mnt-blob")" "blob" "blob mounted in a directory: one file, named after the index"
+mount_stop "$T/mnt-blob"
+: >blob-file
+mount_start blob-file "$T/blob-file" --store=store.castr blob.caibx &&
+	check "cmp -s '$T/blob-file' blob.bin" "blob mounted onto a file: the file is the blob"
+mount_stop "$T/blob-file"
+
+if command -v mkfs.ext4 >/dev/null && command -v losetup >/dev/null; then
+	truncate -s 16M ext4.img
+	mkfs.ext4 -q -F -d tree/sub ext4.img >/dev/null 2>&1
+	"$CASYNC" make --store=store.castr ext4.caibx ext4.img >/dev/null 2>&1
+	mkdir -p ext4-mnt
+	if mount_start ext4 "$T/mnt-ext4" --store=store.castr ext4.caibx &&
+		loop=$(losetup -r -f --show "$T/mnt-ext4/ext4" 2>/dev/null) &&
+		mount -o ro "$loop" ext4-mnt 2>/dev/null; then
+		check "diff -r -x lost+found tree/sub ext4-mnt >/dev/null" "an ext4 image in a store, loop-mounted through the mount"
+		umount ext4-mnt
+		losetup -d "$loop"
+	else
+		skip "ext4 image loop-mounted" "no loop device here"
+		[ -n "${loop:-}" ] && losetup -d "$loop"
+	fi
+	mount_stop "$T/mnt-ext4"
+else
+	skip "ext4 image loop-mounted" "mkfs.ext4 or losetup missing"
+fi
+
+# ---- signals, a dead mount, READY=1 -----------------------------------------------------------
+for sig in TERM INT; do
+	mount_start "sig-$sig" "$T/mnt-sig" tree.catar || continue
+	kill -s $sig "$MOUNT_PID"
+	wait "$MOUNT_PID"
+	is "$?" 0 "SIG$sig: exit status 0"
+	check "! mountpoint -q '$T/mnt-sig'" "SIG$sig: unmounted"
+done
+mount_start killed "$T/mnt-dead" tree.catar
+kill -9 "$MOUNT_PID"
+wait "$MOUNT_PID" 2>/dev/null
+check "! ls '$T/mnt-dead' >/dev/null 2>&1" "a killed mount leaves a dead mount point"
+if mount_start again "$T/mnt-dead" tree.catar; then
+	check "cmp -s '$T/mnt-dead/hello.txt' tree/hello.txt" "the next mount on a dead mount point works"
+	mount_stop "$T/mnt-dead"
+else
+	not_ok "the next mount on a dead mount point works"
+fi
+if have_python3; then
+	# shellcheck disable=SC2016
+	"$PYTHON3" -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+s.settimeout(20)
+open(sys.argv[2], "w").close()
+print(s.recv(100).decode())' "$T/notify.sock" "$T/notify.ready" >notify.out 2>&1 &
+	listener=$!
+	_i=0
+	while [ ! -e notify.ready ] && [ "$_i" -lt 50 ]; do sleep 0.1; _i=$((_i + 1)); done
+	NOTIFY_SOCKET=$T/notify.sock mount_start notify "$T/mnt-notify" tree.catar
+	wait "$listener"
+	is "$(cat notify.out)" "READY=1" "READY=1 sent to \$NOTIFY_SOCKET"
+	mount_stop "$T/mnt-notify"
+fi
+fails_with "--mkdir=no: a missing mount point is an error" "cannot use as a mount point" \
+	"$STASYNC" mount --mkdir=no tree.catar "$T/missing"
+
+# ---- over HTTP: only what is read is fetched -----------------------------------------------------
+run "$STASYNC" extract --retries=0 --store=http://127.0.0.1:9/none "$T/none.caibx" "$T/x"
+if grep -q "no HTTP support" "$T/err" || ! have_nginx; then
+	skip "lazy fetching over HTTP" "no libcurl or nginx"
+else
+	mkdir -p www big/dir
+	mkdata random 6 20000000 big/dir/large.bin
+	printf 'small\n' >big/small.txt
+	"$CASYNC" make --store=www/big.castr www/big.caidx big >/dev/null 2>&1 || bail_out "casync make big"
+	cp -r www/big.castr www/bad.castr
+	nginx_start mount "$T/www"
+	U=http://127.0.0.1:$NGINX_PORT
+	all=$(find www/big.castr -name '*.cacnk' | wc -l)
+	: >"$NGINX_DIR/access.log"
+	if mount_start http "$T/mnt-http" --store=$U/big.castr $U/big.caidx; then
+		is "$(cat "$T/mnt-http/small.txt")" "small" "HTTP: a small file reads"
+		got=$(grep -c 'cacnk' "$NGINX_DIR/access.log")
+		check "[ $got -le 6 ]" "HTTP: mounting and reading a small file fetched $got of the $all chunks"
+		head -c 100 "$T/mnt-http/dir/large.bin" >/dev/null
+		got=$(grep -c 'cacnk' "$NGINX_DIR/access.log")
+		check "[ $got -le 30 ]" "HTTP: and the start of the large file, $got in all"
+		check "cmp -s '$T/mnt-http/dir/large.bin' big/dir/large.bin" "HTTP: the large file reads whole"
+		mount_stop "$T/mnt-http"
+	fi
+	# a corrupt chunk of the large file: EIO and a message, the rest still reads
+	victim=$(find www/bad.castr -name '*.cacnk' -size +20k | head -n 1)
+	chmod u+w "$victim"
+	printf 'garbage' | patch_bytes "$victim" 100
+	if mount_start bad "$T/mnt-bad" --store=$U/bad.castr $U/big.caidx; then
+		check "! cat '$T/mnt-bad/dir/large.bin' >/dev/null 2>cat.err && grep -q 'Input/output error' cat.err" \
+			"a corrupt chunk: the read fails with EIO"
+		is "$(cat "$T/mnt-bad/small.txt")" "small" "a corrupt chunk: other files still read"
+		check "grep -q '$(basename "$victim" .cacnk)' '$T/bad.err'" "a corrupt chunk: named on stderr"
+		mount_stop "$T/mnt-bad"
+	fi
+	httpd_stop_all
+fi
+
+# ---- hostile input -----------------------------------------------------------------------------
+head -c 3000 tree.catar >cut.catar
+run timeout 20 "$STASYNC" mount cut.catar "$T/mnt-cut"
+check "[ $rc -eq 1 ] && grep -q cut.catar '$T/err'" "a truncated archive: refused naming it" || show_run
+check "! mountpoint -q '$T/mnt-cut'" "a truncated archive: nothing mounted"
+
+done_testing
