@@ -69,6 +69,7 @@
 #include <sys/xattr.h>
 
 #include <stasync/extract.h>
+#include "acl-xattr.h"
 #include "fsflags.h"
 #include "linux.h"
 #include "util.h"
@@ -96,7 +97,6 @@ struct sta_btrfs_vol_args {
 
 /* POSIX ACL xattr format: a 4-byte version header (2), then 8-byte
  * entries {le16 tag, le16 perm, le32 id}, sorted by tag, then by id. */
-#define ACL_NO_ID UINT32_MAX
 
 /* ---- chattr and FAT flags -------------------------------------------------- */
 /* Flags that only work, or work best, on a still empty file. */
@@ -699,115 +699,34 @@ static const char *hint_proc(const struct node *n, int r)
 }
 
 /* ---- ACLs ---------------------------------------------------------------------- */
-struct acl_ent {
-	uint16_t tag, perm;
-	uint32_t id;
+struct acl_map {
+	struct extractor *x;
+	const char *path;
 };
 
-static int acl_ent_cmp(const void *a, const void *b)
+static int acl_map_id(void *ctx, const stasync_acl_item *item, bool group, uint32_t *ret)
 {
-	const struct acl_ent *p = a, *q = b;
+	struct acl_map *m = ctx;
 
-	if (p->tag != q->tag)
-		return p->tag < q->tag ? -1 : 1;
-	return p->id < q->id ? -1 : p->id > q->id;
-}
-
-static int acl_add_items(struct extractor *x, struct acl_ent *v, size_t *n, uint16_t tag,
-			 const stasync_acl_item *items, size_t n_items, const char *path)
-{
-	for (size_t i = 0; i < n_items; i++) {
-		uint32_t id;
-		int r = resolve_id(x, items[i].id, items[i].name, tag == STA_ACL_GROUP, path, &id);
-		if (r < 0)
-			return r;
-		v[(*n)++] = (struct acl_ent){ tag, (uint16_t)(items[i].permissions & 7), id };
-	}
-	return 0;
+	return resolve_id(m->x, item->id, item->name, group, m->path, ret);
 }
 
 /* acl_encode() — the xattr value for the access (def=false) or default
- * ACL of e; *ret_size 0 when the entry has none beyond its mode. */
+ * ACL of e, names and ids mapped as for owners; *ret_size 0 when the entry
+ * has none beyond its mode. */
 static int acl_encode(struct extractor *x, const stasync_entry *e, bool def, const char *path,
 		      uint8_t **ret, size_t *ret_size)
 {
-	const stasync_acl_item *users = def ? e->acl_default_user : e->acl_user;
-	const stasync_acl_item *groups = def ? e->acl_default_group : e->acl_group;
-	size_t nu = def ? e->n_acl_default_user : e->n_acl_user;
-	size_t ng = def ? e->n_acl_default_group : e->n_acl_group;
-	uint16_t user_obj, group_obj, other, mask;
-	bool have_mask;
-	_cleanup_free_ struct acl_ent *v = NULL;
-	size_t n = 0;
-	uint8_t *out;
+	struct acl_map m = { x, path };
+	struct sta_acl_dup dup;
 	int r;
 
-	*ret = NULL;
-	*ret_size = 0;
-	if (def) {
-		if (e->acl_default_user_obj == STASYNC_ACL_NONE)
-			return 0;
-		user_obj = e->acl_default_user_obj & 7;
-		group_obj = e->acl_default_group_obj == STASYNC_ACL_NONE
-				    ? 0 : (uint16_t)(e->acl_default_group_obj & 7);
-		other = e->acl_default_other == STASYNC_ACL_NONE
-				? 0 : (uint16_t)(e->acl_default_other & 7);
-		have_mask = e->acl_default_mask != STASYNC_ACL_NONE;
-		mask = have_mask ? (uint16_t)(e->acl_default_mask & 7) : 0;
-	} else {
-		if (nu == 0 && ng == 0 && e->acl_group_obj == STASYNC_ACL_NONE)
-			return 0;
-		user_obj = (e->mode >> 6) & 7;
-		group_obj = e->acl_group_obj != STASYNC_ACL_NONE ? (uint16_t)(e->acl_group_obj & 7)
-								 : (uint16_t)((e->mode >> 3) & 7);
-		other = e->mode & 7;
-		/* with an extended ACL, the mode's group bits are the mask */
-		have_mask = true;
-		mask = (e->mode >> 3) & 7;
-	}
-	v = calloc(nu + ng + 4, sizeof(*v));
-	if (!v)
-		return -ENOMEM;
-	v[n++] = (struct acl_ent){ STA_ACL_USER_OBJ, user_obj, ACL_NO_ID };
-	v[n++] = (struct acl_ent){ STA_ACL_GROUP_OBJ, group_obj, ACL_NO_ID };
-	v[n++] = (struct acl_ent){ STA_ACL_OTHER, other, ACL_NO_ID };
-	if ((r = acl_add_items(x, v, &n, STA_ACL_USER, users, nu, path)) < 0 ||
-	    (r = acl_add_items(x, v, &n, STA_ACL_GROUP, groups, ng, path)) < 0)
-		return r;
-	if (!have_mask && nu + ng > 0) {
-		/* named entries need a mask: the union of the group class */
-		have_mask = true;
-		for (size_t i = 0; i < n; i++)
-			if (v[i].tag == STA_ACL_GROUP_OBJ || v[i].tag == STA_ACL_USER ||
-			    v[i].tag == STA_ACL_GROUP)
-				mask |= v[i].perm;
-	}
-	if (have_mask)
-		v[n++] = (struct acl_ent){ STA_ACL_MASK, mask, ACL_NO_ID };
-	qsort(v, n, sizeof(*v), acl_ent_cmp);
-	for (size_t i = 1; i < n; i++)
-		if (v[i].tag == v[i - 1].tag && v[i].id == v[i - 1].id)
-			return fail(x, -EBADMSG, path, NULL,
-				    "the %s ACL names %s %" PRIu32 " twice (after mapping)",
-				    def ? "default" : "access",
-				    v[i].tag == STA_ACL_USER ? "uid" : "gid", v[i].id);
-	out = malloc(4 + 8 * n);
-	if (!out)
-		return -ENOMEM;
-	out[0] = STA_ACL_XATTR_VERSION;
-	out[1] = out[2] = out[3] = 0;
-	for (size_t i = 0; i < n; i++) {
-		uint8_t *p = out + 4 + 8 * i;
-		p[0] = (uint8_t)v[i].tag;
-		p[1] = (uint8_t)(v[i].tag >> 8);
-		p[2] = (uint8_t)v[i].perm;
-		p[3] = (uint8_t)(v[i].perm >> 8);
-		for (int b = 0; b < 4; b++)
-			p[4 + b] = (uint8_t)(v[i].id >> (8 * b));
-	}
-	*ret = out;
-	*ret_size = 4 + 8 * n;
-	return 0;
+	r = sta_acl_xattr(e, def, acl_map_id, &m, ret, ret_size, &dup);
+	if (r == -ENOTUNIQ)
+		return fail(x, -EBADMSG, path, NULL,
+			    "the %s ACL names %s %" PRIu32 " twice (after mapping)",
+			    def ? "default" : "access", dup.group ? "gid" : "uid", dup.id);
+	return r;
 }
 
 static int apply_acl(struct extractor *x, const struct node *n, const stasync_entry *e, bool def)

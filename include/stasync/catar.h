@@ -69,6 +69,12 @@ void stasync_entry_clear(stasync_entry *e);
  * 0, -ENOMEM, or -E2BIG for metadata past 64 MiB. */
 int stasync_entry_records(const stasync_entry *e, uint8_t **ret, size_t *ret_size);
 
+/* stasync_entry_acl_xattr() — the entry's access (def false) or default
+ * ACL as the value of the system.posix_acl_access/_default xattr the
+ * kernel takes (ids as stored); *ret (malloc()ed) NULL and *ret_size 0
+ * when it has none beyond its mode. Returns 0, -ENOMEM or -EBADMSG. */
+int stasync_entry_acl_xattr(const stasync_entry *e, bool def, uint8_t **ret, size_t *ret_size);
+
 /* ---- Byte streams --------------------------------------------------------
  * The encoder pushes bytes into a writer; the decoder pulls them from a
  * reader. Both return 0 / a byte count, or a negative errno with a message
