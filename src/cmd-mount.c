@@ -509,10 +509,39 @@ reply:
 }
 
 /* ---- extended attributes ------------------------------------------------------------ */
+static const char *const acl_xattr_names[2] = { "system.posix_acl_access",
+						 "system.posix_acl_default" };
+
+/* The value of xattr `name` of e: its own xattrs, then the ACLs as the
+ * kernel's system.posix_acl_* xattrs. 0 and *value (malloc()ed), -ENODATA,
+ * or -ENOMEM. */
+static int xattr_value(const stasync_entry *e, const char *name, uint8_t **value, size_t *size)
+{
+	for (size_t i = 0; i < e->n_xattrs; i++)
+		if (strcmp(e->xattrs[i].name, name) == 0) {
+			*value = malloc(e->xattrs[i].size ? e->xattrs[i].size : 1);
+			if (!*value)
+				return -ENOMEM;
+			memcpy(*value, e->xattrs[i].value, e->xattrs[i].size);
+			*size = e->xattrs[i].size;
+			return 0;
+		}
+	for (int def = 0; def < 2; def++)
+		if (strcmp(name, acl_xattr_names[def]) == 0) {
+			int r = stasync_entry_acl_xattr(e, def, value, size);
+
+			if (r < 0)
+				return r;
+			return *size ? 0 : -ENODATA;
+		}
+	return -ENODATA;
+}
+
 static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
 	struct mount_fs *fs = fuse_req_userdata(req);
-	const stasync_xattr *x = NULL;
+	uint8_t *value = NULL;
+	size_t n = 0;
 	stasync_entry e;
 	int r;
 
@@ -525,25 +554,25 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 		fuse_reply_err(req, -r);
 		return;
 	}
-	for (size_t i = 0; i < e.n_xattrs; i++)
-		if (strcmp(e.xattrs[i].name, name) == 0)
-			x = &e.xattrs[i];
-	if (!x)
-		fuse_reply_err(req, ENODATA);
+	r = xattr_value(&e, name, &value, &n);
+	stasync_entry_clear(&e);
+	if (r < 0)
+		fuse_reply_err(req, r == -ENOMEM ? ENOMEM : ENODATA);
 	else if (size == 0)
-		fuse_reply_xattr(req, x->size);
-	else if (size < x->size)
+		fuse_reply_xattr(req, n);
+	else if (size < n)
 		fuse_reply_err(req, ERANGE);
 	else
-		fuse_reply_buf(req, (const char *)x->value, x->size);
-	stasync_entry_clear(&e);
+		fuse_reply_buf(req, (const char *)value, n);
+	free(value);
 }
 
 static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
 	struct mount_fs *fs = fuse_req_userdata(req);
+	const char *names[2];
+	size_t total = 0, n_names = 0;
 	stasync_entry e;
-	size_t total = 0;
 	char *buf, *p;
 	int r;
 
@@ -556,8 +585,18 @@ static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 		fuse_reply_err(req, -r);
 		return;
 	}
+	for (int def = 0; def < 2; def++) {
+		uint8_t *v = NULL;
+		size_t k = 0;
+
+		if (stasync_entry_acl_xattr(&e, def, &v, &k) == 0 && k > 0)
+			names[n_names++] = acl_xattr_names[def];
+		free(v);
+	}
 	for (size_t i = 0; i < e.n_xattrs; i++)
 		total += strlen(e.xattrs[i].name) + 1;
+	for (size_t i = 0; i < n_names; i++)
+		total += strlen(names[i]) + 1;
 	if (size == 0)
 		fuse_reply_xattr(req, total);
 	else if (size < total)
@@ -566,16 +605,24 @@ static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 		fuse_reply_err(req, ENOMEM);
 	else {
 		p = buf;
-		for (size_t i = 0; i < e.n_xattrs; i++) {
-			size_t k = strlen(e.xattrs[i].name) + 1;
+		for (size_t i = 0; i < e.n_xattrs + n_names; i++) {
+			const char *name = i < e.n_xattrs ? e.xattrs[i].name : names[i - e.n_xattrs];
+			size_t k = strlen(name) + 1;
 
-			memcpy(p, e.xattrs[i].name, k);
+			memcpy(p, name, k);
 			p += k;
 		}
 		fuse_reply_buf(req, buf, total);
 		free(buf);
 	}
 	stasync_entry_clear(&e);
+}
+
+/* The kernel checks permissions against the ACLs the mount shows. */
+static void op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	if (conn->capable & FUSE_CAP_POSIX_ACL)
+		conn->want |= FUSE_CAP_POSIX_ACL;
 }
 
 /* chattr and FAT attributes, which an encoder reading the mount asks for
@@ -629,6 +676,7 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 }
 
 static const struct fuse_lowlevel_ops mount_ops = {
+	.init = op_init,
 	.lookup = op_lookup,
 	.forget = op_forget,
 	.forget_multi = op_forget_multi,

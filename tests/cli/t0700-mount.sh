@@ -107,6 +107,28 @@ for input in tree.catar tree.caidx; do
 	check "! mountpoint -q '$mp'" "$input: unmounted"
 done
 
+# ---- ACLs, shown as the system.posix_acl_* xattrs ------------------------------------------
+if [ "${MKTREE_SKIPPED#*acl}" = "$MKTREE_SKIPPED" ]; then
+	"$CASYNC" make acl.catar tree >/dev/null 2>&1 || bail_out "casync make acl.catar failed"
+	"$CASYNC" extract acl.catar acl-extracted >/dev/null 2>&1 || bail_out "casync extract acl.catar failed"
+	if mount_start acl "$T/mnt-acl" acl.catar; then
+		# getfacl -R goes in directory order, which differs: file by file
+		for d in acl-extracted "$T/mnt-acl"; do
+			(cd "$d" && find . | LC_ALL=C sort | while IFS= read -r f; do
+				getfacl -n -P -- "$f" 2>&1
+			done)
+		done >acl.both
+		n=$(grep -c '^# file:' acl.both)
+		awk '/^# file: \.$/ { k++ } { print > ("acl." k) }' acl.both
+		check "grep -q 'default:user:12345:rwx' acl.2" "ACLs: a default ACL shows"
+		check "grep -q 'user:1000:rw-' acl.2" "ACLs: an access ACL shows"
+		same_file acl.2 acl.1 "ACLs: getfacl of every entry of the mount and of the extracted tree ($((n / 2)) entries)"
+		mount_stop "$T/mnt-acl"
+	fi
+else
+	skip "ACLs" "setfacl does not work here"
+fi
+
 # ---- a blob ---------------------------------------------------------------------------------------
 mkdata mixed 5 3000017 blob.bin
 "$CASYNC" make --store=store.castr blob.caibx blob.bin >/dev/null 2>&1 || bail_out "casync make blob"
