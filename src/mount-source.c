@@ -114,6 +114,9 @@ int mount_source_open(struct cli *c, const char *path, struct mount_source *s)
 		s->name = s->url_name;
 	if (fstat(s->fd, &st) == 0)
 		s->mtime = st.st_mtim;
+	/* --seed: chunks found on this machine are not fetched */
+	if (c->n_seeds && (r = cli_seed_open(c, s->fd, s->name, NULL, s->what == WHAT_ARCHIVE_INDEX)))
+		return r;
 	r = stasync_index_reader_open(s->fd, s->name, &s->index, &err);
 	s->fd = -1;   /* the index reader owns it */
 	if (r < 0)

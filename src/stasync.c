@@ -148,6 +148,8 @@ static const struct {
 	  "     --cache=DIR            A local store read first and given every chunk\n"
 	  "                            fetched from the others\n" },
 	{ H_MOUNT, "Mounting",
+	  "     --seed=PATH            A file, block device, directory or .catar that\n"
+	  "                            may hold chunks (repeatable)\n"
 	  "     --mkdir=BOOL           Create the mount point when missing (default yes)\n"
 	  "     --chunk-cache=SIZE     Decoded chunks kept in memory, K/M/G suffixes\n"
 	  "                            allowed (default 32M)\n" },

@@ -223,6 +223,14 @@ else
 		check "cmp -s '$T/mnt-http/dir/large.bin' big/dir/large.bin" "HTTP: the large file reads whole"
 		mount_stop "$T/mnt-http"
 	fi
+	# --seed: what this machine holds is not fetched
+	: >"$NGINX_DIR/access.log"
+	if mount_start seeded "$T/mnt-seeded" --seed=big --store=$U/big.castr $U/big.caidx; then
+		check "cmp -s '$T/mnt-seeded/dir/large.bin' big/dir/large.bin" "--seed: the large file reads whole"
+		got=$(grep -c 'cacnk' "$NGINX_DIR/access.log")
+		check "[ $got -eq 0 ]" "--seed: no chunk fetched ($got)"
+		mount_stop "$T/mnt-seeded"
+	fi
 	# a corrupt chunk of the large file: EIO and a message, the rest still reads
 	victim=$(find www/bad.castr -name '*.cacnk' -size +20k | head -n 1)
 	chmod u+w "$victim"
