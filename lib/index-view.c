@@ -21,6 +21,8 @@
 #define N_STREAMS 4
 #define WORKERS_MAX 16u
 #define READAHEAD_MAX 1024u
+/* chunks fetched ahead by default: at least this many, 4 per thread */
+#define READAHEAD_DEFAULT_MIN 16u
 
 enum entry_state {
 	ENTRY_FETCHING,
@@ -556,6 +558,7 @@ int stasync_index_view_new(stasync_index_reader *index, const stasync_index_view
 {
 	stasync_index_view *v;
 	size_t entries, buckets = 16;
+	unsigned threads;
 	int r = 0;
 
 	if (!o || !o->fetch)
@@ -570,8 +573,12 @@ int stasync_index_view_new(stasync_index_reader *index, const stasync_index_view
 	v->header = *stasync_index_reader_header(index);
 	v->type = stasync_index_reader_digest_type(index);
 	v->cache_bytes = o->cache_bytes ? o->cache_bytes : STASYNC_INDEX_VIEW_CACHE_DEFAULT;
-	v->readahead = o->readahead ? o->readahead
-		: v->f.threads ? v->f.threads : sta_fetch_default_threads(&v->f);
+	/* as many threads as reading the stream in order uses; fetching ahead
+	 * goes deeper than that, so that a large read never waits for all of
+	 * its chunks */
+	threads = v->f.threads ? v->f.threads : sta_fetch_default_threads(&v->f);
+	threads = MAX(MIN(threads, WORKERS_MAX), 1u);
+	v->readahead = o->readahead ? o->readahead : MAX(4 * threads, READAHEAD_DEFAULT_MIN);
 	v->readahead = MIN(v->readahead, READAHEAD_MAX);
 	v->name = strdup(name ? name : "index");
 	if (!v->name) {
@@ -595,12 +602,12 @@ int stasync_index_view_new(stasync_index_reader *index, const stasync_index_view
 	v->buckets = calloc(buckets, sizeof(*v->buckets));
 	v->queue_cap = (size_t)v->readahead * 2;
 	v->queue = calloc(v->queue_cap, sizeof(*v->queue));
-	v->threads = calloc(MIN(v->readahead, WORKERS_MAX), sizeof(*v->threads));
+	v->threads = calloc(threads, sizeof(*v->threads));
 	if (!v->buckets || !v->queue || !v->threads) {
 		stasync_index_view_free(v);
 		return sta_error(err, -ENOMEM, "out of memory");
 	}
-	for (unsigned i = 0; i < MIN(v->readahead, WORKERS_MAX); i++) {
+	for (unsigned i = 0; i < threads; i++) {
 		r = sta_thread_start(&v->threads[i], STA_STACK_WORK, worker, v);
 		if (r < 0)
 			break;

@@ -32,11 +32,11 @@ typedef struct stasync_index_view_options {
 	/* Decoded chunks kept in memory, at most (at least one chunk is kept
 	 * whatever the bound). 0: STASYNC_INDEX_VIEW_CACHE_DEFAULT. */
 	size_t cache_bytes;
-	/* Chunks fetched ahead once reads are sequential, in parallel on as
-	 * many threads of the view's own (16 at most; 1024 chunks at most).
-	 * 0: fetch->threads, or what stasync_chunk_reader picks when that is
-	 * 0 too (one per CPU, 4 at most, for local stores;
-	 * STASYNC_FETCH_THREADS_REMOTE when a store is remote). */
+	/* Chunks fetched ahead once reads are sequential, in parallel on the
+	 * view's own threads: fetch->threads of them, or what
+	 * stasync_chunk_reader picks when that is 0 (one per CPU, 4 at most,
+	 * for local stores; STASYNC_FETCH_THREADS_REMOTE when a store is
+	 * remote), 16 at most. 0: 4 per thread, at least 16; 1024 at most. */
 	unsigned readahead;
 } stasync_index_view_options;
 
