@@ -31,7 +31,7 @@
 #include "mount-source.h"
 
 #if HAVE_FUSE
-#define FUSE_USE_VERSION 35
+#define FUSE_USE_VERSION 312   /* fuse_loop_config as 3.12 made it */
 #include <fuse_lowlevel.h>
 
 /* The largest read the kernel sends (FUSE allows 256 pages). */
