@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -33,9 +34,6 @@
 #if HAVE_FUSE
 #define FUSE_USE_VERSION 312   /* fuse_loop_config as 3.12 made it */
 #include <fuse_lowlevel.h>
-
-/* The largest read the kernel sends (FUSE allows 256 pages). */
-#define MOUNT_MAX_IO (1u << 20)
 
 /* Nothing changes under a mount: the kernel may keep what it was told. */
 #define MOUNT_TIMEOUT 86400.0
@@ -626,10 +624,6 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
 	if (conn->capable & FUSE_CAP_POSIX_ACL)
 		conn->want |= FUSE_CAP_POSIX_ACL;
-	/* Large reads: fewer round trips through the kernel. max_write sets
-	 * how many pages one request may carry (reads too). */
-	conn->max_write = MOUNT_MAX_IO;
-	conn->max_readahead = MOUNT_MAX_IO;
 }
 
 /* chattr and FAT attributes, which an encoder reading the mount asks for
@@ -760,6 +754,12 @@ int cmd_mount(struct cli *c)
 
 	if (c->argc < 1 || c->argc > 2)
 		return cli_error(c, "mount takes an archive, archive index or blob index, and a mount point");
+#ifdef M_ARENA_MAX
+	/* glibc gives each of the FUSE threads an arena of its own, where the
+	 * decoders' buffers come and go: two hold them all, with half the
+	 * peak memory */
+	mallopt(M_ARENA_MAX, 2);
+#endif
 	pthread_mutex_init(&fs.lock, NULL);
 	fs.n_buckets = 1024;
 	fs.buckets = calloc(fs.n_buckets, sizeof(*fs.buckets));

@@ -126,7 +126,7 @@ int mount_source_open(struct cli *c, const char *path, struct mount_source *s)
 		return r;
 	s->fetch = cli_fetch(c, s->stores, s->n_stores);
 	vo.fetch = &s->fetch;
-	vo.cache_bytes = c->mount_cache_bytes;
+	vo.cache_bytes = c->mount_cache_bytes ? c->mount_cache_bytes : MOUNT_CHUNK_CACHE_DEFAULT;
 	r = stasync_index_view_new(s->index, &vo, s->name, &s->view, &err);
 	if (r < 0)
 		return cli_fail(c, &err);

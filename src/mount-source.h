@@ -7,6 +7,10 @@
 
 #include "cli.h"
 
+/* Decoded chunks a mount keeps (--chunk-cache): what keeps its peak memory
+ * under 64 MiB with the FUSE threads' own. */
+#define MOUNT_CHUNK_CACHE_DEFAULT ((size_t)16 << 20)
+
 struct mount_source {
 	enum what what;               /* WHAT_ARCHIVE, _ARCHIVE_INDEX or _BLOB_INDEX */
 	const char *name;             /* for messages */

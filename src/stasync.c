@@ -152,7 +152,7 @@ static const struct {
 	  "                            may hold chunks (repeatable)\n"
 	  "     --mkdir=BOOL           Create the mount point when missing (default yes)\n"
 	  "     --chunk-cache=SIZE     Decoded chunks kept in memory, K/M/G suffixes\n"
-	  "                            allowed (default 32M)\n" },
+	  "                            allowed (default 16M)\n" },
 	{ H_GC, "gc",
 	  "  -n --dry-run              Only say what would be removed\n" },
 	{ H_VERIFY, "verify",
