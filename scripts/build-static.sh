@@ -1,7 +1,7 @@
 #!/bin/sh
 # Build ./stasync-static: one fully static, stripped x86_64 binary (musl libc)
 # with zstd, liblzma (xz), zlib, libgcrypt/libgpg-error, libcurl, nghttp2
-# (HTTP/2) and mbedTLS linked in.
+# (HTTP/2), mbedTLS and libfuse3 (mount) linked in.
 #
 #   scripts/build-static.sh [options]
 #
@@ -73,7 +73,8 @@ if [ "$install_deps" = yes ]; then
 	[ "$(id -u)" -eq 0 ] || sudo=sudo
 	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
 		musl-tools musl-dev dpkg-dev build-essential autoconf automake libtool \
-		pkg-config file xz-utils bzip2 patch git ca-certificates </dev/null
+		pkg-config file xz-utils bzip2 patch git ca-certificates \
+		meson ninja-build </dev/null
 fi
 
 have() { command -v "$1" >/dev/null 2>&1; }
@@ -251,6 +252,27 @@ build_zlib() {
 	make -C "$1" install
 }
 
+# libfuse3: mount. The static library, its headers and fuse3.pc; no
+# fusermount3, mount.fuse3, examples or tests. Unversioned symbols (the
+# .symver aliases of the shared library mean nothing in an archive; the
+# headers then name the current functions directly). An ordinary user mounts
+# through the host's setuid fusermount3: libfuse runs FUSERMOUNT_DIR/fusermount3,
+# FUSERMOUNT_DIR being meson's prefix + bindir, and then looks it up in PATH,
+# so bindir is /usr/bin (where distributions put it) and nothing is installed
+# there.
+build_fuse3() {
+	(cd "$1" && CC="$CC" CFLAGS="$DEP_CFLAGS" meson setup "$1/_build" \
+		--prefix="$prefix" --libdir=lib --bindir=/usr/bin \
+		--buildtype=plain --wrap-mode=nodownload \
+		-Ddefault_library=static -Db_staticpic=false \
+		-Dexamples=false -Dutils=false -Dtests=false \
+		-Ddisable-libc-symbol-version=true)
+	grep -q 'FUSERMOUNT_DIR="/usr/bin"' "$1/_build/build.ninja" ||
+		{ echo "fuse3: FUSERMOUNT_DIR is not /usr/bin"; return 1; }
+	ninja -C "$1/_build" -j"$jobs"
+	ninja -C "$1/_build" install
+}
+
 build_libgpg_error() {
 	(cd "$1" && ./configure CC="$CC" CFLAGS="$DEP_CFLAGS" --prefix="$prefix" \
 		--disable-shared --enable-static --disable-nls --disable-doc \
@@ -401,13 +423,13 @@ build_prefix() {
 	t0=$(now)
 	names=$(lock_names)
 	[ -n "$names" ] || die "no '$mode' lines in $lock"
-	for want in zstd xz zlib libgpg-error libgcrypt mbedtls curl; do
+	for want in zstd xz zlib libgpg-error libgcrypt mbedtls curl fuse3; do
 		echo "$names" | grep -qx "$want" || die "$lock has no '$mode' line for $want"
 	done
 	# nghttp2 is optional: without it, libcurl speaks HTTP/1.1 only.
-	libs="zstd xz zlib libgpg-error libgcrypt mbedtls curl"
+	libs="zstd xz zlib libgpg-error libgcrypt mbedtls curl fuse3"
 	if echo "$names" | grep -qx nghttp2; then
-		libs="zstd xz zlib libgpg-error libgcrypt mbedtls nghttp2 curl"
+		libs="zstd xz zlib libgpg-error libgcrypt mbedtls nghttp2 curl fuse3"
 	else
 		say "no '$mode' line for nghttp2 in $lock: libcurl without HTTP/2"
 	fi
@@ -436,7 +458,7 @@ build_prefix() {
 		fi
 		say "  $name $(lock_lines "$mode" | awk -v n="$name" '$1 == n { print $2; exit }'): $(( $(now) - t )) s"
 	done
-	for a in libzstd.a liblzma.a libz.a libgpg-error.a libgcrypt.a libmbedtls.a libmbedx509.a libmbedcrypto.a libcurl.a; do
+	for a in libzstd.a liblzma.a libz.a libgpg-error.a libgcrypt.a libmbedtls.a libmbedx509.a libmbedcrypto.a libcurl.a libfuse3.a; do
 		[ -f "$prefix/lib/$a" ] || die "$a missing from $prefix/lib"
 	done
 	case " $libs " in
@@ -490,7 +512,7 @@ if ! (
 		LDFLAGS="-static -Wl,--gc-sections" \
 		PKG_CONFIG="pkg-config --static" \
 		PKG_CONFIG_LIBDIR="$prefix/lib/pkgconfig" PKG_CONFIG_PATH= \
-		--disable-shared --enable-static
+		--disable-shared --enable-static --with-fuse
 	grep -q '^#define HAVE_CURL 1' config.h || echo "note: configure did not find libcurl"
 	# libtool passes -static to the compiler only when told -all-static.
 	make -j"$jobs" stasync LDFLAGS="-all-static -Wl,--gc-sections -Wl,-Map,stasync.map"
@@ -526,6 +548,7 @@ size_report() { # MAP NAME-OF-THE-PROGRAM [LIBRARIES]
 		if (f ~ /libcurl\.a/) return "libcurl"
 		if (f ~ /libnghttp2\.a/) return "nghttp2"
 		if (f ~ /libmbed(tls|x509|crypto)\.a/) return "mbedTLS"
+		if (f ~ /libfuse3\.a/) return "fuse3"
 		if (f ~ /musl.*libc\.a|\/crt[1in]\.o|\/crt[1i]\.o|Scrt1\.o/) return "musl"
 		if (f ~ /libgcc/ || f ~ /crtbegin|crtend/) return "libgcc"
 		return self
@@ -564,7 +587,7 @@ size_report() { # MAP NAME-OF-THE-PROGRAM [LIBRARIES]
 if [ "$size_report" = yes ]; then
 	say "what each library adds to stasync-static:"
 	size_report "$tree/stasync.map" stasync \
-		"zstd liblzma zlib libgcrypt libgpg-error libcurl nghttp2 mbedTLS"
+		"zstd liblzma zlib libgcrypt libgpg-error libcurl nghttp2 mbedTLS fuse3"
 	# libcurl and mbedTLS are in the prefix for the HTTP store; until stasync
 	# links them, a small HTTPS client shows what they add.
 	probe=$tree/tests/static/tls-probe.c

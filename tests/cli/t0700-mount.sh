@@ -8,8 +8,8 @@
 # read touches are fetched (nginx's log); a corrupt chunk fails that read
 # with EIO and a message while other files still read; the mount ends
 # cleanly on SIGTERM, SIGINT and fusermount -u, and a mount point left by a
-# killed process is taken over; READY=1 reaches $NOTIFY_SOCKET; a hostile
-# archive mounts without a crash. Only 127.0.0.1 is used.
+# killed process is taken over; READY=1 reaches $NOTIFY_SOCKET; an ordinary
+# user mounts through fusermount3; a hostile archive mounts without a crash. Only 127.0.0.1 is used.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/cli/lib.sh"
 # shellcheck source=httpd.sh
@@ -195,6 +195,58 @@ print(s.recv(100).decode())' "$T/notify.sock" "$T/notify.ready" >notify.out 2>&1
 	wait "$listener"
 	is "$(cat notify.out)" "READY=1" "READY=1 sent to \$NOTIFY_SOCKET"
 	mount_stop "$T/mnt-notify"
+fi
+# ---- an ordinary user, through the host's setuid fusermount3 ------------------------------
+# In a private mount namespace, with a /dev/fuse that everyone may open (as
+# distributions set it up: here it may be root's only), user 65534 mounts the
+# archive onto a directory it owns, reads a file, unmounts with fusermount3 -u.
+# Not where the binary under test runs with no_new_privs (the "old kernel"
+# seccomp filter of make check-static sets it): then fusermount3 is not
+# setuid root for it, as it would be on a real old kernel.
+unpriv() { setpriv --reuid=65534 --regid=65534 --clear-groups env HOME=/ "$@"; }
+if [ -n "${STASYNC_TEST_NO_NEW_PRIVS:-}" ]; then
+	skip "an ordinary user mounts through fusermount3" "the binary under test runs with no_new_privs"
+elif ! command -v setpriv >/dev/null || ! command -v unshare >/dev/null ||
+	! unshare --mount --propagation private true 2>/dev/null; then
+	skip "an ordinary user mounts through fusermount3" "no setpriv, or no unshare --mount"
+elif ! [ -u "$(command -v fusermount3)" ]; then
+	skip "an ordinary user mounts through fusermount3" "fusermount3 is not setuid root"
+elif chmod 711 "$T" && ! unpriv "$STASYNC" --version >/dev/null 2>&1; then
+	skip "an ordinary user mounts through fusermount3" "user 65534 cannot run $STASYNC"
+else
+	mkdir -p user/mp
+	cp tree.catar user/
+	chown -R 65534:65534 user
+	# shellcheck disable=SC2016 # the inner script's own variables
+	unshare --mount --propagation private sh -c '
+		d=$1 bin=$2
+		unpriv() { setpriv --reuid=65534 --regid=65534 --clear-groups env HOME=/ "$@"; }
+		if ! unpriv test -r /dev/fuse -a -w /dev/fuse; then
+			mknod -m 666 "$d/fuse" c 10 229 && mount --bind "$d/fuse" /dev/fuse ||
+				{ echo "cannot give user 65534 a /dev/fuse" >"$d/skip"; exit 0; }
+		fi
+		unpriv "$bin" mount "$d/tree.catar" "$d/mp" >"$d/mount.out" 2>"$d/mount.err" </dev/null &
+		pid=$!
+		i=0
+		while ! mountpoint -q "$d/mp" && [ "$i" -lt 300 ] && kill -0 "$pid" 2>/dev/null; do
+			sleep 0.1
+			i=$((i + 1))
+		done
+		awk -v m="$d/mp" "\$2 == m" /proc/mounts >"$d/mounts"
+		unpriv cat "$d/mp/hello.txt" >"$d/hello.txt" 2>&1
+		unpriv fusermount3 -u "$d/mp" 2>"$d/umount.err" || kill "$pid" 2>/dev/null
+		wait "$pid"
+		echo "$?" >"$d/status"' sh "$T/user" "$STASYNC"
+	if [ -f user/skip ]; then
+		skip "an ordinary user mounts through fusermount3" "$(cat user/skip)"
+	else
+		check "grep -q 'fuse.stasync .*user_id=65534' user/mounts && ! grep -q allow_other user/mounts" \
+			"an ordinary user mounts through fusermount3 (user_id=65534, no allow_other)" ||
+			{ diag_file "mount stderr" user/mount.err; diag_file "/proc/mounts" user/mounts; }
+		same_file user/hello.txt tree/hello.txt "an ordinary user: a file reads"
+		is "$(cat user/status)" 0 "an ordinary user: fusermount3 -u ends it, exit status 0" ||
+			diag_file "fusermount3 -u" user/umount.err
+	fi
 fi
 fails_with "--mkdir=no: a missing mount point is an error" "cannot use as a mount point" \
 	"$STASYNC" mount --mkdir=no tree.catar "$T/missing"
