@@ -925,13 +925,14 @@ int mount_session_start(struct cli *c, struct mount_source *src, const char *fil
 		session_free(ms);
 		return 1;
 	}
-	if (stat(file, &st) == 0)
-		ms->dev = st.st_dev;
 	if (pthread_create(&ms->thread, NULL, session_thread, ms) != 0) {
 		fuse_session_unmount(ms->se);
 		session_free(ms);
 		return cli_error(c, "cannot start a thread");
 	}
+	/* (answered by that thread) */
+	if (stat(file, &st) == 0)
+		ms->dev = st.st_dev;
 	*ret = ms;
 	return 0;
 }
