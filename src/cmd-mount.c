@@ -879,7 +879,6 @@ struct mount_session {
 	struct fuse_args args;
 	struct fuse_session *se;
 	char *mp;
-	dev_t dev;                /* the mount's: its connection in /sys/fs/fuse */
 	pthread_t thread;
 	int loop_r;
 	volatile int done;        /* the loop has ended */
@@ -908,8 +907,6 @@ int mount_session_start(struct cli *c, struct mount_source *src, const char *fil
 			bool pad_to_sector, struct mount_session **ret)
 {
 	struct mount_session *ms = calloc(1, sizeof(*ms));
-	struct stat st;
-
 	*ret = NULL;
 	if (!ms)
 		return cli_error(c, "out of memory");
@@ -930,34 +927,37 @@ int mount_session_start(struct cli *c, struct mount_source *src, const char *fil
 		session_free(ms);
 		return cli_error(c, "cannot start a thread");
 	}
-	/* (answered by that thread) */
-	if (stat(file, &st) == 0)
-		ms->dev = st.st_dev;
 	*ret = ms;
 	return 0;
 }
 
+/* A signal that only interrupts a wait (SIGUSR2): see mount_session_stop(). */
+static void kick_handler(int sig)
+{
+	(void)sig;
+}
+
 int mount_session_stop(struct mount_session *ms)
 {
+	struct sigaction sa = { .sa_handler = kick_handler };
 	int r;
 
 	if (!ms)
 		return 0;
 	/* a lazy unmount: the loop ends once nothing holds the file open */
 	(void)detach_mount(ms->mp);
-	for (int i = 0; i < 200 && !__atomic_load_n(&ms->done, __ATOMIC_ACQUIRE); i++)
+	for (int i = 0; i < 100 && !__atomic_load_n(&ms->done, __ATOMIC_ACQUIRE); i++)
 		usleep(10000);
-	if (!__atomic_load_n(&ms->done, __ATOMIC_ACQUIRE) && ms->dev) {
-		/* something still holds it (a loop device in use): cut the
-		 * connection, its reads then fail */
-		char path[64];
-		int fd;
-
-		snprintf(path, sizeof(path), "/sys/fs/fuse/connections/%u/abort", minor(ms->dev));
-		fd = open(path, O_WRONLY | O_CLOEXEC);
-		if (fd >= 0) {
-			(void)!write(fd, "1", 1);
-			close(fd);
+	if (!__atomic_load_n(&ms->done, __ATOMIC_ACQUIRE)) {
+		/* something still holds it (a loop device in use): end the
+		 * loop as fuse's own signal handler would; the connection is
+		 * cut when we close /dev/fuse, and the file's reads fail */
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGUSR2, &sa, NULL);
+		fuse_session_exit(ms->se);
+		while (!__atomic_load_n(&ms->done, __ATOMIC_ACQUIRE)) {
+			pthread_kill(ms->thread, SIGUSR2);
+			usleep(10000);
 		}
 	}
 	pthread_join(ms->thread, NULL);

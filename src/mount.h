@@ -20,8 +20,8 @@ int mount_session_start(struct cli *c, struct mount_source *src, const char *fil
 			bool pad_to_sector, struct mount_session **ret);
 
 /* mount_session_stop() — unmount (lazily; when something still holds the
- * file after 2 s, its FUSE connection is aborted), wait for the threads and
- * free. Returns 0, or 1 when the session had failed (printed). NULL: 0. */
+ * file after a second, the session is ended all the same and the file's
+ * reads fail from then on), wait for the threads and free. Returns 0, or 1 when the session had failed (printed). NULL: 0. */
 int mount_session_stop(struct mount_session *ms);
 
 #endif
