@@ -27,6 +27,7 @@ if [ "$deps" = yes ]; then
 	# make static: meson and ninja-build (libfuse3 builds with them).
 	# Tests: casync (the reference), zstd and xz (crafted chunks), python3,
 	# nginx and openssl (HTTP(S) stores, served on 127.0.0.1 by the tests),
+	# libnbd-bin (nbdinfo, nbdcopy: NBD clients for mkdev --nbd-socket),
 	# acl and attr (setfacl, setfattr: ACLs and xattrs in the trees tests make),
 	# xfsprogs (a file system that shares blocks, for --reflink).
 	# Benchmarks (bench/): GNU time. Fuzzing (fuzz/): clang and libFuzzer.
@@ -35,7 +36,7 @@ if [ "$deps" = yes ]; then
 		libzstd-dev liblzma-dev zlib1g-dev libgcrypt20-dev libcurl4-openssl-dev \
 		libfuse3-dev fuse3 e2fsprogs \
 		casync zstd xz-utils python3 ca-certificates nginx openssl time \
-		acl attr xfsprogs clang libclang-rt-dev meson ninja-build </dev/null
+		acl attr xfsprogs libnbd-bin clang libclang-rt-dev meson ninja-build </dev/null
 fi
 
 mkdir -p m4

@@ -54,6 +54,7 @@ struct cli {
 	bool recursive;               /* --recursive= (list): default true */
 	bool mkdir;                   /* --mkdir= (mount): default true */
 	size_t mount_cache_bytes;     /* --chunk-cache= (mount): 0 the default */
+	const char *nbd_socket;       /* --nbd-socket= (mkdev) */
 	/* extraction */
 	bool delete_extra, undo_immutable, punch_holes, uid_shift_apply;
 	uid_t uid_shift, uid_range;
@@ -170,6 +171,7 @@ int cmd_make(struct cli *c);
 int cmd_extract(struct cli *c);
 int cmd_digest(struct cli *c);
 int cmd_mount(struct cli *c);
+int cmd_mkdev(struct cli *c);
 int cmd_list(struct cli *c);
 int cmd_mtree(struct cli *c);
 int cmd_stat(struct cli *c);

@@ -30,6 +30,7 @@
 
 #include "cli.h"
 #include "mount-source.h"
+#include "mount.h"
 
 #if HAVE_FUSE
 #define FUSE_USE_VERSION 312   /* fuse_loop_config as 3.12 made it */
@@ -47,7 +48,8 @@ struct node {
 
 struct mount_fs {
 	struct cli *c;
-	struct mount_source src;
+	struct mount_source *src;       /* borrowed */
+	uint64_t blob_size;              /* the blob's size as shown (mkdev: whole sectors) */
 	stasync_catar_tree *tree;        /* NULL: a blob, shown as one file */
 	const char *blob_name;           /* its name, when the root is a directory */
 	bool blob_root_is_file;          /* mounted onto a file: the root is the blob */
@@ -193,10 +195,10 @@ static void blob_stat(const struct mount_fs *fs, fuse_ino_t ino, struct stat *st
 	st->st_nlink = 1;
 	st->st_uid = fs->uid;
 	st->st_gid = fs->gid;
-	st->st_size = (off_t)fs->src.size;
+	st->st_size = (off_t)fs->blob_size;
 	st->st_blksize = 4096;
-	st->st_blocks = (blkcnt_t)((fs->src.size + 511) / 512);
-	st->st_mtim = st->st_atim = st->st_ctim = fs->src.mtime;
+	st->st_blocks = (blkcnt_t)((fs->blob_size + 511) / 512);
+	st->st_mtim = st->st_atim = st->st_ctim = fs->src->mtime;
 }
 
 static void blob_dir_stat(const struct mount_fs *fs, struct stat *st)
@@ -207,7 +209,7 @@ static void blob_dir_stat(const struct mount_fs *fs, struct stat *st)
 	st->st_nlink = 2;
 	st->st_uid = fs->uid;
 	st->st_gid = fs->gid;
-	st->st_mtim = st->st_atim = st->st_ctim = fs->src.mtime;
+	st->st_mtim = st->st_atim = st->st_ctim = fs->src->mtime;
 }
 
 /* A blob under a directory root: the file's inode is 2. */
@@ -370,7 +372,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	if (!fs->tree) {
-		f->size = fs->src.size;
+		f->size = fs->blob_size;
 	} else {
 		r = entry_of(fs, ino, &e, &payload);
 		if (r < 0) {
@@ -413,7 +415,12 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	k = mount_source_pread(&fs->src, buf, size, f->offset + (uint64_t)off, &err);
+	k = mount_source_pread(fs->src, buf, size, f->offset + (uint64_t)off, &err);
+	if (k >= 0 && !fs->tree && (size_t)k < size) {
+		/* past the blob's end, in its last sector: zeros */
+		memset(buf + k, 0, size - (size_t)k);
+		k = (ssize_t)size;
+	}
 	if (k < 0) {
 		report(fs, &err);
 		fuse_reply_err(req, EIO);
@@ -669,7 +676,7 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 	struct statvfs sv = {
 		.f_bsize = 4096,
 		.f_frsize = 4096,
-		.f_blocks = (fsblkcnt_t)((fs->src.size + 4095) / 4096),
+		.f_blocks = (fsblkcnt_t)((fs->src->size + 4095) / 4096),
 		.f_namemax = 255,
 	};
 
@@ -695,17 +702,12 @@ static const struct fuse_lowlevel_ops mount_ops = {
 
 /* ---- mounting ---------------------------------------------------------------------------- */
 
-/* A mount point left by a process that died answers ENOTCONN: detach it, so
- * that this mount can take its place. */
-static void clear_dead_mount(const struct cli *c, const char *mp)
+/* Detach the mount on mp lazily: 0, or -1 when neither umount2() nor
+ * fusermount could. */
+static int detach_mount(const char *mp)
 {
-	struct stat st;
-
-	if (stat(mp, &st) == 0 || errno != ENOTCONN)
-		return;
-	cli_info(c, "%s: a dead mount is left there; detaching it", mp);
 	if (umount2(mp, MNT_DETACH) == 0)
-		return;
+		return 0;
 	for (const char *const *p = (const char *const[]){ "fusermount3", "fusermount", NULL }; *p; p++) {
 		pid_t pid = fork();
 		int status;
@@ -716,8 +718,21 @@ static void clear_dead_mount(const struct cli *c, const char *mp)
 		}
 		if (pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
 		    WEXITSTATUS(status) == 0)
-			return;
+			return 0;
 	}
+	return -1;
+}
+
+/* A mount point left by a process that died answers ENOTCONN: detach it, so
+ * that this mount can take its place. */
+static void clear_dead_mount(const struct cli *c, const char *mp)
+{
+	struct stat st;
+
+	if (stat(mp, &st) == 0 || errno != ENOTCONN)
+		return;
+	cli_info(c, "%s: a dead mount is left there; detaching it", mp);
+	(void)detach_mount(mp);
 }
 
 /* A name for the blob's file: the index's name without .caibx. */
@@ -739,34 +754,119 @@ static char *blob_file_name(const char *path)
 	return r;
 }
 
-int cmd_mount(struct cli *c)
+static int fs_init(struct mount_fs *fs, struct cli *c, struct mount_source *src)
 {
-	const char *input = c->argc > 1 ? cli_strip_file_url(c->argv[0]) : NULL;
-	const char *mp = c->argv[c->argc - 1];
-	struct mount_fs fs = { .c = c, .uid = getuid(), .gid = getgid() };
-	stasync_error err = { 0, "" };
-	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
-	struct fuse_session *se = NULL;
-	struct fuse_loop_config *lc = NULL;
-	char *blob_name = NULL;
-	struct stat st;
-	int r = 1;
-
-	if (c->argc < 1 || c->argc > 2)
-		return cli_error(c, "mount takes an archive, archive index or blob index, and a mount point");
 #ifdef M_ARENA_MAX
 	/* glibc gives each of the FUSE threads an arena of its own, where the
 	 * decoders' buffers come and go: two hold them all, with half the
 	 * peak memory */
 	mallopt(M_ARENA_MAX, 2);
 #endif
-	pthread_mutex_init(&fs.lock, NULL);
-	fs.n_buckets = 1024;
-	fs.buckets = calloc(fs.n_buckets, sizeof(*fs.buckets));
-	if (!fs.buckets) {
+	memset(fs, 0, sizeof(*fs));
+	fs->c = c;
+	fs->src = src;
+	fs->uid = getuid();
+	fs->gid = getgid();
+	pthread_mutex_init(&fs->lock, NULL);
+	fs->n_buckets = 1024;
+	fs->buckets = calloc(fs->n_buckets, sizeof(*fs->buckets));
+	return fs->buckets ? 0 : cli_error(c, "out of memory");
+}
+
+static void fs_free(struct mount_fs *fs)
+{
+	stasync_catar_tree_free(fs->tree);
+	fs->tree = NULL;
+	for (size_t i = 0; fs->buckets && i < fs->n_buckets; i++)
+		for (struct node *p = fs->buckets[i], *next; p; p = next) {
+			next = p->next;
+			free(p);
+		}
+	free(fs->buckets);
+	fs->buckets = NULL;
+	pthread_mutex_destroy(&fs->lock);
+}
+
+/* A FUSE session of fs mounted on mp, with fuse's signal handlers first
+ * when `signals`; NULL after printing why not (nothing left to undo). */
+static struct fuse_session *session_mount(struct mount_fs *fs, const char *mp, bool signals,
+					  struct fuse_args *args)
+{
+	struct cli *c = fs->c;
+	struct fuse_session *se;
+
+	if (fuse_opt_add_arg(args, c->program) < 0 ||
+	    fuse_opt_add_arg(args, "-o") < 0 ||
+	    fuse_opt_add_arg(args, getuid() == 0 ?
+			     "ro,default_permissions,allow_other,fsname=stasync,subtype=stasync" :
+			     "ro,default_permissions,fsname=stasync,subtype=stasync") < 0) {
 		cli_error(c, "out of memory");
-		goto out;
+		return NULL;
 	}
+	se = fuse_session_new(args, &mount_ops, sizeof(mount_ops), fs);
+	if (!se) {
+		cli_error(c, "%s: cannot set up the FUSE session", mp);
+		return NULL;
+	}
+	if (signals && fuse_set_signal_handlers(se) != 0) {
+		cli_error(c, "cannot set up signal handlers");
+		fuse_session_destroy(se);
+		return NULL;
+	}
+	if (access("/dev/fuse", R_OK | W_OK) < 0 && getuid() == 0) {
+		cli_error(c, "%s: cannot mount: /dev/fuse: %s (is the fuse module loaded?)", mp,
+			  strerror(errno));
+		goto fail;
+	}
+	if (fuse_session_mount(se, mp) != 0) {
+		cli_error(c, "%s: cannot mount%s", mp, getuid() == 0 ? "" :
+			  " (an ordinary user needs fusermount3 or fusermount, and /dev/fuse)");
+		goto fail;
+	}
+	cli_info(c, "Mounted %s on %s", fs->src->name, mp);
+	return se;
+fail:
+	if (signals)
+		fuse_remove_signal_handlers(se);
+	fuse_session_destroy(se);
+	return NULL;
+}
+
+/* Serve requests until a signal or an unmount ends the session: 0 or 1. */
+static int session_loop(struct cli *c, struct fuse_session *se, const char *mp)
+{
+	struct fuse_loop_config *lc = fuse_loop_cfg_create();
+	int r;
+
+	if (!lc)
+		return cli_error(c, "out of memory");
+	fuse_loop_cfg_set_clone_fd(lc, 0);
+	fuse_loop_cfg_set_max_threads(lc, 8);
+	r = fuse_session_loop_mt(se, lc);
+	fuse_loop_cfg_destroy(lc);
+	/* a signal ends the loop with 0, and so does an unmount */
+	return r < 0 ? cli_error(c, "%s: the FUSE session failed: %s", mp, strerror(-r)) : 0;
+}
+
+int cmd_mount(struct cli *c)
+{
+	const char *input = c->argc > 1 ? cli_strip_file_url(c->argv[0]) : NULL;
+	const char *mp = c->argv[c->argc - 1];
+	struct mount_source src;
+	struct mount_fs fs;
+	stasync_error err = { 0, "" };
+	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+	struct fuse_session *se = NULL;
+	char *blob_name = NULL;
+	struct stat st;
+	int r = 1;
+
+	if (c->argc < 1 || c->argc > 2)
+		return cli_error(c, "mount takes an archive, archive index or blob index, and a mount point");
+	memset(&src, 0, sizeof(src));
+	src.fd = -1;
+	if (fs_init(&fs, c, &src))
+		goto out;
 	clear_dead_mount(c, mp);
 	if (stat(mp, &st) < 0) {
 		if (errno != ENOENT || !c->mkdir) {
@@ -778,9 +878,10 @@ int cmd_mount(struct cli *c)
 			goto out;
 		}
 	}
-	if (mount_source_open(c, input, &fs.src))
+	if (mount_source_open(c, input, &src))
 		goto out;
-	if (fs.src.what == WHAT_BLOB_INDEX) {
+	fs.blob_size = src.size;
+	if (src.what == WHAT_BLOB_INDEX) {
 		fs.blob_root_is_file = S_ISREG(st.st_mode);
 		if (!fs.blob_root_is_file && !S_ISDIR(st.st_mode)) {
 			cli_error(c, "%s: not a directory or a file", mp);
@@ -799,8 +900,8 @@ int cmd_mount(struct cli *c)
 			cli_error(c, "%s: not a directory", mp);
 			goto out;
 		}
-		if (stasync_catar_tree_new(mount_source_pread_fn(&fs.src), &fs.src, fs.src.size,
-					   fs.src.name, &fs.tree, &err) < 0 ||
+		if (stasync_catar_tree_new(mount_source_pread_fn(&src), &src, src.size,
+					   src.name, &fs.tree, &err) < 0 ||
 		    stasync_catar_tree_root(fs.tree, &root, &err) < 0) {
 			cli_fail(c, &err);
 			goto out;
@@ -811,72 +912,121 @@ int cmd_mount(struct cli *c)
 		}
 	}
 
-	if (fuse_opt_add_arg(&args, c->program) < 0 ||
-	    fuse_opt_add_arg(&args, "-o") < 0 ||
-	    fuse_opt_add_arg(&args, getuid() == 0 ?
-			     "ro,default_permissions,allow_other,fsname=stasync,subtype=stasync" :
-			     "ro,default_permissions,fsname=stasync,subtype=stasync") < 0) {
-		cli_error(c, "out of memory");
+	se = session_mount(&fs, mp, true, &args);
+	if (!se)
 		goto out;
-	}
-	se = fuse_session_new(&args, &mount_ops, sizeof(mount_ops), &fs);
-	if (!se) {
-		cli_error(c, "%s: cannot set up the FUSE session", mp);
-		goto out;
-	}
-	if (fuse_set_signal_handlers(se) != 0) {
-		cli_error(c, "cannot set up signal handlers");
-		goto out;
-	}
-	if (access("/dev/fuse", R_OK | W_OK) < 0 && getuid() == 0) {
-		cli_error(c, "%s: cannot mount: /dev/fuse: %s (is the fuse module loaded?)", mp,
-			  strerror(errno));
-		goto out_signals;
-	}
-	if (fuse_session_mount(se, mp) != 0) {
-		cli_error(c, "%s: cannot mount%s", mp, getuid() == 0 ? "" :
-			  " (an ordinary user needs fusermount3 or fusermount, and /dev/fuse)");
-		goto out_signals;
-	}
-	cli_info(c, "Mounted %s on %s", fs.src.name, mp);
 	cli_notify_ready();
-	lc = fuse_loop_cfg_create();
-	if (!lc) {
-		cli_error(c, "out of memory");
-		goto out_unmount;
-	}
-	fuse_loop_cfg_set_clone_fd(lc, 0);
-	fuse_loop_cfg_set_max_threads(lc, 8);
-	r = fuse_session_loop_mt(se, lc);
-	/* a signal ends the loop with 0, and so does an unmount */
-	r = r < 0 ? cli_error(c, "%s: the FUSE session failed: %s", mp, strerror(-r)) : 0;
-	fuse_loop_cfg_destroy(lc);
-	if (fs.src.view) {
+	r = session_loop(c, se, mp);
+	if (src.view) {
 		stasync_index_view_stats vs;
 
-		stasync_index_view_stats_get(fs.src.view, &vs);
+		stasync_index_view_stats_get(src.view, &vs);
 		cli_info(c, "Chunks: %" PRIu64 " fetched when read, %" PRIu64 " ahead, %" PRIu64
 			 " read again from memory, %" PRIu64 " failed", vs.fetched, vs.prefetched,
 			 vs.cache_hits, vs.failed);
 	}
-out_unmount:
 	fuse_session_unmount(se);
-out_signals:
 	fuse_remove_signal_handlers(se);
+	fuse_session_destroy(se);
 out:
-	if (se)
-		fuse_session_destroy(se);
 	fuse_opt_free_args(&args);
-	stasync_catar_tree_free(fs.tree);
-	mount_source_close(&fs.src);
-	for (size_t i = 0; fs.buckets && i < fs.n_buckets; i++)
-		for (struct node *p = fs.buckets[i], *next; p; p = next) {
-			next = p->next;
-			free(p);
-		}
-	free(fs.buckets);
+	fs_free(&fs);
+	mount_source_close(&src);
 	free(blob_name);
-	pthread_mutex_destroy(&fs.lock);
+	return r;
+}
+
+/* ---- a blob served from threads of its own (mkdev) ---------------------------------------- */
+struct mount_session {
+	struct mount_fs fs;
+	struct fuse_args args;
+	struct fuse_session *se;
+	char *mp;
+	pthread_t thread;
+	int loop_r;
+	volatile int done;        /* the loop has ended */
+};
+
+static void *session_thread(void *p)
+{
+	struct mount_session *ms = p;
+
+	ms->loop_r = session_loop(ms->fs.c, ms->se, ms->mp);
+	__atomic_store_n(&ms->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static void session_free(struct mount_session *ms)
+{
+	if (ms->se)
+		fuse_session_destroy(ms->se);
+	fuse_opt_free_args(&ms->args);
+	fs_free(&ms->fs);
+	free(ms->mp);
+	free(ms);
+}
+
+int mount_session_start(struct cli *c, struct mount_source *src, const char *file,
+			bool pad_to_sector, struct mount_session **ret)
+{
+	struct mount_session *ms = calloc(1, sizeof(*ms));
+	*ret = NULL;
+	if (!ms)
+		return cli_error(c, "out of memory");
+	ms->args = (struct fuse_args)FUSE_ARGS_INIT(0, NULL);
+	if (fs_init(&ms->fs, c, src) || !(ms->mp = strdup(file))) {
+		session_free(ms);
+		return cli_error(c, "out of memory");
+	}
+	ms->fs.blob_root_is_file = true;
+	ms->fs.blob_size = pad_to_sector ? (src->size + 511) & ~(uint64_t)511 : src->size;
+	ms->se = session_mount(&ms->fs, file, false, &ms->args);
+	if (!ms->se) {
+		session_free(ms);
+		return 1;
+	}
+	if (pthread_create(&ms->thread, NULL, session_thread, ms) != 0) {
+		fuse_session_unmount(ms->se);
+		session_free(ms);
+		return cli_error(c, "cannot start a thread");
+	}
+	*ret = ms;
+	return 0;
+}
+
+/* A signal that only interrupts a wait (SIGUSR2): see mount_session_stop(). */
+static void kick_handler(int sig)
+{
+	(void)sig;
+}
+
+int mount_session_stop(struct mount_session *ms)
+{
+	struct sigaction sa = { .sa_handler = kick_handler };
+	int r;
+
+	if (!ms)
+		return 0;
+	/* a lazy unmount: the loop ends once nothing holds the file open */
+	(void)detach_mount(ms->mp);
+	for (int i = 0; i < 100 && !__atomic_load_n(&ms->done, __ATOMIC_ACQUIRE); i++)
+		usleep(10000);
+	if (!__atomic_load_n(&ms->done, __ATOMIC_ACQUIRE)) {
+		/* something still holds it (a loop device in use): end the
+		 * loop as fuse's own signal handler would; the connection is
+		 * cut when we close /dev/fuse, and the file's reads fail */
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGUSR2, &sa, NULL);
+		fuse_session_exit(ms->se);
+		while (!__atomic_load_n(&ms->done, __ATOMIC_ACQUIRE)) {
+			pthread_kill(ms->thread, SIGUSR2);
+			usleep(10000);
+		}
+	}
+	pthread_join(ms->thread, NULL);
+	fuse_session_unmount(ms->se);
+	r = ms->loop_r;
+	session_free(ms);
 	return r;
 }
 
@@ -885,6 +1035,19 @@ out:
 int cmd_mount(struct cli *c)
 {
 	return cli_error(c, "mount: this stasync was built without FUSE (libfuse3)");
+}
+
+int mount_session_start(struct cli *c, struct mount_source *src, const char *file,
+			bool pad_to_sector, struct mount_session **ret)
+{
+	*ret = NULL;
+	return cli_error(c, "%s: cannot mount %s: this stasync was built without FUSE (libfuse3)",
+			 file, src->name);
+}
+
+int mount_session_stop(struct mount_session *ms)
+{
+	return 0;
 }
 
 #endif

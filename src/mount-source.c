@@ -65,6 +65,18 @@ static enum what source_what(const struct cli *c, const char *path)
 
 int mount_source_open(struct cli *c, const char *path, struct mount_source *s)
 {
+	enum what what = source_what(c, path);
+
+	memset(s, 0, sizeof(*s));
+	s->fd = -1;
+	if (what != WHAT_ARCHIVE && what != WHAT_ARCHIVE_INDEX && what != WHAT_BLOB_INDEX)
+		return cli_error(c, "mount takes a .catar, a .caidx or a .caibx, not --what=%s",
+				 cli_what_name(what));
+	return mount_source_open_as(c, path, what, s);
+}
+
+int mount_source_open_as(struct cli *c, const char *path, enum what what, struct mount_source *s)
+{
 	stasync_index_view_options vo = { 0 };
 	stasync_error err = { 0, "" };
 	struct stat st;
@@ -72,15 +84,14 @@ int mount_source_open(struct cli *c, const char *path, struct mount_source *s)
 
 	memset(s, 0, sizeof(*s));
 	s->fd = -1;
-	s->what = source_what(c, path);
+	s->what = what;
 	s->name = path && strcmp(path, "-") ? path : "standard input";
-	if (s->what != WHAT_ARCHIVE && s->what != WHAT_ARCHIVE_INDEX && s->what != WHAT_BLOB_INDEX)
-		return cli_error(c, "mount takes a .catar, a .caidx or a .caibx, not --what=%s",
-				 cli_what_name(s->what));
 
-	if (s->what == WHAT_ARCHIVE) {
+	if (s->what == WHAT_ARCHIVE || s->what == WHAT_BLOB) {
 		if (path && stasync_is_http_url(path))
-			return cli_url_error(c, path, "a .catar is read at random by mount: give a local file, or an index (.caidx) and its store");
+			return cli_url_error(c, path, s->what == WHAT_BLOB ?
+					     "a blob is read at random: give a local file, or an index (.caibx) and its store" :
+					     "a .catar is read at random by mount: give a local file, or an index (.caidx) and its store");
 		if (path && stasync_is_ssh_remote(path)) {
 			/* over ssh: the whole .catar into a temporary file */
 			s->url_name = strdup(path);
@@ -96,7 +107,7 @@ int mount_source_open(struct cli *c, const char *path, struct mount_source *s)
 		if (s->fd < 0 || fstat(s->fd, &st) < 0)
 			return cli_error(c, "%s: cannot open: %s", s->name, strerror(errno));
 		if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
-			return cli_error(c, "%s: not a file: mount reads a .catar at random", s->name);
+			return cli_error(c, "%s: not a file: it is read at random", s->name);
 		s->size = (uint64_t)st.st_size;
 		if (S_ISBLK(st.st_mode)) {
 			off_t end = lseek(s->fd, 0, SEEK_END);

@@ -12,7 +12,7 @@
 #define MOUNT_CHUNK_CACHE_DEFAULT ((size_t)16 << 20)
 
 struct mount_source {
-	enum what what;               /* WHAT_ARCHIVE, _ARCHIVE_INDEX or _BLOB_INDEX */
+	enum what what;               /* WHAT_ARCHIVE, _ARCHIVE_INDEX, _BLOB_INDEX or _BLOB */
 	const char *name;             /* for messages */
 	char *url_name;               /* owned: an index URL or ssh locator */
 	int fd;                       /* a .catar */
@@ -29,6 +29,9 @@ struct mount_source {
  * file) as --what or its suffix says. Prints and returns 1 on failure;
  * mount_source_close() then frees what was opened. */
 int mount_source_open(struct cli *c, const char *path, struct mount_source *s);
+/* mount_source_open_as() — the same for a kind the caller chose: also
+ * WHAT_BLOB, a plain file read as it is. */
+int mount_source_open_as(struct cli *c, const char *path, enum what what, struct mount_source *s);
 void mount_source_close(struct mount_source *s);
 
 /* Read at an offset: fewer bytes only at the end. Thread-safe. */

@@ -25,6 +25,7 @@ enum {
 	H_INFO = 1 << 9,
 	H_PROGRESS = 1 << 10,
 	H_MOUNT = 1 << 11,
+	H_MKDEV = 1 << 12,
 };
 
 struct verb {
@@ -69,8 +70,9 @@ static const struct verb verbs[] = {
 	{ "mount", cmd_mount, "mount [ARCHIVE|ARCHIVE_INDEX|BLOB_INDEX] MOUNTPOINT",
 	  "Show an archive's tree, or a blob as one file, as a read-only file system.",
 	  H_GENERAL | H_STORES | H_MOUNT | H_REMOTE },
-	/* casync's other verb: accepted, not there yet. */
-	{ "mkdev", NULL, NULL, NULL, 0 },
+	{ "mkdev", cmd_mkdev, "mkdev [BLOB|BLOB_INDEX] [NODE]",
+	  "Attach a blob as a read-only block device (NBD, else a loop device on FUSE).",
+	  H_GENERAL | H_STORES | H_MKDEV | H_REMOTE },
 };
 
 static const struct {
@@ -153,6 +155,11 @@ static const struct {
 	  "     --mkdir=BOOL           Create the mount point when missing (default yes)\n"
 	  "     --chunk-cache=SIZE     Decoded chunks kept in memory, K/M/G suffixes\n"
 	  "                            allowed (default 16M)\n" },
+	{ H_MKDEV, "mkdev",
+	  "     --chunk-cache=SIZE     Decoded chunks kept in memory, K/M/G suffixes\n"
+	  "                            allowed (default 16M)\n"
+	  "     --nbd-socket=PATH      No device: serve the blob to NBD clients on the\n"
+	  "                            unix socket PATH (nbdinfo, nbdcopy, qemu)\n" },
 	{ H_GC, "gc",
 	  "  -n --dry-run              Only say what would be removed\n" },
 	{ H_VERIFY, "verify",
@@ -220,6 +227,7 @@ enum {
 	ARG_HARDLINK,
 	ARG_MKDIR,
 	ARG_CHUNK_CACHE,
+	ARG_NBD_SOCKET,
 };
 
 static int parse_what(struct cli *c, const char *v)
@@ -405,6 +413,7 @@ static int parse_options(struct cli *c, int argc, char **argv)
 		{ "recursive", required_argument, NULL, ARG_RECURSIVE },
 		{ "mkdir", required_argument, NULL, ARG_MKDIR },
 		{ "chunk-cache", required_argument, NULL, ARG_CHUNK_CACHE },
+		{ "nbd-socket", required_argument, NULL, ARG_NBD_SOCKET },
 		{ "uid-shift", required_argument, NULL, ARG_UID_SHIFT },
 		{ "uid-range", required_argument, NULL, ARG_UID_RANGE },
 		{ "cacert", required_argument, NULL, ARG_CACERT },
@@ -594,6 +603,9 @@ static int parse_options(struct cli *c, int argc, char **argv)
 		case ARG_CHUNK_CACHE:
 			if (parse_bytes(c, "chunk-cache", optarg, &c->mount_cache_bytes))
 				return 1;
+			break;
+		case ARG_NBD_SOCKET:
+			c->nbd_socket = optarg;
 			break;
 		case ARG_MKDIR:
 			if (parse_bool(c, "mkdir", optarg, &c->mkdir))
