@@ -303,4 +303,29 @@ run timeout 20 "$STASYNC" mount cut.catar "$T/mnt-cut"
 check "[ $rc -eq 1 ] && grep -q cut.catar '$T/err'" "a truncated archive: refused naming it" || show_run
 check "! mountpoint -q '$T/mnt-cut'" "a truncated archive: nothing mounted"
 
+# Damaged archives: 8 bytes overwritten at spread-out offsets (records,
+# names, payloads, GOODBYE tables). Each is refused at once, or mounts and
+# every read of it succeeds or fails cleanly: the process neither crashes
+# nor hangs, and it unmounts with exit status 0.
+size=$(file_size tree.catar)
+crashed= hung= refused=0 served=0
+for k in 1 2 3 4 5 6 7 8 9 10 11 12; do
+	cp tree.catar bad-$k.catar
+	printf '\377\376\375\374\373\372\371\370' | patch_bytes bad-$k.catar $((size * k / 13))
+	if mount_start "bad-$k" "$T/mnt-bad-$k" bad-$k.catar 2>/dev/null; then
+		served=$((served + 1))
+		timeout 30 sh -c 'find "$1" -type f -exec cat {} + >/dev/null 2>&1; ls -lR "$1" >/dev/null 2>&1' sh \
+			"$T/mnt-bad-$k"
+		[ $? -eq 124 ] && hung="$hung $k"
+		kill -0 "$MOUNT_PID" 2>/dev/null || crashed="$crashed $k"
+		mount_stop "$T/mnt-bad-$k" || crashed="$crashed $k"
+	else
+		refused=$((refused + 1))
+		wait "$MOUNT_PID" 2>/dev/null
+		[ $? -le 1 ] || crashed="$crashed $k"
+	fi
+done
+is "${crashed:-none}" none "damaged archives: no mount process crashed ($served served, $refused refused)"
+is "${hung:-none}" none "damaged archives: no read hung"
+
 done_testing
