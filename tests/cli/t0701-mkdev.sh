@@ -186,7 +186,7 @@ elif mkdev_start ext4 --store=store.castr ext4.caibx "$T/node"; then
 	# stopped while mounted: the device goes once unmounted
 	mount -o ro "$T/node" ext4-mnt 2>/dev/null
 	mkdev_stop TERM
-	is "$?" 0 "SIGTERM while the device is mounted: exit status 0"
+	is "$?" 0 "SIGTERM while the device is mounted: exit status 0" || diag_file stderr "$T/ext4.err"
 	check "grep -q 'still in use' '$T/ext4.err'" "SIGTERM while mounted: it says the device detaches when unmounted" ||
 		diag_file stderr "$T/ext4.err"
 	umount ext4-mnt 2>/dev/null
