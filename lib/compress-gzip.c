@@ -69,6 +69,18 @@ int sta_gzip_compress(stasync_codec *c, const void *data, size_t n, size_t *ret_
 	return 0;
 }
 
+/* The decoder, made on first use, reset for each chunk after. */
+static int gzip_dec_start(struct sta_gzip *g)
+{
+	int zr;
+
+	if (g->dec_ready)
+		return inflateReset(&g->dec);
+	zr = inflateInit2(&g->dec, GZIP_WINDOW_BITS);
+	g->dec_ready = zr == Z_OK;
+	return zr;
+}
+
 static int gzip_fail(stasync_error *err, int zr, const z_stream *z, const char *what)
 {
 	if (zr == Z_MEM_ERROR)
@@ -90,13 +102,10 @@ int sta_gzip_inflate(stasync_codec *c, const void *data, size_t n, void *out, si
 		return sta_error(err, -ENOMEM, "%s: out of memory", what);
 	if (n > UINT_MAX || size > UINT_MAX)
 		return sta_error(err, -EBADMSG, "%s: too large for a gzip chunk", what);
-	if (!g->dec_ready) {
-		zr = inflateInit2(&g->dec, GZIP_WINDOW_BITS);
-		if (zr != Z_OK)
-			return gzip_fail(err, zr, &g->dec, what);
-		g->dec_ready = true;
-	} else if (inflateReset(&g->dec) != Z_OK)
-		return sta_error(err, -EIO, "%s: gzip decoder could not restart", what);
+	zr = gzip_dec_start(g);
+	if (zr != Z_OK)
+		return zr == Z_MEM_ERROR ? gzip_fail(err, zr, &g->dec, what)
+					 : sta_error(err, -EIO, "%s: gzip decoder could not start", what);
 	g->dec.next_in = (Bytef *)data;
 	g->dec.avail_in = (uInt)n;
 	g->dec.next_out = out;
@@ -110,24 +119,15 @@ int sta_gzip_inflate(stasync_codec *c, const void *data, size_t n, void *out, si
 		if (g->dec.avail_out == 0) {
 			/* Output full: one more byte would be past the size. */
 			if (g->dec.next_out == &probe + 1)
-				return sta_error(err, -EBADMSG,
-						 "%s: inflates past the %zu bytes the index declares",
-						 what, size);
+				return sta_inflate_past(what, size, err);
 			g->dec.next_out = &probe;
 			g->dec.avail_out = 1;
 		} else if (g->dec.avail_in == 0)
 			return sta_error(err, -EBADMSG, "%s: truncated gzip data", what);
 	}
 	/* One member only: a second one, or anything else, is refused. */
-	if (g->dec.avail_in > 0)
-		return sta_error(err, -EBADMSG, "%s: data after the end of its gzip stream", what);
-	if (g->dec.next_out == &probe + 1)
-		return sta_error(err, -EBADMSG, "%s: inflates past the %zu bytes the index declares",
-				 what, size);
-	if (g->dec.next_out != &probe && g->dec.avail_out != 0)
-		return sta_error(err, -EBADMSG, "%s: holds %zu bytes, the index declares %zu", what,
-				 size - g->dec.avail_out, size);
-	return 0;
+	return sta_inflate_ended(what, "gzip", g->dec.avail_in, g->dec.next_out == &probe + 1,
+				 g->dec.next_out == &probe ? size : size - g->dec.avail_out, size, err);
 }
 
 size_t sta_gzip_count(stasync_codec *c, const void *data, size_t n, size_t limit)
@@ -138,11 +138,7 @@ size_t sta_gzip_count(stasync_codec *c, const void *data, size_t n, size_t limit
 
 	if (!g || n > UINT_MAX)
 		return 0;
-	if (!g->dec_ready) {
-		if (inflateInit2(&g->dec, GZIP_WINDOW_BITS) != Z_OK)
-			return 0;
-		g->dec_ready = true;
-	} else if (inflateReset(&g->dec) != Z_OK)
+	if (gzip_dec_start(g) != Z_OK)
 		return 0;
 	g->dec.next_in = (Bytef *)data;
 	g->dec.avail_in = (uInt)n;

@@ -116,22 +116,13 @@ int sta_xz_inflate(stasync_codec *c, const void *data, size_t n, void *out, size
 		if (x->dec.avail_out == 0) {
 			/* Output full: one more byte would be past the size. */
 			if (x->dec.next_out == &probe + 1)
-				return sta_error(err, -EBADMSG,
-						 "%s: inflates past the %zu bytes the index declares",
-						 what, size);
+				return sta_inflate_past(what, size, err);
 			x->dec.next_out = &probe;
 			x->dec.avail_out = 1;
 		}
 	}
-	if (x->dec.avail_in > 0)
-		return sta_error(err, -EBADMSG, "%s: data after the end of its xz stream", what);
-	if (x->dec.next_out == &probe + 1)
-		return sta_error(err, -EBADMSG, "%s: inflates past the %zu bytes the index declares",
-				 what, size);
-	if (x->dec.next_out != &probe && x->dec.avail_out != 0)
-		return sta_error(err, -EBADMSG, "%s: holds %zu bytes, the index declares %zu", what,
-				 size - x->dec.avail_out, size);
-	return 0;
+	return sta_inflate_ended(what, "xz", x->dec.avail_in, x->dec.next_out == &probe + 1,
+				 x->dec.next_out == &probe ? size : size - x->dec.avail_out, size, err);
 }
 
 size_t sta_xz_count(stasync_codec *c, const void *data, size_t n, size_t limit)

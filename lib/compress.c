@@ -115,6 +115,25 @@ int sta_chunk_compress(stasync_codec *c, stasync_compression k, const void *data
 	return r;
 }
 
+int sta_inflate_past(const char *what, size_t size, stasync_error *err)
+{
+	return sta_error(err, -EBADMSG, "%s: inflates past the %zu bytes the index declares", what,
+			 size);
+}
+
+int sta_inflate_ended(const char *what, const char *kind, size_t left, bool past, size_t filled,
+		      size_t size, stasync_error *err)
+{
+	if (left > 0)
+		return sta_error(err, -EBADMSG, "%s: data after the end of its %s stream", what, kind);
+	if (past)
+		return sta_inflate_past(what, size, err);
+	if (filled != size)
+		return sta_error(err, -EBADMSG, "%s: holds %zu bytes, the index declares %zu", what,
+				 filled, size);
+	return 0;
+}
+
 static int window_log_for(size_t size)
 {
 	int log = 23;
@@ -153,9 +172,7 @@ static int zstd_inflate(stasync_codec *c, const void *data, size_t n, void *out,
 				return sta_error(err, -EBADMSG, "%s: corrupt zstd data: %s", what,
 						 ZSTD_getErrorName(k));
 			if (extra.pos > 0)
-				return sta_error(err, -EBADMSG,
-						 "%s: inflates past the %zu bytes the index declares",
-						 what, size);
+				return sta_inflate_past(what, size, err);
 			if (k == 0 && in.pos == in.size)
 				break;
 			if (in.pos == in.size)

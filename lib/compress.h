@@ -7,6 +7,14 @@
 
 #include "store.h"
 
+/* What a bounded inflate says when one byte more than `size` came out. */
+int sta_inflate_past(const char *what, size_t size, stasync_error *err);
+/* The verdict once its stream ended: `left` input bytes after the stream
+ * (refused), a byte past `size` (refused), or `filled` of `size` bytes
+ * written (all of them, or refused). kind: "xz", "gzip" for messages. */
+int sta_inflate_ended(const char *what, const char *kind, size_t left, bool past, size_t filled,
+		      size_t size, stasync_error *err);
+
 int sta_xz_compress(stasync_codec *c, const void *data, size_t n, size_t *ret_size,
 		    stasync_error *err);
 int sta_xz_inflate(stasync_codec *c, const void *data, size_t n, void *out, size_t size,
