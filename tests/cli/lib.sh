@@ -308,6 +308,30 @@ limited() {
 	fi
 }
 
+# notify_listen: listen on $T/notify.sock as a service manager would (sd_notify's
+# $NOTIFY_SOCKET) for one message; returns once the socket is bound. Then run
+# the command with NOTIFY_SOCKET=$T/notify.sock, and notify_got puts what came
+# in $NOTIFY_MSG (waiting 20 s at most; not in a subshell, which cannot wait).
+notify_listen() {
+	rm -f "$T/notify.ready" "$T/notify.out"
+	# shellcheck disable=SC2016
+	"${PYTHON3:-python3}" -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+s.settimeout(20)
+open(sys.argv[2], "w").close()
+print(s.recv(100).decode())' "$T/notify.sock" "$T/notify.ready" >"$T/notify.out" 2>&1 &
+	NOTIFY_LISTENER=$!
+	at_exit "kill $NOTIFY_LISTENER 2>/dev/null"
+	_n=0
+	while [ ! -e "$T/notify.ready" ] && [ "$_n" -lt 50 ]; do sleep 0.1; _n=$((_n + 1)); done
+}
+notify_got() {
+	wait "$NOTIFY_LISTENER"
+	NOTIFY_MSG=$(cat "$T/notify.out")
+}
+
 # ---- per-test temp dir -------------------------------------------------------------
 # The EXIT trap is lib.sh's: a test does not set its own (that would drop
 # what others registered, a web server's stop, say) but registers with

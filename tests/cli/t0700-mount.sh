@@ -180,20 +180,10 @@ else
 	not_ok "the next mount on a dead mount point works"
 fi
 if have_python3; then
-	# shellcheck disable=SC2016
-	"$PYTHON3" -c '
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(sys.argv[1])
-s.settimeout(20)
-open(sys.argv[2], "w").close()
-print(s.recv(100).decode())' "$T/notify.sock" "$T/notify.ready" >notify.out 2>&1 &
-	listener=$!
-	_i=0
-	while [ ! -e notify.ready ] && [ "$_i" -lt 50 ]; do sleep 0.1; _i=$((_i + 1)); done
+	notify_listen
 	NOTIFY_SOCKET=$T/notify.sock mount_start notify "$T/mnt-notify" tree.catar
-	wait "$listener"
-	is "$(cat notify.out)" "READY=1" "READY=1 sent to \$NOTIFY_SOCKET"
+	notify_got
+	is "$NOTIFY_MSG" "READY=1" "READY=1 sent to \$NOTIFY_SOCKET"
 	mount_stop "$T/mnt-notify"
 fi
 # ---- an ordinary user, through the host's setuid fusermount3 ------------------------------

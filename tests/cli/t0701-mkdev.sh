@@ -196,21 +196,10 @@ elif mkdev_start ext4 --store=store.castr ext4.caibx "$T/node"; then
 fi
 
 if [ -n "$PYTHON3" ]; then
-	# shellcheck disable=SC2016
-	"$PYTHON3" -c '
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(sys.argv[1])
-s.settimeout(20)
-open(sys.argv[2], "w").close()
-print(s.recv(100).decode())' "$T/notify.sock" "$T/notify.ready" >notify.out 2>&1 &
-	listener=$!
-	at_exit "kill $listener 2>/dev/null"
-	_i=0
-	while [ ! -e notify.ready ] && [ "$_i" -lt 50 ]; do sleep 0.1; _i=$((_i + 1)); done
+	notify_listen
 	NOTIFY_SOCKET=$T/notify.sock mkdev_start ready --store=store.castr rand.caibx
-	wait "$listener"
-	is "$(cat notify.out)" "READY=1" "READY=1 sent to \$NOTIFY_SOCKET"
+	notify_got
+	is "$NOTIFY_MSG" "READY=1" "READY=1 sent to \$NOTIFY_SOCKET"
 	mkdev_stop HUP
 	is "$?" 0 "SIGHUP: exit status 0"
 	check nothing_left "SIGHUP: nothing left"
