@@ -37,6 +37,7 @@
 #define STA_LOOP_SET_FD         0x4C00
 #define STA_LOOP_CLR_FD         0x4C01
 #define STA_LOOP_SET_STATUS64   0x4C04
+#define STA_LOOP_SET_DIRECT_IO  0x4C08
 #define STA_LOOP_CONFIGURE      0x4C0A
 #define STA_LOOP_CTL_GET_FREE   0x4C82
 #define STA_LO_FLAGS_READ_ONLY  1u
@@ -56,6 +57,9 @@ struct sta_loop_config {
 	uint64_t reserved[8];
 };
 _Static_assert(sizeof(struct sta_loop_config) == 304, "struct loop_config");
+
+#define STA_BLKRASET            0x1262   /* _IO(0x12, 98), <linux/fs.h> */
+#define LOOP_READ_AHEAD_SECTORS 2048     /* 1 MiB */
 
 #define NBD_MAJOR 43
 
@@ -169,6 +173,17 @@ out:
 	return r;
 }
 
+/* Sequential reads through the loop device: straight to the FUSE file (no
+ * second page cache in between) and a megabyte ahead, so that the mount's
+ * threads fetch and decode several chunks side by side; three times faster
+ * than the defaults (bench/mount.sh). Best effort: a kernel before 4.4
+ * (no direct I/O on loop devices) reads as before. */
+static void loop_tune(int fd)
+{
+	(void)ioctl(fd, STA_LOOP_SET_DIRECT_IO, 1UL);
+	(void)ioctl(fd, STA_BLKRASET, (unsigned long)LOOP_READ_AHEAD_SECTORS);
+}
+
 static void loop_detach(const struct cli *c, int fd, const char *name)
 {
 	char path[PATH_MAX];
@@ -207,6 +222,7 @@ static int mkdev_loop(struct cli *c, struct mount_source *src, const char *node)
 		goto out;
 	if (loop_attach(c, file, &loop_fd, dev, sizeof(dev)))
 		goto out;
+	loop_tune(loop_fd);
 	if (announce(c, dev, node, &made_link))
 		goto out;
 	wait_for_end(c);
