@@ -81,7 +81,7 @@ mount_fresh() {
 	MOUNT_PID=$!
 	# (not _i: bench_measure's loop, around this setup, uses it)
 	_tries=0
-	while ! { mountpoint -q "$D/mnt" && ls "$D/mnt" >/dev/null 2>&1; }; do
+	while ! { mountpoint -q "$D/mnt" && stat -f "$D/mnt" >/dev/null 2>&1; }; do
 		_tries=$((_tries + 1))
 		[ "$_tries" -lt 300 ] && kill -0 "$MOUNT_PID" 2>/dev/null || { cat "$D/mount.err" >&2; return 1; }
 		sleep 0.1
