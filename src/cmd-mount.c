@@ -1006,15 +1006,27 @@ int cmd_mount(struct cli *c)
 		fs.blob_name = blob_name;
 	} else {
 		stasync_catar_node root;
+		stasync_entry e;
+		mode_t mode;
 
 		if (!S_ISDIR(st.st_mode)) {
 			cli_error(c, "%s: not a directory", mp);
 			goto out;
 		}
+		stasync_entry_init(&e);
 		if (stasync_catar_tree_new(mount_source_pread_fn(&src), &src, src.size,
 					   src.name, &fs.tree, &err) < 0 ||
-		    stasync_catar_tree_root(fs.tree, &root, &err) < 0) {
+		    stasync_catar_tree_root(fs.tree, &root, &err) < 0 ||
+		    stasync_catar_tree_entry(fs.tree, &root, &e, NULL, &err) < 0) {
 			cli_fail(c, &err);
+			goto out;
+		}
+		mode = (mode_t)e.mode;
+		stasync_entry_clear(&e);
+		/* FUSE's root must be a directory: the kernel fails every access
+		 * to a root that turns out to be a file, with nothing said */
+		if (!S_ISDIR(mode)) {
+			cli_error(c, "%s: holds a single file, not a directory to mount", src.name);
 			goto out;
 		}
 		if (node_ref(&fs, FUSE_ROOT_ID, root.end_offset) < 0) {
