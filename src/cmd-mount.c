@@ -479,13 +479,13 @@ struct dir_fill {
 };
 
 /* Add one entry; 1 when the buffer is full (the kernel asks again from
- * `next`). With plus, attr (NULL for "." and "..", which the kernel does not
- * take as looked up) gives the attributes, and a node (end ≠ 0) added is
- * counted as looked up once. */
+ * `next`). With plus, attr gives the attributes, and a node (end ≠ 0) added
+ * is counted as looked up once; without attr ("." and "..", a child that
+ * cannot be decoded) the kernel gets the name alone. */
 static int dir_add(struct dir_fill *d, const char *name, fuse_ino_t ino, mode_t mode,
 		   const struct stat *attr, uint64_t end, off_t next)
 {
-	struct fuse_entry_param ep = { .ino = ino, .attr = { .st_ino = ino, .st_mode = mode } };
+	struct fuse_entry_param ep = { .attr = { .st_ino = ino, .st_mode = mode } };
 	size_t k;
 
 	if (!d->plus) {
@@ -496,6 +496,7 @@ static int dir_add(struct dir_fill *d, const char *name, fuse_ino_t ino, mode_t 
 		return 0;
 	}
 	if (attr) {
+		ep.ino = ino;
 		ep.attr = *attr;
 		ep.attr_timeout = ep.entry_timeout = MOUNT_TIMEOUT;
 	}
@@ -521,12 +522,13 @@ static int dir_child(void *ctx, const char *name, const stasync_catar_node *chil
 	stasync_entry e;
 	struct stat st;
 
-	/* the type, for ls and find to skip a stat */
+	/* the type, for ls and find to skip a stat; a child that cannot be
+	 * decoded is listed by name, its siblings still reachable, and its
+	 * lookup fails */
 	stasync_entry_init(&e);
 	if (stasync_catar_tree_entry(d->fs->tree, child, &e, NULL, &err) < 0) {
 		report(d->fs, &err);
-		d->error = EIO;
-		return 1;
+		return dir_add(d, name, ino, 0, NULL, 0, (off_t)index + 4);
 	}
 	fill_stat(d->fs, ino, &e, &st);
 	stasync_entry_clear(&e);

@@ -246,4 +246,18 @@ for a in *.catar; do
 done
 diag "$served archives served, $refused refused"
 
+# A child that cannot be decoded (no file type) is listed by name; its
+# siblings are still reached, and only its own lookup fails.
+if mount_try listing mode-no-type.catar "$T/mnt-listing"; then
+	is "$(ls "$T/mnt-listing" 2>&1 | tr '\n' ' ')" "a big link sub " \
+		"a child that cannot be decoded: the directory still lists"
+	is "$(cat "$T/mnt-listing/sub/c" 2>&1)" "charlie" "... its siblings still read"
+	check "! stat '$T/mnt-listing/a' 2>stat.err && grep -q 'Input/output error' stat.err" \
+		"... and its own stat fails with EIO"
+	fusermount3 -u "$T/mnt-listing"
+	wait "$MOUNT_PID"
+else
+	not_ok "mode-no-type.catar mounts"
+fi
+
 done_testing
