@@ -3,11 +3,12 @@
 # against extracting: a blob read in order through the mount (cat) and
 # through the block device mkdev attaches, against `stasync extract` of the
 # same index and store to stdout; and `find | wc -l` and `du -s` over a
-# tree's mount against the same over the tree extracted. Each mount (and
-# device) is made afresh for each run (the kernel keeps what it read). The
-# CPU time of the serving process (mount, mkdev), which the reader's CPU
-# column leaves out, is printed after each case, and the peak RSS of the
-# mount processes at the end.
+# tree's mount against the same over the tree extracted (and find against
+# `stasync list` of the archive too). Each mount (and device) is made afresh
+# for each run (the kernel keeps what it read). The CPU time of the serving
+# process (mount, mkdev), which the reader's CPU column leaves out, is
+# printed after each case, and the peak RSS of the mount processes at the
+# end.
 #
 # usage: bench/mount.sh [-h]
 #
@@ -188,6 +189,10 @@ if [ "$BENCH_TREE_MB" -gt 0 ]; then
 	bench_case "tree: find | wc -l over $entries entries"
 	bench_tool extracted nothing nothing sh -c 'find "$1" | wc -l' sh "$D/extracted"
 	bench_tool mount tree_mount tree_check sh -c 'find "$1" | wc -l' sh "$D/mnt"
+	# what a listing costs that reads the archive whole, as find through a
+	# mount does when metadata is spread over every chunk
+	bench_tool list nothing nothing \
+		sh -c '"$1" list --store="$2" "$3" | wc -l' sh "$STASYNC" "$D/store" "$D/tree.caidx"
 	bench_measure "$REPS"
 	server_cpu_report mount
 	bench_case "tree: du -s over $entries entries"
