@@ -165,16 +165,18 @@ if [ "$BENCH_BLOB_MB" -gt 0 ]; then
 	blob_mkdev() { mount_stop; mkdev_fresh "$D/blob.caibx"; }
 	mkdev_check() { cmp "$D/blob.img" "$D/dev"; }
 	# the readers write where extract does: to /dev/null
+	extract_tool() {
+		bench_tool extract nothing nothing \
+			sh -c 'exec "$1" extract --store="$2" "$3" - >/dev/null' sh "$STASYNC" "$D/store" "$D/blob.caibx"
+	}
 	bench_case "blob: $BENCH_BLOB_MB MiB read in order"
-	bench_tool extract nothing nothing \
-		sh -c 'exec "$1" extract --store="$2" "$3" - >/dev/null' sh "$STASYNC" "$D/store" "$D/blob.caibx"
+	extract_tool
 	bench_tool mount blob_mount blob_check sh -c 'exec cat "$1" >/dev/null' sh "$D/mnt/blob"
 	bench_measure "$REPS"
 	server_cpu_report mount
 	if [ "$(id -u)" -eq 0 ] && { [ -e /dev/loop-control ] || [ -e /sys/block/nbd0 ]; }; then
 		bench_case "blob: $BENCH_BLOB_MB MiB read in order from mkdev's device"
-		bench_tool extract nothing nothing \
-			sh -c 'exec "$1" extract --store="$2" "$3" - >/dev/null' sh "$STASYNC" "$D/store" "$D/blob.caibx"
+		extract_tool
 		bench_tool mkdev blob_mkdev mkdev_check sh -c 'exec cat "$1" >/dev/null' sh "$D/dev"
 		bench_measure "$REPS"
 		server_cpu_report mkdev

@@ -308,6 +308,19 @@ limited() {
 	fi
 }
 
+# stop_all_mounts: for a test that mounts (at_exit stop_all_mounts): unmount
+# every mount under $T, then stop the processes listed in $MOUNT_PIDS.
+MOUNT_PIDS=
+stop_all_mounts() {
+	for _m in $(awk -v t="$T" '$2 ~ "^" t { print $2 }' /proc/mounts); do
+		fusermount3 -u "$_m" 2>/dev/null || umount -l "$_m" 2>/dev/null
+	done
+	for _p in $MOUNT_PIDS; do
+		kill "$_p" 2>/dev/null
+		wait "$_p" 2>/dev/null
+	done
+}
+
 # notify_listen: listen on $T/notify.sock as a service manager would (sd_notify's
 # $NOTIFY_SOCKET) for one message; returns once the socket is bound. Then run
 # the command with NOTIFY_SOCKET=$T/notify.sock, and notify_got puts what came

@@ -26,7 +26,6 @@ grep -q "without FUSE" "$T/err" && skip_all "built without FUSE"
 command -v fusermount3 >/dev/null || skip_all "fusermount3 missing (apt-get install fuse3)"
 
 # ---- mounting and stopping --------------------------------------------------------------
-MOUNT_PIDS=
 # mount_live MOUNTPOINT: a mount is there and its server answers.
 mount_live() {
 	mountpoint -q "$1" && stat -f "$1" >/dev/null 2>&1 && ls "$1" >/dev/null 2>&1
@@ -54,15 +53,6 @@ mount_start() {
 mount_stop() {
 	fusermount3 -u "$1" 2>/dev/null || umount -l "$1" 2>/dev/null
 	wait "$MOUNT_PID"
-}
-stop_all_mounts() {
-	for _m in $(awk -v t="$T" '$2 ~ "^" t { print $2 }' /proc/mounts); do
-		fusermount3 -u "$_m" 2>/dev/null || umount -l "$_m" 2>/dev/null
-	done
-	for _p in $MOUNT_PIDS; do
-		kill "$_p" 2>/dev/null
-		wait "$_p" 2>/dev/null
-	done
 }
 at_exit stop_all_mounts
 

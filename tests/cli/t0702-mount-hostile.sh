@@ -25,7 +25,6 @@ asan=false
 grep -q __asan_init "$STASYNC" 2>/dev/null && asan=true && diag "sanitizer build: no address-space limit"
 
 # ---- mounting and stopping ----------------------------------------------------------
-MOUNT_PIDS=
 is_mounted() {
 	awk -v m="$1" '$2 == m { f = 1 } END { exit !f }' /proc/mounts
 }
@@ -50,15 +49,6 @@ mount_try() {
 		_i=$((_i + 1))
 	done
 	is_mounted "$_mp"
-}
-stop_all_mounts() {
-	for _m in $(awk -v t="$T" '$2 ~ "^" t { print $2 }' /proc/mounts); do
-		fusermount3 -u "$_m" 2>/dev/null || umount -l "$_m" 2>/dev/null
-	done
-	for _p in $MOUNT_PIDS; do
-		kill "$_p" 2>/dev/null
-		wait "$_p" 2>/dev/null
-	done
 }
 at_exit stop_all_mounts
 
