@@ -29,14 +29,18 @@ if [ "$deps" = yes ]; then
 	# nginx and openssl (HTTP(S) stores, served on 127.0.0.1 by the tests),
 	# libnbd-bin (nbdinfo, nbdcopy: NBD clients for mkdev --nbd-socket),
 	# acl and attr (setfacl, setfattr: ACLs and xattrs in the trees tests make),
-	# xfsprogs (a file system that shares blocks, for --reflink).
+	# xfsprogs (a file system that shares blocks, for --reflink),
+	# radosgw, ceph-mon and ceph-osd (an S3 server: Ceph's RADOS Gateway on
+	# a one-node cluster in RAM, started on 127.0.0.1 by the tests), curl
+	# (signed S3 requests from the tests).
 	# Benchmarks (bench/): GNU time. Fuzzing (fuzz/): clang and libFuzzer.
 	$sudo apt-get install -y -qq --no-install-recommends \
 		build-essential autoconf automake libtool pkg-config \
 		libzstd-dev liblzma-dev zlib1g-dev libgcrypt20-dev libcurl4-openssl-dev \
 		libfuse3-dev fuse3 e2fsprogs \
 		casync zstd xz-utils python3 ca-certificates nginx openssl time \
-		acl attr xfsprogs libnbd-bin clang libclang-rt-dev meson ninja-build </dev/null
+		acl attr xfsprogs libnbd-bin clang libclang-rt-dev meson ninja-build \
+		radosgw ceph-mon ceph-osd curl </dev/null
 fi
 
 mkdir -p m4

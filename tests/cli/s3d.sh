@@ -1,0 +1,252 @@
+# An S3 server on 127.0.0.1 for the tests, started and stopped by the test
+# itself: Ceph's RADOS Gateway (radosgw) on a throw-away one-node cluster
+# (one monitor, one OSD keeping its objects in RAM), all of it in
+# $T/s3d/ with a ceph.conf of its own. Sourced after lib.sh (uses $T, diag,
+# diag_file, bail_out, at_exit).
+#
+#   have_s3d
+#       true when the Ceph programs (and curl) are installed; a test does
+#       `have_s3d || skip_all "..."` before s3d_start.
+#   s3d_start
+#       build the cluster, start ceph-mon, ceph-osd and radosgw as children
+#       of the test shell, wait until radosgw answers HTTP, make a user.
+#       Sets S3D_PORT, S3D_ENDPOINT (http://127.0.0.1:PORT),
+#       S3D_ACCESS_KEY, S3D_SECRET_KEY, S3D_DIR and S3D_PIDS.
+#   s3d_stop
+#       stop radosgw, then the OSD, then the monitor, one at a time, with
+#       SIGTERM (SIGKILL after a few seconds); also done on exit.
+#   s3_curl METHOD /BUCKET[/KEY][?QUERY] [CURL ARGS...]
+#       a request signed with SigV4 (curl --aws-sigv4) as the user made by
+#       s3d_start ($S3_ACCESS_KEY / $S3_SECRET_KEY override the keys); the
+#       body goes to stdout, and -w, -o, -d... can be given. The query
+#       must already be canonical: parameters sorted, values
+#       percent-encoded ("?list-type=2&prefix=dir%2F").
+#   s3_mb BUCKET
+#       create a bucket (bail out when that fails).
+#
+# Only 127.0.0.1 is ever used.
+
+# shellcheck source=ports.sh
+. "$top_srcdir/tests/cli/ports.sh"
+
+S3D_PIDS=
+S3D_ACCESS_KEY=STASYNCTESTACCESSKEY
+S3D_SECRET_KEY=stasync/test/secret/key/0123456789abcdefgh
+
+have_s3d() {
+	for _c in ceph-mon ceph-osd radosgw radosgw-admin ceph monmaptool curl; do
+		command -v "$_c" >/dev/null 2>&1 || return 1
+	done
+	[ -n "$PYTHON3" ]
+}
+
+# s3d_ceph ARGS...: the ceph command line tool on the test's cluster.
+s3d_ceph() {
+	timeout 20 ceph -c "$S3D_DIR/ceph.conf" --connect-timeout 10 "$@"
+}
+
+# _s3d_kill PID: SIGTERM, wait at most 5 s, then SIGKILL; reap it.
+_s3d_kill() {
+	kill "$1" 2>/dev/null || { wait "$1" 2>/dev/null; return 0; }
+	_n=0
+	while [ "$_n" -lt 50 ] && kill -0 "$1" 2>/dev/null &&
+		! grep -q '^[^)]*) Z' "/proc/$1/stat" 2>/dev/null; do
+		sleep 0.1
+		_n=$((_n + 1))
+	done
+	kill -9 "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+	return 0
+}
+
+s3d_stop() {
+	# the list is kept rgw first, then osd, then mon
+	for _p in $S3D_PIDS; do
+		_s3d_kill "$_p"
+	done
+	S3D_PIDS=
+}
+# on every way out of the test: success, failure, bail_out, a signal
+at_exit s3d_stop
+
+# _s3d_spawn NAME CMD ARGS...: start a daemon in the background (its output
+# in $S3D_DIR/NAME.out), put its pid first on $S3D_PIDS (stopped first).
+_s3d_spawn() {
+	_nm=$1
+	shift
+	"$@" >"$S3D_DIR/$_nm.out" 2>&1 </dev/null &
+	_s3d_pid=$!
+	S3D_PIDS="$_s3d_pid $S3D_PIDS"
+}
+
+_s3d_fail() {
+	for _f in "$S3D_DIR"/*.out "$S3D_DIR"/log/*.log; do
+		[ -e "$_f" ] && diag_file "${_f#"$S3D_DIR"/}" "$_f"
+	done
+	s3d_stop
+	bail_out "S3 server: $*"
+}
+
+_s3d_conf() {
+	cat >"$S3D_DIR/ceph.conf" <<EOF
+[global]
+fsid = $_s3d_fsid
+mon host = v1:127.0.0.1:$_s3d_mon_port
+public addr = 127.0.0.1
+cluster addr = 127.0.0.1
+ms bind msgr2 = false
+ms bind port min = $_s3d_ms_min
+ms bind port max = $_s3d_ms_max
+auth cluster required = none
+auth service required = none
+auth client required = none
+run dir = $S3D_DIR/run
+admin socket = $S3D_DIR/run/\$name.asok
+pid file = $S3D_DIR/run/\$name.pid
+log file = $S3D_DIR/log/\$name.log
+crash dir = $S3D_DIR/crash
+keyring = $S3D_DIR/keyring
+log to stderr = false
+err to stderr = true
+mon allow pool size one = true
+mon allow pool delete = true
+mon max pg per osd = 1000
+mon warn on pool no redundancy = false
+osd pool default size = 1
+osd pool default min size = 1
+osd pool default pg num = 8
+osd pool default pgp num = 8
+osd pool default pg autoscale mode = off
+osd crush chooseleaf type = 0
+paxos propose interval = 0.05
+
+[mon]
+mon data = $S3D_DIR/mon/\$cluster-\$id
+
+[osd]
+osd data = $S3D_DIR/osd/\$cluster-\$id
+osd objectstore = memstore
+memstore device bytes = 1073741824
+osd class update on start = false
+osd crush update on start = false
+
+[client.rgw.a]
+rgw data = $S3D_DIR/rgw
+rgw frontends = beast endpoint=127.0.0.1:$S3D_PORT
+EOF
+}
+
+# _s3d_wait_http PID: wait (at most 20 s) until radosgw answers on
+# S3D_PORT while it lives.
+_s3d_wait_http() {
+	_n=0
+	while [ "$_n" -lt 200 ]; do
+		kill -0 "$1" 2>/dev/null || return 1
+		grep -q '^[^)]*) Z' "/proc/$1/stat" 2>/dev/null && return 1
+		_code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 \
+			"http://127.0.0.1:$S3D_PORT/" 2>/dev/null)
+		case $_code in [1-5]??) return 0 ;; esac
+		sleep 0.05
+		_n=$((_n + 1))
+	done
+	return 1
+}
+
+s3d_start() {
+	S3D_DIR=$T/s3d
+	rm -rf "$S3D_DIR"
+	mkdir -p "$S3D_DIR/run" "$S3D_DIR/log" "$S3D_DIR/crash" "$S3D_DIR/mon" \
+		"$S3D_DIR/osd" "$S3D_DIR/rgw" || bail_out "cannot create $S3D_DIR"
+	_s3d_fsid=$("$PYTHON3" -c 'import uuid; print(uuid.uuid4())')
+	_s3d_osd_uuid=$("$PYTHON3" -c 'import uuid; print(uuid.uuid4())')
+	# The daemons' own ports (OSD public, cluster, heartbeats) come from a
+	# range; a port in it that is taken is skipped by Ceph itself.
+	_s3d_ms_min=$(free_port)
+	[ "$_s3d_ms_min" -gt 65400 ] && _s3d_ms_min=$((_s3d_ms_min - 200))
+	_s3d_ms_max=$((_s3d_ms_min + 100))
+
+	# The monitor: a port from the kernel may be taken again before it
+	# binds it, so try a few.
+	for _try in 1 2 3 4 5; do
+		_s3d_mon_port=$(free_port)
+		S3D_PORT=0
+		_s3d_conf
+		rm -rf "$S3D_DIR/mon" && mkdir "$S3D_DIR/mon"
+		monmaptool -c "$S3D_DIR/ceph.conf" --create --fsid "$_s3d_fsid" \
+			--addv a "[v1:127.0.0.1:$_s3d_mon_port]" "$S3D_DIR/monmap" \
+			>"$S3D_DIR/monmaptool.out" 2>&1 || _s3d_fail "monmaptool failed"
+		ceph-mon -c "$S3D_DIR/ceph.conf" -i a --mkfs --monmap "$S3D_DIR/monmap" \
+			>"$S3D_DIR/mkfs-mon.out" 2>&1 || _s3d_fail "ceph-mon --mkfs failed"
+		_s3d_spawn mon ceph-mon -c "$S3D_DIR/ceph.conf" -i a -f
+		_s3d_mon=$_s3d_pid
+		wait_port "$_s3d_mon_port" "$_s3d_mon" && break
+		_s3d_kill "$_s3d_mon"
+		S3D_PIDS=
+		grep -q "in use" "$S3D_DIR/mon.out" "$S3D_DIR/log/mon.a.log" 2>/dev/null ||
+			_s3d_fail "ceph-mon did not start"
+	done
+	kill -0 "$_s3d_mon" 2>/dev/null || _s3d_fail "ceph-mon did not start"
+	s3d_ceph mon stat >"$S3D_DIR/mon-stat.out" 2>&1 || _s3d_fail "ceph mon stat failed"
+
+	# The OSD, placed in the CRUSH map by hand (see the notes in ceph.conf
+	# above: "osd crush update on start = false").
+	_s3d_osd=$(s3d_ceph osd new "$_s3d_osd_uuid" 2>"$S3D_DIR/osd-new.out") ||
+		_s3d_fail "ceph osd new failed"
+	mkdir -p "$S3D_DIR/osd/ceph-$_s3d_osd"
+	ceph-osd -c "$S3D_DIR/ceph.conf" -i "$_s3d_osd" --mkfs --osd-uuid "$_s3d_osd_uuid" \
+		>"$S3D_DIR/mkfs-osd.out" 2>&1 || _s3d_fail "ceph-osd --mkfs failed"
+	s3d_ceph osd crush add "osd.$_s3d_osd" 1.0 root=default \
+		>"$S3D_DIR/crush-add.out" 2>&1 || _s3d_fail "ceph osd crush add failed"
+	_s3d_spawn osd ceph-osd -c "$S3D_DIR/ceph.conf" -i "$_s3d_osd" -f
+	_s3d_osd_pid=$_s3d_pid
+	_n=0
+	while ! s3d_ceph osd dump 2>/dev/null | grep -q "^osd\.$_s3d_osd up"; do
+		kill -0 "$_s3d_osd_pid" 2>/dev/null || _s3d_fail "ceph-osd exited"
+		[ "$_n" -lt 200 ] || _s3d_fail "ceph-osd not up after 20 s"
+		sleep 0.1
+		_n=$((_n + 1))
+	done
+
+	# radosgw; its port may be taken before it binds it too.
+	for _try in 1 2 3 4 5; do
+		S3D_PORT=$(free_port)
+		_s3d_conf
+		_s3d_spawn rgw radosgw -c "$S3D_DIR/ceph.conf" -n client.rgw.a -f
+		_s3d_rgw=$_s3d_pid
+		_s3d_wait_http "$_s3d_rgw" && break
+		_s3d_kill "$_s3d_rgw"
+		S3D_PIDS=${S3D_PIDS#"$_s3d_rgw "}
+		grep -qi "in use" "$S3D_DIR/rgw.out" "$S3D_DIR/log/client.rgw.a.log" 2>/dev/null ||
+			_s3d_fail "radosgw did not answer"
+		S3D_PORT=
+	done
+	[ -n "$S3D_PORT" ] || _s3d_fail "radosgw did not answer"
+	S3D_ENDPOINT=http://127.0.0.1:$S3D_PORT
+
+	timeout 20 radosgw-admin -c "$S3D_DIR/ceph.conf" -n client.admin user create \
+		--uid=stasync --display-name=stasync \
+		--access-key="$S3D_ACCESS_KEY" --secret-key="$S3D_SECRET_KEY" \
+		>"$S3D_DIR/user-create.out" 2>&1 || _s3d_fail "radosgw-admin user create failed"
+	export S3D_PORT S3D_ENDPOINT S3D_ACCESS_KEY S3D_SECRET_KEY
+}
+
+s3_curl() {
+	_m=$1 _path=$2
+	shift 2
+	if [ "$_m" = HEAD ]; then
+		set -- -I "$@" # -X HEAD would wait for a body
+	else
+		set -- -X "$_m" "$@"
+	fi
+	curl -s --aws-sigv4 "aws:amz:us-east-1:s3" \
+		--user "${S3_ACCESS_KEY:-$S3D_ACCESS_KEY}:${S3_SECRET_KEY:-$S3D_SECRET_KEY}" \
+		-H "x-amz-content-sha256: UNSIGNED-PAYLOAD" "$@" "$S3D_ENDPOINT$_path"
+}
+
+s3_mb() {
+	_code=$(s3_curl PUT "/$1" -o "$T/s3_mb.out" -w '%{http_code}')
+	[ "$_code" = 200 ] || {
+		diag_file "PUT /$1 ($_code)" "$T/s3_mb.out"
+		bail_out "cannot create bucket $1"
+	}
+}
