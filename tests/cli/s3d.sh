@@ -136,6 +136,70 @@ rgw frontends = beast endpoint=127.0.0.1:$S3D_PORT
 EOF
 }
 
+# _s3d_wait_bind PID PORT LOG...: wait (at most 10 s) until process PID
+# listens on 127.0.0.1:PORT itself (a connection that succeeds may reach
+# whoever took the port first). Returns 0 then, 2 when a LOG says the
+# address is in use (Ceph would retry for 15 s: not worth waiting) or PID
+# died while another process listens there, 1 when PID died or time ran out.
+_s3d_wait_bind() {
+	"$PYTHON3" - "$@" <<'EOF'
+import os, sys, time
+pid, port, logs = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+def listening_inodes():
+    found = set()
+    try:
+        with open("/proc/net/tcp") as f:
+            next(f)
+            for line in f:
+                fld = line.split()
+                if fld[3] == "0A" and int(fld[1].split(":")[1], 16) == port:
+                    found.add("socket:[%s]" % fld[9])
+    except OSError:
+        pass
+    return found
+def owns():
+    inodes = listening_inodes()
+    if not inodes:
+        return False
+    try:
+        fds = os.listdir("/proc/%s/fd" % pid)
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            if os.readlink("/proc/%s/fd/%s" % (pid, fd)) in inodes:
+                return True
+        except OSError:
+            pass
+    return False
+def in_use():
+    for log in logs:
+        try:
+            with open(log, errors="replace") as f:
+                if "in use" in f.read().lower():
+                    return True
+        except OSError:
+            pass
+    return False
+end = time.time() + 10
+while time.time() < end:
+    if owns():
+        sys.exit(0)
+    if in_use():
+        sys.exit(2)
+    try:
+        with open("/proc/%s/stat" % pid) as f:
+            dead = f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        dead = True
+    if dead:
+        # radosgw exits when the port is taken, without a word
+        sys.exit(2 if listening_inodes() else 1)
+    time.sleep(0.02)
+sys.exit(1)
+EOF
+}
+
 # _s3d_wait_http PID: wait (at most 20 s) until radosgw answers on
 # S3D_PORT while it lives.
 _s3d_wait_http() {
@@ -153,8 +217,21 @@ _s3d_wait_http() {
 }
 
 s3d_start() {
+	for _s3d_try in 1 2 3 4 5; do
+		_s3d_start_once && return 0
+		# A port from the kernel was taken by another process before the
+		# daemon bound it: begin again on a fresh cluster (one whose
+		# radosgw died early would keep its watchers on the OSD for 30 s).
+		diag "S3 server: port taken, starting again"
+		s3d_stop
+		rm -rf "$S3D_DIR"
+	done
+	_s3d_fail "no free port after 5 tries"
+}
+
+# _s3d_start_once: 0 when the server runs, 2 when a port was taken.
+_s3d_start_once() {
 	S3D_DIR=$T/s3d
-	rm -rf "$S3D_DIR"
 	mkdir -p "$S3D_DIR/run" "$S3D_DIR/log" "$S3D_DIR/crash" "$S3D_DIR/mon" \
 		"$S3D_DIR/osd" "$S3D_DIR/rgw" || bail_out "cannot create $S3D_DIR"
 	_s3d_fsid=$("$PYTHON3" -c 'import uuid; print(uuid.uuid4())')
@@ -164,28 +241,22 @@ s3d_start() {
 	_s3d_ms_min=$(free_port)
 	[ "$_s3d_ms_min" -gt 65400 ] && _s3d_ms_min=$((_s3d_ms_min - 200))
 	_s3d_ms_max=$((_s3d_ms_min + 100))
+	_s3d_mon_port=$(free_port)
+	S3D_PORT=$(free_port)
+	_s3d_conf
 
-	# The monitor: a port from the kernel may be taken again before it
-	# binds it, so try a few.
-	for _try in 1 2 3 4 5; do
-		_s3d_mon_port=$(free_port)
-		S3D_PORT=0
-		_s3d_conf
-		rm -rf "$S3D_DIR/mon" && mkdir "$S3D_DIR/mon"
-		monmaptool -c "$S3D_DIR/ceph.conf" --create --fsid "$_s3d_fsid" \
-			--addv a "[v1:127.0.0.1:$_s3d_mon_port]" "$S3D_DIR/monmap" \
-			>"$S3D_DIR/monmaptool.out" 2>&1 || _s3d_fail "monmaptool failed"
-		ceph-mon -c "$S3D_DIR/ceph.conf" -i a --mkfs --monmap "$S3D_DIR/monmap" \
-			>"$S3D_DIR/mkfs-mon.out" 2>&1 || _s3d_fail "ceph-mon --mkfs failed"
-		_s3d_spawn mon ceph-mon -c "$S3D_DIR/ceph.conf" -i a -f
-		_s3d_mon=$_s3d_pid
-		wait_port "$_s3d_mon_port" "$_s3d_mon" && break
-		_s3d_kill "$_s3d_mon"
-		S3D_PIDS=
-		grep -q "in use" "$S3D_DIR/mon.out" "$S3D_DIR/log/mon.a.log" 2>/dev/null ||
-			_s3d_fail "ceph-mon did not start"
-	done
-	kill -0 "$_s3d_mon" 2>/dev/null || _s3d_fail "ceph-mon did not start"
+	monmaptool -c "$S3D_DIR/ceph.conf" --create --fsid "$_s3d_fsid" \
+		--addv a "[v1:127.0.0.1:$_s3d_mon_port]" "$S3D_DIR/monmap" \
+		>"$S3D_DIR/monmaptool.out" 2>&1 || _s3d_fail "monmaptool failed"
+	ceph-mon -c "$S3D_DIR/ceph.conf" -i a --mkfs --monmap "$S3D_DIR/monmap" \
+		>"$S3D_DIR/mkfs-mon.out" 2>&1 || _s3d_fail "ceph-mon --mkfs failed"
+	_s3d_spawn mon ceph-mon -c "$S3D_DIR/ceph.conf" -i a -f
+	_s3d_wait_bind "$_s3d_pid" "$_s3d_mon_port" "$S3D_DIR/mon.out" "$S3D_DIR/log/mon.a.log"
+	case $? in
+	0) ;;
+	2) return 2 ;;
+	*) _s3d_fail "ceph-mon did not start" ;;
+	esac
 	s3d_ceph mon stat >"$S3D_DIR/mon-stat.out" 2>&1 || _s3d_fail "ceph mon stat failed"
 
 	# The OSD, placed in the CRUSH map by hand (see the notes in ceph.conf
@@ -207,20 +278,13 @@ s3d_start() {
 		_n=$((_n + 1))
 	done
 
-	# radosgw; its port may be taken before it binds it too.
-	for _try in 1 2 3 4 5; do
-		S3D_PORT=$(free_port)
-		_s3d_conf
-		_s3d_spawn rgw radosgw -c "$S3D_DIR/ceph.conf" -n client.rgw.a -f
-		_s3d_rgw=$_s3d_pid
-		_s3d_wait_http "$_s3d_rgw" && break
-		_s3d_kill "$_s3d_rgw"
-		S3D_PIDS=${S3D_PIDS#"$_s3d_rgw "}
-		grep -qi "in use" "$S3D_DIR/rgw.out" "$S3D_DIR/log/client.rgw.a.log" 2>/dev/null ||
-			_s3d_fail "radosgw did not answer"
-		S3D_PORT=
-	done
-	[ -n "$S3D_PORT" ] || _s3d_fail "radosgw did not answer"
+	_s3d_spawn rgw radosgw -c "$S3D_DIR/ceph.conf" -n client.rgw.a -f
+	_s3d_wait_bind "$_s3d_pid" "$S3D_PORT" "$S3D_DIR/rgw.out" "$S3D_DIR/log/client.rgw.a.log"
+	case $? in
+	0) _s3d_wait_http "$_s3d_pid" || _s3d_fail "radosgw did not answer" ;;
+	2) return 2 ;;
+	*) _s3d_fail "radosgw did not start" ;;
+	esac
 	S3D_ENDPOINT=http://127.0.0.1:$S3D_PORT
 
 	timeout 20 radosgw-admin -c "$S3D_DIR/ceph.conf" -n client.admin user create \
