@@ -229,6 +229,15 @@ s3d_start() {
 	_s3d_fail "no free port after 5 tries"
 }
 
+# _s3d_port_outside: a free port not in the daemons' range.
+_s3d_port_outside() {
+	while :; do
+		_p=$(free_port)
+		[ "$_p" -ge "$_s3d_ms_min" ] && [ "$_p" -le "$_s3d_ms_max" ] || break
+	done
+	echo "$_p"
+}
+
 # _s3d_start_once: 0 when the server runs, 2 when a port was taken.
 _s3d_start_once() {
 	S3D_DIR=$T/s3d
@@ -241,8 +250,9 @@ _s3d_start_once() {
 	_s3d_ms_min=$(free_port)
 	[ "$_s3d_ms_min" -gt 65400 ] && _s3d_ms_min=$((_s3d_ms_min - 200))
 	_s3d_ms_max=$((_s3d_ms_min + 100))
-	_s3d_mon_port=$(free_port)
-	S3D_PORT=$(free_port)
+	# the monitor's and radosgw's ports outside that range
+	_s3d_mon_port=$(_s3d_port_outside)
+	S3D_PORT=$(_s3d_port_outside)
 	_s3d_conf
 
 	monmaptool -c "$S3D_DIR/ceph.conf" --create --fsid "$_s3d_fsid" \
