@@ -93,6 +93,9 @@ struct sta_http {
 	int64_t tokens;
 	uint64_t tokens_ms;        /* when last filled */
 	unsigned n_paused;
+	/* S3: the signing, and the headers of GET and HEAD, and of PUT */
+	char *sigv4, *sigv4_key, *sigv4_secret;
+	struct curl_slist *headers, *put_headers;
 };
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
@@ -453,6 +456,13 @@ static int xfer_new(sta_http *h, struct xfer **ret)
 	SETOPT(x, rc, CURLOPT_LOW_SPEED_TIME, (long)o->stall_timeout);
 	SETOPT(x, rc, CURLOPT_TCP_KEEPALIVE, 1L);
 	SETOPT(x, rc, CURLOPT_NETRC, (long)CURL_NETRC_OPTIONAL);
+#if LIBCURL_VERSION_NUM >= 0x074b00
+	if (h->sigv4) {
+		SETOPT(x, rc, CURLOPT_AWS_SIGV4, h->sigv4);
+		SETOPT(x, rc, CURLOPT_USERNAME, h->sigv4_key);
+		SETOPT(x, rc, CURLOPT_PASSWORD, h->sigv4_secret);
+	}
+#endif
 	if (h->cacert)
 		SETOPT(x, rc, CURLOPT_CAINFO, h->cacert);
 	if (h->capath)
@@ -495,6 +505,9 @@ static bool xfer_prepare(struct xfer *x)
 		curl_easy_setopt(x->curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t)x->body_size);
 		break;
 	}
+	if (x->h->sigv4)
+		curl_easy_setopt(x->curl, CURLOPT_HTTPHEADER,
+				 x->method == STA_HTTP_PUT ? x->h->put_headers : x->h->headers);
 	/* A Content-Length over the limit fails before any byte is read. */
 	curl_easy_setopt(x->curl, CURLOPT_MAXFILESIZE_LARGE,
 			 (curl_off_t)(x->limit < INT64_MAX ? x->limit : INT64_MAX));
@@ -527,6 +540,10 @@ static enum outcome status_outcome(long code, int *r)
 	if (code == 404 || code == 410) {
 		*r = -ENOENT;
 		return MISSING;
+	}
+	if (code == 412) {
+		*r = -EEXIST;
+		return FAILED;
 	}
 	*r = code == 401 || code == 403 ? -EACCES : -EIO;
 	if (code >= 500 || code == 408 || code == 429)
@@ -914,8 +931,69 @@ sta_http *sta_http_free(sta_http *h)
 	pthread_cond_destroy(&h->cond);
 	free(h->cacert);
 	free(h->capath);
+	free(h->sigv4);
+	free(h->sigv4_key);
+	if (h->sigv4_secret) {
+		explicit_bzero(h->sigv4_secret, strlen(h->sigv4_secret));
+		free(h->sigv4_secret);
+	}
+	curl_slist_free_all(h->headers);
+	curl_slist_free_all(h->put_headers);
 	free(h);
 	return NULL;
+}
+
+/* The headers every signed request sends; PUT adds its condition. */
+static struct curl_slist *sigv4_headers(const sta_http_sigv4 *s, bool put)
+{
+	struct curl_slist *l = NULL, *n;
+	char token[8192];
+
+	/* libcurl before 8.x signs the payload's hash only when given it */
+	n = curl_slist_append(l, "x-amz-content-sha256: UNSIGNED-PAYLOAD");
+	if (!n)
+		return NULL;
+	l = n;
+	if (s->session_token) {
+		if ((size_t)snprintf(token, sizeof(token), "x-amz-security-token: %s",
+				     s->session_token) >= sizeof(token) ||
+		    !(n = curl_slist_append(l, token)))
+			goto fail;
+		l = n;
+	}
+	if (put) {
+		if (!(n = curl_slist_append(l, "If-None-Match: *")))
+			goto fail;
+		l = n;
+	}
+	explicit_bzero(token, sizeof(token));
+	return l;
+fail:
+	explicit_bzero(token, sizeof(token));
+	curl_slist_free_all(l);
+	return NULL;
+}
+
+int sta_http_set_sigv4(sta_http *h, const sta_http_sigv4 *s, stasync_error *err)
+{
+#if LIBCURL_VERSION_NUM >= 0x074b00
+	char provider[256];
+
+	if ((size_t)snprintf(provider, sizeof(provider), "aws:amz:%s:s3", s->region) >=
+	    sizeof(provider))
+		return sta_error(err, -EINVAL, "S3 region too long: %s", s->region);
+	h->sigv4 = strdup(provider);
+	h->sigv4_key = strdup(s->access_key);
+	h->sigv4_secret = strdup(s->secret_key);
+	h->headers = sigv4_headers(s, false);
+	h->put_headers = sigv4_headers(s, true);
+	if (!h->sigv4 || !h->sigv4_key || !h->sigv4_secret || !h->headers || !h->put_headers)
+		return sta_error(err, -ENOMEM, "out of memory");
+	return 0;
+#else
+	return sta_error(err, -EPROTONOSUPPORT,
+			 "this libcurl cannot sign S3 requests (7.75 or later is needed)");
+#endif
 }
 
 /* Called with the lock held. */
@@ -1058,6 +1136,11 @@ const char *stasync_http_version(char *buf, size_t n)
 sta_http *sta_http_free(sta_http *h)
 {
 	return NULL;
+}
+
+int sta_http_set_sigv4(sta_http *h, const sta_http_sigv4 *s, stasync_error *err)
+{
+	return no_http(err, NULL);
 }
 
 int sta_http_submit(sta_http *h, const sta_http_request *req, sta_http_done_fn done, void *ctx,

@@ -19,6 +19,21 @@ typedef struct sta_http sta_http;
  * -ENOMEM, or -EINVAL/-errno for bad options, with a message. */
 int sta_http_new(const stasync_http_options *o, sta_http **ret, stasync_error *err);
 
+/* Requests to an S3 server, signed with AWS Signature Version 4 (by
+ * libcurl). PUT also asks "If-None-Match: *": a server that honours it
+ * answers -EEXIST for a key already there, and overwrites nothing. */
+typedef struct sta_http_sigv4 {
+	const char *region;          /* "us-east-1" */
+	const char *access_key;
+	const char *secret_key;
+	const char *session_token;   /* NULL: none */
+} sta_http_sigv4;
+
+/* sta_http_set_sigv4() — sign every request of h from now on; before the
+ * first one. Returns 0, or -ENOMEM/-EPROTONOSUPPORT (a libcurl before
+ * 7.75) with a message. */
+int sta_http_set_sigv4(sta_http *h, const sta_http_sigv4 *s, stasync_error *err);
+
 /* sta_http_free() — cancels what is still queued or running (each done
  * callback sees -ECANCELED). Accepts NULL, returns NULL. */
 sta_http *sta_http_free(sta_http *h);
@@ -48,7 +63,7 @@ typedef struct sta_http_request {
 
 typedef struct sta_http_result {
 	/* 0 (2xx); -ENOENT for 404/410; -EFBIG over the limit; -EACCES for
-	 * 401/403; -ECONNREFUSED, -EHOSTUNREACH, -ETIMEDOUT (unreachable after
+	 * 401/403; -EEXIST for 412 (an If-None-Match PUT of a key there); -ECONNREFUSED, -EHOSTUNREACH, -ETIMEDOUT (unreachable after
 	 * all attempts); -EPROTO (TLS and protocol failures); -ECANCELED; -EIO
 	 * (anything else, other HTTP statuses included); or write()'s code. */
 	int r;

@@ -1,5 +1,5 @@
-/* A chunk store on a web server: GET, HEAD and PUT of
- * STORE_URL/<4 hex>/<64 hex>.cacnk. One HTTP handle per store runs the
+/* A chunk store on a web server or in an S3 bucket (requests signed, see
+ * s3.h): GET, HEAD and PUT of STORE_URL/<4 hex>/<64 hex>.cacnk. One HTTP handle per store runs the
  * requests of every thread that asks at once, over reused connections.
  * Chunks are put without waiting: each is asked for with HEAD and sent
  * with PUT only when missing, while the caller goes on; flush waits for
@@ -12,6 +12,7 @@
 #include <stasync/maint.h>
 #include "format.h"
 #include "http.h"
+#include "s3.h"
 #include "store.h"
 #include "util.h"
 
@@ -207,6 +208,11 @@ static void on_put(void *ctx, const sta_http_result *res)
 {
 	struct upload *up = ctx;
 
+	/* an S3 server honouring If-None-Match: it came in meanwhile */
+	if (res->r == -EEXIST) {
+		upload_end(up, NULL, true);
+		return;
+	}
 	upload_end(up, res->r < 0 ? res : NULL, false);
 }
 
@@ -317,8 +323,9 @@ static const struct sta_store_ops http_ops = {
 	.free = http_free,
 };
 
-int sta_store_http_open(const char *locator, unsigned flags, const stasync_http_options *o,
-			stasync_store **ret, stasync_error *err)
+/* A store at url (normalised, credentials and all), known as locator. */
+static int http_store_open(const char *locator, const char *url, unsigned flags,
+			   const stasync_http_options *o, struct http_store **ret, stasync_error *err)
 {
 	struct http_store *h;
 	int r;
@@ -331,9 +338,9 @@ int sta_store_http_open(const char *locator, unsigned flags, const stasync_http_
 	h->base.ops = &http_ops;
 	h->base.flags = flags;
 	h->base.locator = stasync_url_redact(locator);
-	h->url = sta_http_store_url(locator);
-	h->name = h->url ? stasync_url_redact(h->url) : NULL;
-	if (!h->base.locator || !h->name || stasync_chunk_set_new(&h->sent) < 0) {
+	h->url = strdup(url);
+	h->name = stasync_url_redact(url);
+	if (!h->base.locator || !h->url || !h->name || stasync_chunk_set_new(&h->sent) < 0) {
 		stasync_store_free(&h->base);
 		return sta_error(err, -ENOMEM, "out of memory");
 	}
@@ -343,6 +350,56 @@ int sta_store_http_open(const char *locator, unsigned flags, const stasync_http_
 		stasync_store_free(&h->base);
 		return r;
 	}
+	*ret = h;
+	return 0;
+}
+
+int sta_store_http_open(const char *locator, unsigned flags, const stasync_http_options *o,
+			stasync_store **ret, stasync_error *err)
+{
+	_cleanup_free_ char *url = sta_http_store_url(locator);
+	struct http_store *h;
+	int r;
+
+	if (!url)
+		return sta_error(err, -ENOMEM, "out of memory");
+	r = http_store_open(locator, url, flags, o, &h, err);
+	if (r < 0)
+		return r;
 	*ret = &h->base;
 	return 0;
+}
+
+int sta_store_s3_open(const char *locator, unsigned flags, const stasync_http_options *o,
+		      stasync_store **ret, stasync_error *err)
+{
+	_cleanup_free_ char *url = NULL;
+	sta_s3_credentials cred;
+	struct http_store *h = NULL;
+	int r;
+
+	r = sta_s3_url(locator, &url, err);
+	if (r < 0)
+		return r;
+	r = sta_s3_credentials_get(&cred, err);
+	if (r < 0)
+		goto out;
+	r = http_store_open(locator, url, flags, o, &h, err);
+	if (r < 0)
+		goto out;
+	/* without a key: anonymous, as for a public bucket */
+	if (cred.access_key)
+		r = sta_http_set_sigv4(h->http, &(sta_http_sigv4){
+			.region = cred.region, .access_key = cred.access_key,
+			.secret_key = cred.secret_key, .session_token = cred.session_token,
+		}, err);
+	if (r < 0) {
+		sta_error_prefix(err, r, "store %s", h->base.locator);
+		stasync_store_free(&h->base);
+		goto out;
+	}
+	*ret = &h->base;
+out:
+	sta_s3_credentials_clear(&cred);
+	return r;
 }

@@ -107,6 +107,10 @@ int sta_store_local_open(const char *path, unsigned flags, stasync_store **ret,
 int sta_store_http_open(const char *locator, unsigned flags, const struct stasync_http_options *o,
 			stasync_store **ret, stasync_error *err);
 
+/* store-http.c too: an s3+http:// or s3+https:// store (see s3.h). */
+int sta_store_s3_open(const char *locator, unsigned flags, const struct stasync_http_options *o,
+		      stasync_store **ret, stasync_error *err);
+
 /* store-ssh.c: an ssh remote (host:path, ssh://), read-only. */
 int sta_store_ssh_open(const char *locator, unsigned flags, stasync_store **ret,
 		       stasync_error *err);

@@ -1,0 +1,37 @@
+/* S3 locators and credentials.
+ *
+ * A store in a bucket is s3+https://ENDPOINT/BUCKET[/PREFIX] (or s3+http://),
+ * desync's spelling; its chunks are PREFIX/<4 hex>/<64 hex>.cacnk, as in a
+ * local store. Requests go path-style to http(s)://ENDPOINT/BUCKET/PREFIX.
+ * Credentials come from where every S3 tool reads them: AWS_ACCESS_KEY_ID,
+ * AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, and the region from AWS_REGION
+ * or AWS_DEFAULT_REGION (us-east-1 without them); no key means anonymous
+ * requests, for a public bucket. */
+#ifndef STASYNC_LIB_S3_H
+#define STASYNC_LIB_S3_H
+
+#include <stdbool.h>
+#include <stasync/error.h>
+
+/* sta_is_s3_locator() — true for "s3+http://…" and "s3+https://…". */
+bool sta_is_s3_locator(const char *s);
+
+/* sta_s3_url() — the plain URL of an S3 locator's bucket and prefix, no
+ * trailing "/": *ret (free() it). -EINVAL with a message when the locator
+ * names no bucket, -ENOMEM. */
+int sta_s3_url(const char *locator, char **ret, stasync_error *err);
+
+typedef struct sta_s3_credentials {
+	char *access_key;    /* NULL: anonymous */
+	char *secret_key;
+	char *session_token; /* NULL: none */
+	char *region;
+} sta_s3_credentials;
+
+/* sta_s3_credentials_get() — from the environment. 0, or -EINVAL (a key
+ * without its secret, or the other way round) or -ENOMEM with a message;
+ * clear it with sta_s3_credentials_clear() either way. */
+int sta_s3_credentials_get(sta_s3_credentials *c, stasync_error *err);
+void sta_s3_credentials_clear(sta_s3_credentials *c);
+
+#endif

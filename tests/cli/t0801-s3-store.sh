@@ -1,0 +1,126 @@
+#!/bin/sh
+# S3 stores (s3+http://ENDPOINT/BUCKET/PREFIX) against a real S3 server, Ceph's
+# RADOS Gateway on 127.0.0.1 (tests/cli/s3d.sh): make uploads chunk objects
+# byte-identical to the chunk files Debian's casync writes (xz, for a blob
+# and a tree), under PREFIX/<4 hex>/<64 hex>.cacnk; extract reads them back,
+# signed or, from a public bucket, anonymously; Debian's casync extracts the
+# same objects over plain HTTP; a casync store copied into a bucket extracts
+# with stasync; a wrong secret is one line naming the chunk and the 403,
+# without the secret.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/cli/lib.sh"
+# shellcheck source=s3d.sh
+. "$top_srcdir/tests/cli/s3d.sh"
+# shellcheck source=mktree.sh
+. "$top_srcdir/tests/cli/mktree.sh"
+
+require_casync
+require_stasync
+have_s3d || skip_all "no S3 server to test with (apt-get install radosgw ceph-mon ceph-osd curl)"
+run "$STASYNC" extract --store=s3+http://127.0.0.1:1/b x.caibx "$T/none"
+grep -q "without libcurl" "$T/err" && skip_all "built without libcurl"
+
+unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY
+unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL AWS_REGION AWS_DEFAULT_REGION
+HOME=$T/home
+export HOME
+mkdir -p "$HOME"
+
+s3d_start
+s3_mb stasync
+S3=s3+$S3D_ENDPOINT/stasync
+AWS_ACCESS_KEY_ID=$S3D_ACCESS_KEY
+AWS_SECRET_ACCESS_KEY=$S3D_SECRET_KEY
+export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
+
+# same_objects STORE PREFIX DESC: every chunk file of the local STORE is an
+# object PREFIX/<4 hex>/<64 hex>.cacnk with the same bytes.
+same_objects() {
+	_n=0 _bad=
+	for _f in $(cd "$1" && find . -name '*.cacnk' | sed 's|^\./||' | sort); do
+		_n=$((_n + 1))
+		s3_curl GET "/stasync/$2/$_f" -o "$T/object" &&
+			cmp -s "$T/object" "$1/$_f" || _bad="$_bad $_f"
+	done
+	check "[ $_n -gt 0 ] && [ -z '$_bad' ]" "$3 ($_n chunk files)" ||
+		diag "differ or missing:$_bad"
+}
+
+# ---- a blob ------------------------------------------------------------------------------
+mkdata mixed 1 3000000 blob.bin
+"$CASYNC" make --compression=xz --store=casync.castr casync.caibx blob.bin >/dev/null 2>&1 ||
+	bail_out "casync make failed"
+run "$STASYNC" make --compression=xz --store="$S3/blobs" ours.caibx blob.bin
+check "[ $rc -eq 0 ]" "make --store=s3+http://…/stasync/blobs" || show_run
+check "cmp -s ours.caibx casync.caibx" "... the index is casync's"
+same_objects casync.castr blobs "... the objects are casync's chunk files, under PREFIX/<4 hex>/"
+run "$STASYNC" extract --store="$S3/blobs" ours.caibx out.bin
+check "[ $rc -eq 0 ] && cmp -s out.bin blob.bin" "extract from the bucket" || show_run
+run "$STASYNC" make --compression=xz --store="$S3/blobs" again.caibx blob.bin
+check "[ $rc -eq 0 ] && cmp -s again.caibx ours.caibx" "make again: the chunks are there already" ||
+	show_run
+
+# ---- a tree -------------------------------------------------------------------------------
+MKTREE_NO_LONG_NAME=1 mktree tree || bail_out "mktree failed"
+"$CASYNC" make --compression=xz --store=tree-casync.castr tree-casync.caidx tree >/dev/null 2>&1 ||
+	bail_out "casync make of the tree failed"
+run "$STASYNC" make --compression=xz --store="$S3/trees" tree.caidx tree
+check "[ $rc -eq 0 ] && cmp -s tree.caidx tree-casync.caidx" "a tree: the index is casync's" ||
+	show_run
+same_objects tree-casync.castr trees "... the objects are casync's chunk files"
+run "$STASYNC" extract --store="$S3/trees" tree.caidx tree-out
+check "[ $rc -eq 0 ]" "... extract from the bucket" || show_run
+"$CASYNC" mtree tree >tree.mtree 2>&1
+"$CASYNC" mtree tree-out >tree-out.mtree 2>&1
+same_file tree-out.mtree tree.mtree "... casync's mtree of the extracted tree"
+
+# ---- a public bucket: anonymous reads, casync over plain HTTP ---------------------------
+cat >policy.json <<EOF
+{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*",
+ "Action": ["s3:GetObject"], "Resource": ["arn:aws:s3:::stasync/*"]}]}
+EOF
+code=$(s3_curl PUT "/stasync?policy=" -T policy.json -o policy.out -w '%{http_code}')
+if [ "$code" = 200 ] || [ "$code" = 204 ]; then
+	run env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY \
+		"$STASYNC" extract --store="$S3/blobs" ours.caibx anon.bin
+	check "[ $rc -eq 0 ] && cmp -s anon.bin blob.bin" "a public bucket: extract without a key" ||
+		show_run
+	"$CASYNC" extract --store="$S3D_ENDPOINT/stasync/blobs" ours.caibx casync-out.bin >casync.err 2>&1
+	check "cmp -s casync-out.bin blob.bin" "... casync extracts our objects over plain HTTP" ||
+		diag_file "casync extract" casync.err
+	"$CASYNC" extract --store="$S3D_ENDPOINT/stasync/trees" tree.caidx casync-tree >casync.err 2>&1
+	"$CASYNC" mtree casync-tree >casync-tree.mtree 2>&1
+	same_file casync-tree.mtree tree.mtree "... and the tree"
+else
+	diag_file "PUT ?policy ($code)" policy.out
+	not_ok "a bucket policy for anonymous reads"
+fi
+
+# ---- a casync store copied into the bucket ---------------------------------------------------
+"$CASYNC" make --store=copy.castr copy.caibx blob.bin >/dev/null 2>&1 || bail_out "casync make failed"
+bad=
+for f in $(cd copy.castr && find . -name '*.cacnk' | sed 's|^\./||'); do
+	[ "$(s3_curl PUT "/stasync/copied/$f" -T "copy.castr/$f" -o /dev/null -w '%{http_code}')" = 200 ] ||
+		bad="$bad $f"
+done
+check "[ -z '$bad' ]" "casync's store (zstd) copied into the bucket" || diag "not put:$bad"
+run "$STASYNC" extract --store="$S3/copied" copy.caibx copied.bin
+check "[ $rc -eq 0 ] && cmp -s copied.bin blob.bin" "... extracts with stasync" || show_run
+
+# ---- failures ------------------------------------------------------------------------------
+run env AWS_SECRET_ACCESS_KEY=not-the-secret-at-all \
+	"$STASYNC" extract --store="$S3/blobs" ours.caibx wrong.bin
+check "[ $rc -eq 1 ] && [ \$(line_count '$T/err') -eq 1 ] && grep -q 'stasync/blobs/.*\\.cacnk' '$T/err' &&
+	grep -q 403 '$T/err'" "a wrong secret: exit status 1, one line naming the chunk and the 403" ||
+	show_run
+check "! grep -q 'not-the-secret-at-all' '$T/err' && ! grep -q '$S3D_SECRET_KEY' '$T/err'" \
+	"... and no secret in it"
+run env -u AWS_SECRET_ACCESS_KEY "$STASYNC" extract --store="$S3/blobs" ours.caibx half.bin
+check "[ $rc -eq 1 ] && grep -q AWS_SECRET_ACCESS_KEY '$T/err'" \
+	"a key without its secret: refused, naming the variable" || show_run
+run "$STASYNC" extract --store=s3+http://127.0.0.1:1 ours.caibx nobucket.bin
+check "[ $rc -eq 1 ] && grep -q 'no bucket' '$T/err'" "a locator without a bucket: refused" ||
+	show_run
+
+s3d_stop
+done_testing
