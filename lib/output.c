@@ -116,6 +116,7 @@ int stasync_output_open_with(stasync_output *o, const char *path, unsigned mode,
 
 int stasync_output_commit(stasync_output *o, stasync_error *err)
 {
+	bool linked = false;
 	struct stat st;
 	int r = 0;
 
@@ -133,7 +134,12 @@ int stasync_output_commit(stasync_output *o, stasync_error *err)
 	if (!o->no_sync && fsync(o->fd) < 0 &&
 	    (errno != EINVAL || (fstat(o->fd, &st) == 0 && (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)))))
 		r = -errno;
-	if (r == 0 && o->unnamed) {
+	/* A new file gets its final name at once: a kill after that leaves
+	 * it whole, and before it nothing. One that replaces another is
+	 * named first and then renamed over it. */
+	if (r == 0 && o->unnamed && (r = sta_tmpfile_link(o->fd, AT_FDCWD, o->path)) == 0)
+		linked = true;
+	else if (r == -EEXIST) {
 		_cleanup_free_ char *copy = strdup(o->path);
 
 		r = copy ? 0 : -ENOMEM;
@@ -157,7 +163,7 @@ int stasync_output_commit(stasync_output *o, stasync_error *err)
 	o->fd = -EBADF;
 	if (r == 0 && o->tmp_path && rename(o->tmp_path, o->path) < 0)
 		r = -errno;
-	if (r == 0 && o->tmp_path && !o->no_sync)
+	if (r == 0 && (o->tmp_path || linked) && !o->no_sync)
 		r = sta_fsync_dir_of(o->path);
 	if (r < 0) {
 		r = sta_error(err, r, "%s: cannot write: %s", o->path, stasync_strerror(r));
