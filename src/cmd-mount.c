@@ -1128,6 +1128,7 @@ static void kick_handler(int sig)
 int mount_session_stop(struct mount_session *ms)
 {
 	struct sigaction sa = { .sa_handler = kick_handler };
+	bool forced = false;
 	int r;
 
 	if (!ms)
@@ -1137,6 +1138,7 @@ int mount_session_stop(struct mount_session *ms)
 	for (int i = 0; i < 100 && !__atomic_load_n(&ms->done, __ATOMIC_ACQUIRE); i++)
 		usleep(10000);
 	if (!__atomic_load_n(&ms->done, __ATOMIC_ACQUIRE)) {
+		forced = true;
 		/* something still holds it (a loop device in use): end the
 		 * loop as fuse's own signal handler would; the connection is
 		 * cut when we close /dev/fuse, and the file's reads fail */
@@ -1150,7 +1152,8 @@ int mount_session_stop(struct mount_session *ms)
 	}
 	pthread_join(ms->thread, NULL);
 	fuse_session_unmount(ms->se);
-	r = ms->loop_r;
+	/* (a loop ended so may say it was interrupted: that was us) */
+	r = forced ? 0 : ms->loop_r;
 	session_free(ms);
 	return r;
 }
