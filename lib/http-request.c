@@ -949,7 +949,7 @@ static struct curl_slist *sigv4_headers(const sta_http_sigv4 *s, bool put)
 	struct curl_slist *l = NULL, *n;
 	char token[8192];
 
-	/* libcurl before 8.x signs the payload's hash only when given it */
+	/* S3 wants the payload's hash named, and libcurl 7 does not name it */
 	n = curl_slist_append(l, "x-amz-content-sha256: UNSIGNED-PAYLOAD");
 	if (!n)
 		return NULL;
