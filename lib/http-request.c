@@ -57,6 +57,7 @@ struct xfer {
 	void *ctx;
 	const uint8_t *body;
 	size_t body_size, body_sent;
+	bool create_only;
 	sta_http_done_fn done;
 	void *done_ctx;
 	/* the attempt under way */
@@ -93,7 +94,7 @@ struct sta_http {
 	int64_t tokens;
 	uint64_t tokens_ms;        /* when last filled */
 	unsigned n_paused;
-	/* S3: the signing, and the headers of GET and HEAD, and of PUT */
+	/* S3: the signing, and the headers of a request, and of a create_only PUT */
 	char *sigv4, *sigv4_key, *sigv4_secret;
 	struct curl_slist *headers, *put_headers;
 };
@@ -507,7 +508,7 @@ static bool xfer_prepare(struct xfer *x)
 	}
 	if (x->h->sigv4)
 		curl_easy_setopt(x->curl, CURLOPT_HTTPHEADER,
-				 x->method == STA_HTTP_PUT ? x->h->put_headers : x->h->headers);
+				 x->create_only ? x->h->put_headers : x->h->headers);
 	/* A Content-Length over the limit fails before any byte is read. */
 	curl_easy_setopt(x->curl, CURLOPT_MAXFILESIZE_LARGE,
 			 (curl_off_t)(x->limit < INT64_MAX ? x->limit : INT64_MAX));
@@ -943,7 +944,8 @@ sta_http *sta_http_free(sta_http *h)
 	return NULL;
 }
 
-/* The headers every signed request sends; PUT adds its condition. */
+/* The headers every signed request sends; a create_only PUT adds its
+ * condition. */
 static struct curl_slist *sigv4_headers(const sta_http_sigv4 *s, bool put)
 {
 	struct curl_slist *l = NULL, *n;
@@ -1038,6 +1040,7 @@ int sta_http_submit(sta_http *h, const sta_http_request *req, sta_http_done_fn d
 	x->ctx = req->ctx;
 	x->body = req->body;
 	x->body_size = req->method == STA_HTTP_PUT ? req->body_size : 0;
+	x->create_only = req->method == STA_HTTP_PUT && req->create_only;
 	x->done = done;
 	x->done_ctx = ctx;
 	x->attempt = 1;

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "http.h"
+#include "s3.h"
 #include "util.h"
 
 
@@ -76,10 +77,26 @@ static int file_write(void *ctx, uint64_t offset, const void *p, size_t n)
 }
 
 
+/* A handle for url's requests (signed for an s3+ URL) and the URL they go
+ * to (*ask: url itself, or the plain one of an S3 object, to free()). */
+static int handle_for(const char *url, const char *name, const stasync_http_options *o,
+		      sta_http **h, char **ask, stasync_error *err)
+{
+	int r;
+
+	*ask = NULL;
+	if (stasync_is_s3_url(url))
+		r = sta_s3_http_new(url, o, h, ask, err);
+	else
+		r = sta_http_new(o, h, err);
+	return r < 0 ? sta_error_prefix(err, r, "%s", name) : 0;
+}
+
 int stasync_http_fetch_file(const char *url, const stasync_http_options *o, uint64_t max_size,
 			    int *ret_fd, stasync_error *err)
 {
 	_cleanup_free_ char *name = stasync_url_redact(url);
+	_cleanup_free_ char *ask = NULL;
 	_cleanup_close_ int fd = -EBADF;
 	sta_http *h = NULL;
 	uint64_t size = 0;
@@ -87,16 +104,16 @@ int stasync_http_fetch_file(const char *url, const stasync_http_options *o, uint
 
 	if (!name)
 		return sta_error(err, -ENOMEM, "out of memory");
-	r = sta_http_new(o, &h, err);
+	r = handle_for(url, name, o, &h, &ask, err);
 	if (r < 0)
-		return sta_error_prefix(err, r, "%s", name);
+		return r;
 	fd = sta_tmpfile_open();
 	if (fd < 0) {
 		sta_http_free(h);
 		return sta_error(err, fd, "%s: cannot create a temporary file: %s", name,
 				 stasync_strerror(fd));
 	}
-	r = sta_http_get(h, url, name, max_size, file_write, &fd, &size, err);
+	r = sta_http_get(h, ask ? ask : url, name, max_size, file_write, &fd, &size, err);
 	sta_http_free(h);
 	if (r < 0)
 		return r;
@@ -111,6 +128,7 @@ int stasync_http_put_file(const char *url, const stasync_http_options *o, int fd
 			  stasync_error *err)
 {
 	_cleanup_free_ char *name = stasync_url_redact(url);
+	_cleanup_free_ char *ask = NULL;
 	sta_http_result res;
 	sta_http *h = NULL;
 	void *p = NULL;
@@ -127,12 +145,10 @@ int stasync_http_put_file(const char *url, const stasync_http_options *o, int fd
 			return sta_error(err, -errno, "%s: temporary file: %s", name,
 					 stasync_strerror(-errno));
 	}
-	r = sta_http_new(o, &h, err);
-	if (r < 0)
-		sta_error_prefix(err, r, "%s", name);
-	else {
+	r = handle_for(url, name, o, &h, &ask, err);
+	if (r == 0) {
 		r = sta_http_run(h, &(sta_http_request){
-			.method = STA_HTTP_PUT, .url = url, .name = name,
+			.method = STA_HTTP_PUT, .url = ask ? ask : url, .name = name,
 			.body = p, .body_size = (size_t)st.st_size,
 		}, &res);
 		if (r < 0 && err)

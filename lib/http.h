@@ -20,8 +20,9 @@ typedef struct sta_http sta_http;
 int sta_http_new(const stasync_http_options *o, sta_http **ret, stasync_error *err);
 
 /* Requests to an S3 server, signed with AWS Signature Version 4 (by
- * libcurl). PUT also asks "If-None-Match: *": a server that honours it
- * answers -EEXIST for a key already there, and overwrites nothing. */
+ * libcurl). A create_only PUT also asks "If-None-Match: *": a server that
+ * honours it answers -EEXIST for a key already there, and overwrites
+ * nothing. */
 typedef struct sta_http_sigv4 {
 	const char *region;          /* "us-east-1" */
 	const char *access_key;
@@ -59,6 +60,7 @@ typedef struct sta_http_request {
 	void *ctx;
 	const void *body;            /* PUT: what is sent; valid until done */
 	size_t body_size;
+	bool create_only;            /* PUT, S3: If-None-Match: *, see below */
 } sta_http_request;
 
 typedef struct sta_http_result {

@@ -45,7 +45,7 @@ int stasync_output_open_with(stasync_output *o, const char *path, unsigned mode,
 	if (!o->path)
 		return sta_error(err, -ENOMEM, "out of memory");
 
-	if (stasync_is_http_url(path)) {
+	if (stasync_is_http_url(path) || stasync_is_s3_url(path)) {
 		/* Nothing reaches the server before the file is complete. */
 		o->upload = true;
 		o->http = http;

@@ -2,12 +2,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <stasync/http.h>
 #include "s3.h"
 #include "util.h"
 
 #define S3_PREFIX "s3+"
 
-bool sta_is_s3_locator(const char *s)
+bool stasync_is_s3_url(const char *s)
 {
 	return s && (strncmp(s, S3_PREFIX "http://", 10) == 0 ||
 		     strncmp(s, S3_PREFIX "https://", 11) == 0);
@@ -89,4 +90,34 @@ void sta_s3_credentials_clear(sta_s3_credentials *c)
 	free_secret(c->session_token);
 	free(c->region);
 	*c = (sta_s3_credentials){ 0 };
+}
+
+int sta_s3_http_new(const char *locator, const stasync_http_options *o, sta_http **ret,
+		    char **ret_url, stasync_error *err)
+{
+	_cleanup_free_ char *url = NULL;
+	sta_s3_credentials cred;
+	sta_http *h = NULL;
+	int r;
+
+	r = sta_s3_url(locator, &url, err);
+	if (r < 0)
+		return r;
+	r = sta_s3_credentials_get(&cred, err);
+	if (r == 0)
+		r = sta_http_new(o, &h, err);
+	/* without a key: anonymous, as for a public bucket */
+	if (r == 0 && cred.access_key)
+		r = sta_http_set_sigv4(h, &(sta_http_sigv4){
+			.region = cred.region, .access_key = cred.access_key,
+			.secret_key = cred.secret_key, .session_token = cred.session_token,
+		}, err);
+	sta_s3_credentials_clear(&cred);
+	if (r < 0) {
+		sta_http_free(h);
+		return r;
+	}
+	*ret = h;
+	*ret_url = TAKE_PTR(url);
+	return 0;
 }

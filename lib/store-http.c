@@ -232,7 +232,7 @@ static void on_head(void *ctx, const sta_http_result *res)
 	}
 	failed.r = sta_http_submit(up->h->http, &(sta_http_request){
 		.method = STA_HTTP_PUT, .url = up->u.url, .name = up->u.name,
-		.body = up->data, .body_size = up->size,
+		.body = up->data, .body_size = up->size, .create_only = true,
 	}, on_put, up, &failed.err);
 	if (failed.r < 0)
 		upload_end(up, &failed, false);
@@ -324,20 +324,23 @@ static const struct sta_store_ops http_ops = {
 	.free = http_free,
 };
 
-/* A store at url (normalised, credentials and all), known as locator. */
-static int http_store_open(const char *locator, const char *url, unsigned flags,
-			   const stasync_http_options *o, struct http_store **ret, stasync_error *err)
+/* A store at url (normalised, credentials and all), known as locator,
+ * asked through http (taken over, also on failure). */
+static int http_store_open(const char *locator, const char *url, unsigned flags, sta_http *http,
+			   stasync_store **ret, stasync_error *err)
 {
 	struct http_store *h;
-	int r;
 
 	h = calloc(1, sizeof(*h));
-	if (!h)
+	if (!h) {
+		sta_http_free(http);
 		return sta_error(err, -ENOMEM, "out of memory");
+	}
 	pthread_mutex_init(&h->lock, NULL);
 	pthread_cond_init(&h->cond, NULL);
 	h->base.ops = &http_ops;
 	h->base.flags = flags;
+	h->http = http;
 	h->base.locator = stasync_url_redact(locator);
 	h->url = strdup(url);
 	h->name = stasync_url_redact(url);
@@ -345,13 +348,7 @@ static int http_store_open(const char *locator, const char *url, unsigned flags,
 		stasync_store_free(&h->base);
 		return sta_error(err, -ENOMEM, "out of memory");
 	}
-	r = sta_http_new(o, &h->http, err);
-	if (r < 0) {
-		sta_error_prefix(err, r, "store %s", h->base.locator);
-		stasync_store_free(&h->base);
-		return r;
-	}
-	*ret = h;
+	*ret = &h->base;
 	return 0;
 }
 
@@ -359,48 +356,27 @@ int sta_store_http_open(const char *locator, unsigned flags, const stasync_http_
 			stasync_store **ret, stasync_error *err)
 {
 	_cleanup_free_ char *url = sta_http_store_url(locator);
-	struct http_store *h;
+	_cleanup_free_ char *shown = stasync_url_redact(locator);
+	sta_http *http;
 	int r;
 
-	if (!url)
+	if (!url || !shown)
 		return sta_error(err, -ENOMEM, "out of memory");
-	r = http_store_open(locator, url, flags, o, &h, err);
+	r = sta_http_new(o, &http, err);
 	if (r < 0)
-		return r;
-	*ret = &h->base;
-	return 0;
+		return sta_error_prefix(err, r, "store %s", shown);
+	return http_store_open(locator, url, flags, http, ret, err);
 }
 
 int sta_store_s3_open(const char *locator, unsigned flags, const stasync_http_options *o,
 		      stasync_store **ret, stasync_error *err)
 {
 	_cleanup_free_ char *url = NULL;
-	sta_s3_credentials cred;
-	struct http_store *h = NULL;
+	sta_http *http;
 	int r;
 
-	r = sta_s3_url(locator, &url, err);
+	r = sta_s3_http_new(locator, o, &http, &url, err);
 	if (r < 0)
-		return r;
-	r = sta_s3_credentials_get(&cred, err);
-	if (r < 0)
-		goto out;
-	r = http_store_open(locator, url, flags, o, &h, err);
-	if (r < 0)
-		goto out;
-	/* without a key: anonymous, as for a public bucket */
-	if (cred.access_key)
-		r = sta_http_set_sigv4(h->http, &(sta_http_sigv4){
-			.region = cred.region, .access_key = cred.access_key,
-			.secret_key = cred.secret_key, .session_token = cred.session_token,
-		}, err);
-	if (r < 0) {
-		sta_error_prefix(err, r, "store %s", h->base.locator);
-		stasync_store_free(&h->base);
-		goto out;
-	}
-	*ret = &h->base;
-out:
-	sta_s3_credentials_clear(&cred);
-	return r;
+		return sta_error_prefix(err, r, "store %s", locator);
+	return http_store_open(locator, url, flags, http, ret, err);
 }

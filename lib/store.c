@@ -5,7 +5,6 @@
 
 #include <stasync/http.h>
 #include <stasync/remote.h>
-#include "s3.h"
 #include "store.h"
 #include "util.h"
 
@@ -21,7 +20,7 @@ int stasync_store_open_with(const char *locator, unsigned flags,
 {
 	if (stasync_is_http_url(locator))
 		return sta_store_http_open(locator, flags, http, ret, err);
-	if (sta_is_s3_locator(locator))
+	if (stasync_is_s3_url(locator))
 		return sta_store_s3_open(locator, flags, http, ret, err);
 	if (stasync_is_ssh_remote(locator))
 		return sta_store_ssh_open(locator, flags, ret, err);

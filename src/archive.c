@@ -172,9 +172,14 @@ int cli_archive_open(struct cli *c, const char *path, enum what what, bool diges
 			goto fail;
 		}
 		a->name = a->url_name;
-	} else if (path && (stasync_is_http_url(path) || stasync_is_ssh_remote(path))) {
-		/* Over HTTP or ssh: an index only, fetched whole into a temporary
-		 * file; its chunks then come from the stores. */
+	} else if (path && (stasync_is_http_url(path) || stasync_is_ssh_remote(path) ||
+			    stasync_is_s3_url(path))) {
+		/* Over HTTP, S3 or ssh: an index only, fetched whole into a
+		 * temporary file; its chunks then come from the stores. */
+		if (what == WHAT_ARCHIVE && stasync_is_s3_url(path)) {
+			r = cli_url_error(c, path, "a .catar in a bucket is not supported yet: make a .caidx");
+			goto fail;
+		}
 		if (what != WHAT_ARCHIVE_INDEX) {
 			r = cli_url_error(c, path, "expected a .catar or .caidx URL (or pass --what=archive or --what=archive-index)");
 			goto fail;

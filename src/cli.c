@@ -161,7 +161,7 @@ int cli_index_fd_open(const struct cli *c, const char *path, int *ret_fd, char *
 
 	if (!path || strcmp(path, "-") == 0)
 		name = strdup("standard input");
-	else if (stasync_is_http_url(path))
+	else if (stasync_is_http_url(path) || stasync_is_s3_url(path))
 		name = stasync_url_redact(path);
 	else
 		name = strdup(path);
@@ -169,7 +169,7 @@ int cli_index_fd_open(const struct cli *c, const char *path, int *ret_fd, char *
 		return cli_error(c, "out of memory");
 	if (!path || strcmp(path, "-") == 0)
 		fd = dup(STDIN_FILENO);
-	else if (stasync_is_http_url(path)) {
+	else if (stasync_is_http_url(path) || stasync_is_s3_url(path)) {
 		info_https(c, path);
 		if (stasync_http_fetch_file(path, &c->http, STASYNC_HTTP_INDEX_MAX, &fd, &err) < 0) {
 			free(name);
@@ -204,7 +204,7 @@ static char *default_store_for(const char *index_path)
 		return strdup("default.castr");
 	n = url_path_end(index_path);
 	slash = memrchr(index_path, '/', n);
-	if (stasync_is_http_url(index_path)) {
+	if (stasync_is_http_url(index_path) || stasync_is_s3_url(index_path)) {
 		auth = strstr(index_path, "://") + 3;
 		if (!slash || slash < auth)   /* http://host: no path at all */
 			slash = index_path + n;

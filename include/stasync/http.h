@@ -82,6 +82,11 @@ const char *stasync_http_version(char *buf, size_t n);
  * in any case). */
 bool stasync_is_http_url(const char *s);
 
+/* stasync_is_s3_url() — true for "s3+http://…" and "s3+https://…": an
+ * object (an index) or a store's prefix in an S3 bucket, which the
+ * functions below take as well as http(s):// URLs. */
+bool stasync_is_s3_url(const char *s);
+
 /* stasync_url_redact() — a copy of url fit for messages: a password in it
  * is replaced by "***". NULL when out of memory. Free with free(). */
 char *stasync_url_redact(const char *url);

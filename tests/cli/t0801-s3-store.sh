@@ -74,6 +74,29 @@ check "[ $rc -eq 0 ]" "... extract from the bucket" || show_run
 "$CASYNC" mtree tree-out >tree-out.mtree 2>&1
 same_file tree-out.mtree tree.mtree "... casync's mtree of the extracted tree"
 
+# ---- indexes in the bucket ------------------------------------------------------------------
+run "$STASYNC" make --compression=xz --store="$S3/blobs" "$S3/indexes/blob.caibx" blob.bin
+check "[ $rc -eq 0 ]" "make s3+http://…/stasync/indexes/blob.caibx" || show_run
+s3_curl GET /stasync/indexes/blob.caibx -o index.got
+check "cmp -s index.got casync.caibx" "... the object is casync's index"
+run "$STASYNC" extract --store="$S3/blobs" "$S3/indexes/blob.caibx" from-s3-index.bin
+check "[ $rc -eq 0 ] && cmp -s from-s3-index.bin blob.bin" "extract s3+http://…/blob.caibx" || show_run
+run "$STASYNC" make --compression=xz --store="$S3/trees" "$S3/indexes/tree.caidx" tree
+check "[ $rc -eq 0 ]" "make s3+http://…/tree.caidx" || show_run
+run "$STASYNC" mtree --store="$S3/trees" "$S3/indexes/tree.caidx"
+cp "$T/out" s3-index.mtree
+same_file s3-index.mtree tree.mtree "mtree of s3+http://…/tree.caidx"
+# without --store: default.castr beside the index, as casync does
+run "$STASYNC" make "$S3/beside/blob.caibx" blob.bin
+check "[ $rc -eq 0 ] && [ \"\$(s3_curl GET '/stasync?list-type=2&max-keys=1&prefix=beside%2Fdefault.castr%2F' |
+	grep -c '<Key>beside/default.castr/')\" -eq 1 ]" \
+	"make s3+http://…/blob.caibx: the chunks go to default.castr beside it" || show_run
+run "$STASYNC" extract "$S3/beside/blob.caibx" beside.bin
+check "[ $rc -eq 0 ] && cmp -s beside.bin blob.bin" "... and extract finds them there" || show_run
+run "$STASYNC" extract --store="$S3/blobs" "$S3/indexes/missing.caibx" missing.bin
+check "[ $rc -eq 1 ] && grep -q 'indexes/missing.caibx' '$T/err' && [ ! -e missing.bin ]" \
+	"an index not in the bucket: exit status 1, naming it" || show_run
+
 # ---- a public bucket: anonymous reads, casync over plain HTTP ---------------------------
 cat >policy.json <<EOF
 {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*",
