@@ -86,6 +86,14 @@ check "[ $rc -eq 0 ]" "make s3+http://…/tree.caidx" || show_run
 run "$STASYNC" mtree --store="$S3/trees" "$S3/indexes/tree.caidx"
 cp "$T/out" s3-index.mtree
 same_file s3-index.mtree tree.mtree "mtree of s3+http://…/tree.caidx"
+"$CASYNC" list --store=tree-casync.castr tree-casync.caidx >casync.list 2>&1
+run "$STASYNC" list --store="$S3/trees" "$S3/indexes/tree.caidx"
+cp "$T/out" s3-index.list
+same_file s3-index.list casync.list "list of s3+http://…/tree.caidx"
+is "$("$STASYNC" digest --store="$S3/trees" "$S3/indexes/tree.caidx" 2>&1)" \
+	"$("$CASYNC" digest --store=tree-casync.castr tree-casync.caidx 2>&1)" "digest of s3+http://…/tree.caidx"
+is "$("$STASYNC" digest --store="$S3/blobs" "$S3/indexes/blob.caibx" 2>&1)" \
+	"$("$CASYNC" digest blob.bin 2>&1)" "digest of s3+http://…/blob.caibx"
 # without --store: default.castr beside the index, as casync does
 run "$STASYNC" make "$S3/beside/blob.caibx" blob.bin
 check "[ $rc -eq 0 ] && [ \"\$(s3_curl GET '/stasync?list-type=2&max-keys=1&prefix=beside%2Fdefault.castr%2F' |
