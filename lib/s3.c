@@ -1,8 +1,10 @@
 /* S3 locators and credentials: see s3.h. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <stasync/http.h>
+#include "aws-config.h"
 #include "s3.h"
 #include "util.h"
 
@@ -52,9 +54,40 @@ static char *env_dup(const char *name, bool *missing)
 	return (char *)v;
 }
 
+/* One value of the profile: from the credentials file, else the config
+ * file. 0 (perhaps none) or a negative code with a message. */
+static int profile_value(const char *profile, const char *key, const char *cred_file,
+			 const char *conf_file, char **ret, bool *found, stasync_error *err)
+{
+	_cleanup_free_ char *conf_section = NULL;
+	int r = 0;
+
+	if (cred_file)
+		r = sta_aws_ini_get(cred_file, profile, key, ret, found);
+	if (r < 0)
+		return sta_error(err, r, "%s: cannot read: %s", cred_file, stasync_strerror(r));
+	if (r > 0 || !conf_file)
+		return 0;
+	if (strcmp(profile, "default") == 0)
+		conf_section = strdup(profile);
+	else if (asprintf(&conf_section, "profile %s", profile) < 0)
+		conf_section = NULL;
+	if (!conf_section)
+		return sta_error(err, -ENOMEM, "out of memory");
+	r = sta_aws_ini_get(conf_file, conf_section, key, ret, found);
+	if (r < 0)
+		return sta_error(err, r, "%s: cannot read: %s", conf_file, stasync_strerror(r));
+	return 0;
+}
+
 int sta_s3_credentials_get(sta_s3_credentials *c, stasync_error *err)
 {
-	bool nomem = false;
+	_cleanup_free_ char *cred_file = sta_aws_file("AWS_SHARED_CREDENTIALS_FILE", "credentials");
+	_cleanup_free_ char *conf_file = sta_aws_file("AWS_CONFIG_FILE", "config");
+	const char *named = getenv("AWS_PROFILE");
+	const char *profile = named && *named ? named : "default";
+	bool nomem = false, found = false, from_profile = false;
+	int r;
 
 	*c = (sta_s3_credentials){ 0 };
 	c->access_key = env_dup("AWS_ACCESS_KEY_ID", &nomem);
@@ -63,8 +96,6 @@ int sta_s3_credentials_get(sta_s3_credentials *c, stasync_error *err)
 	c->region = env_dup("AWS_REGION", &nomem);
 	if (!c->region && !nomem)
 		c->region = env_dup("AWS_DEFAULT_REGION", &nomem);
-	if (!c->region && !nomem && !(c->region = strdup("us-east-1")))
-		nomem = true;
 	if (nomem)
 		return sta_error(err, -ENOMEM, "out of memory");
 	/* (the values are secrets: the messages name the variables only) */
@@ -72,6 +103,31 @@ int sta_s3_credentials_get(sta_s3_credentials *c, stasync_error *err)
 		return sta_error(err, -EINVAL, "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not");
 	if (!c->access_key && c->secret_key)
 		return sta_error(err, -EINVAL, "AWS_SECRET_ACCESS_KEY is set but AWS_ACCESS_KEY_ID is not");
+
+	/* then the profile's, as the AWS tools read them */
+	if (!c->access_key) {
+		from_profile = true;
+		if ((r = profile_value(profile, "aws_access_key_id", cred_file, conf_file,
+				       &c->access_key, &found, err)) < 0 ||
+		    (r = profile_value(profile, "aws_secret_access_key", cred_file, conf_file,
+				       &c->secret_key, &found, err)) < 0 ||
+		    (r = profile_value(profile, "aws_session_token", cred_file, conf_file,
+				       &c->session_token, &found, err)) < 0)
+			return r;
+		if (!c->access_key != !c->secret_key)
+			return sta_error(err, -EINVAL, "profile %s: %s without %s", profile,
+					 c->access_key ? "aws_access_key_id" : "aws_secret_access_key",
+					 c->access_key ? "aws_secret_access_key" : "aws_access_key_id");
+	}
+	if (!c->region &&
+	    (r = profile_value(profile, "region", NULL, conf_file, &c->region, &found, err)) < 0)
+		return r;
+	if (named && *named && from_profile && !found)
+		return sta_error(err, -ENOENT, "AWS_PROFILE=%s: no such profile in %s or %s", named,
+				 cred_file ? cred_file : "~/.aws/credentials",
+				 conf_file ? conf_file : "~/.aws/config");
+	if (!c->region && !(c->region = strdup("us-east-1")))
+		return sta_error(err, -ENOMEM, "out of memory");
 	return 0;
 }
 

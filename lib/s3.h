@@ -4,9 +4,11 @@
  * desync's spelling; its chunks are PREFIX/<4 hex>/<64 hex>.cacnk, as in a
  * local store. Requests go path-style to http(s)://ENDPOINT/BUCKET/PREFIX.
  * Credentials come from where every S3 tool reads them: AWS_ACCESS_KEY_ID,
- * AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, and the region from AWS_REGION
- * or AWS_DEFAULT_REGION (us-east-1 without them); no key means anonymous
- * requests, for a public bucket. */
+ * AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, else the profile AWS_PROFILE
+ * (or "default") of ~/.aws/credentials and ~/.aws/config (or the files
+ * AWS_SHARED_CREDENTIALS_FILE and AWS_CONFIG_FILE name); the region from
+ * AWS_REGION or AWS_DEFAULT_REGION, else the profile's, else us-east-1. No
+ * key means anonymous requests, for a public bucket. */
 #ifndef STASYNC_LIB_S3_H
 #define STASYNC_LIB_S3_H
 
@@ -33,9 +35,11 @@ typedef struct sta_s3_credentials {
 	char *region;
 } sta_s3_credentials;
 
-/* sta_s3_credentials_get() — from the environment. 0, or -EINVAL (a key
- * without its secret, or the other way round) or -ENOMEM with a message;
- * clear it with sta_s3_credentials_clear() either way. */
+/* sta_s3_credentials_get() — from the environment and the AWS files. 0,
+ * or with a message -EINVAL (a key without its secret, or the other way
+ * round), -ENOENT (AWS_PROFILE names no profile), -errno (a file that
+ * cannot be read) or -ENOMEM; clear it with sta_s3_credentials_clear()
+ * either way. */
 int sta_s3_credentials_get(sta_s3_credentials *c, stasync_error *err);
 void sta_s3_credentials_clear(sta_s3_credentials *c);
 

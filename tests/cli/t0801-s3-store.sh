@@ -149,6 +149,30 @@ check "! grep -q 'not-the-secret-at-all' '$T/err' && ! grep -q '$S3D_SECRET_KEY'
 run env -u AWS_SECRET_ACCESS_KEY "$STASYNC" extract --store="$S3/blobs" ours.caibx half.bin
 check "[ $rc -eq 1 ] && grep -q AWS_SECRET_ACCESS_KEY '$T/err'" \
 	"a key without its secret: refused, naming the variable" || show_run
+# ---- credentials from the AWS tools' files ------------------------------------------------------
+mkdir -p "$HOME/.aws"
+printf '[default]\naws_access_key_id = wrong\naws_secret_access_key = wrong\n\n[ci]\n# the test user\naws_access_key_id = %s\naws_secret_access_key=%s\n' \
+	"$S3D_ACCESS_KEY" "$S3D_SECRET_KEY" >"$HOME/.aws/credentials"
+printf '[profile ci]\nregion = us-east-1\n' >"$HOME/.aws/config"
+run env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY AWS_PROFILE=ci \
+	"$STASYNC" extract --store="$S3/blobs" ours.caibx profile.bin
+check "[ $rc -eq 0 ] && cmp -s profile.bin blob.bin" "AWS_PROFILE=ci: the keys of ~/.aws/credentials" ||
+	show_run
+run env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY \
+	"$STASYNC" extract --store="$S3/blobs" ours.caibx default.bin
+check "[ $rc -eq 1 ] && grep -q 403 '$T/err'" "... the default profile's (wrong) keys when none is named" ||
+	show_run
+run env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY AWS_PROFILE=nosuch \
+	"$STASYNC" extract --store="$S3/blobs" ours.caibx nosuch.bin
+check "[ $rc -eq 1 ] && grep -q 'AWS_PROFILE=nosuch: no such profile' '$T/err'" \
+	"... AWS_PROFILE naming no profile: one clear line" || show_run
+mv "$HOME/.aws/credentials" "$T/shared-credentials"
+run env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY AWS_PROFILE=ci \
+	AWS_SHARED_CREDENTIALS_FILE="$T/shared-credentials" \
+	"$STASYNC" extract --store="$S3/blobs" ours.caibx shared.bin
+check "[ $rc -eq 0 ] && cmp -s shared.bin blob.bin" "... AWS_SHARED_CREDENTIALS_FILE names the file" ||
+	show_run
+
 run "$STASYNC" extract --store=s3+http://127.0.0.1:1 ours.caibx nobucket.bin
 check "[ $rc -eq 1 ] && grep -q 'no bucket' '$T/err'" "a locator without a bucket: refused" ||
 	show_run
