@@ -36,6 +36,10 @@ struct http_store {
 	/* Chunks already put in this run: a stream repeats some (runs of
 	 * zeros), and one HEAD for each is enough. */
 	stasync_chunk_set *sent;
+	/* S3: the bucket's URL (NULL for a web server), and whether it is
+	 * there (0: not asked yet, 1: there, -ENXIO: not) */
+	char *bucket_url;
+	int bucket;
 };
 
 /* The URL of a chunk, and its name for messages. */
@@ -72,10 +76,48 @@ static int check_down(struct http_store *h, const char *name, stasync_error *err
 	return r;
 }
 
+/* S3: say what a 403 means, and a missing bucket as such (a 404 of
+ * a PUT; of a GET or HEAD when the bucket itself is not there, which
+ * `ask` then asks once, not from the handle's own thread). */
+static void s3_explain(struct http_store *h, sta_http_result *res, bool put, bool ask)
+{
+	int bucket;
+
+	if (!h->bucket_url)
+		return;
+	if (res->r == -EACCES) {
+		char what[sizeof(res->err.message)];
+
+		memcpy(what, res->err.message, sizeof(what));
+		sta_error(&res->err, -EACCES, "%s (the S3 key and secret, their rights on the bucket, "
+			  "or the region)", what);
+		return;
+	}
+	if (res->r != -ENOENT)
+		return;
+	pthread_mutex_lock(&h->lock);
+	bucket = h->bucket;
+	pthread_mutex_unlock(&h->lock);
+	if (bucket == 0 && (put || ask)) {
+		sta_http_result b;
+
+		bucket = put || sta_http_run(h->http, &(sta_http_request){
+			.method = STA_HTTP_HEAD, .url = h->bucket_url, .name = h->bucket_url,
+		}, &b) == -ENOENT ? -ENXIO : 1;
+		pthread_mutex_lock(&h->lock);
+		h->bucket = bucket;
+		pthread_mutex_unlock(&h->lock);
+	}
+	if (bucket < 0)
+		res->r = sta_error(&res->err, -ENXIO, "store %s: no such bucket (%s)", h->base.locator,
+				   h->bucket_url);
+}
+
 /* Pass a failed request's message on, remembering a server out of reach. */
-static int note_failure(struct http_store *h, const char *name, const sta_http_result *res,
+static int note_failure(struct http_store *h, const char *name, sta_http_result *res,
 			stasync_error *err)
 {
+	s3_explain(h, res, false, true);
 	if (res->unreachable) {
 		size_t k = strlen(name);
 		const char *why = res->err.message;
@@ -171,11 +213,11 @@ static int http_has(stasync_store *s, const stasync_chunk_id *id, stasync_error 
 	r = sta_http_run(h->http, &(sta_http_request){
 		.method = STA_HTTP_HEAD, .url = u->url, .name = u->name,
 	}, &res);
+	if (r < 0)
+		r = note_failure(h, u->name, &res, err);
 	if (r == -ENOENT)
 		return 0;
-	if (r < 0)
-		return note_failure(h, u->name, &res, err);
-	return 1;
+	return r < 0 ? r : 1;
 }
 
 /* ---- uploads ------------------------------------------------------------ */
@@ -205,29 +247,32 @@ static void upload_end(struct upload *up, const sta_http_result *res, bool prese
 	free(up);
 }
 
-static void on_put(void *ctx, const sta_http_result *res)
+static void on_put(void *ctx, const sta_http_result *done)
 {
 	struct upload *up = ctx;
+	sta_http_result res = *done;
 
 	/* an S3 server honouring If-None-Match: it came in meanwhile */
-	if (res->r == -EEXIST) {
+	if (res.r == -EEXIST) {
 		upload_end(up, NULL, true);
 		return;
 	}
-	upload_end(up, res->r < 0 ? res : NULL, false);
+	s3_explain(up->h, &res, true, false);
+	upload_end(up, res.r < 0 ? &res : NULL, false);
 }
 
-static void on_head(void *ctx, const sta_http_result *res)
+static void on_head(void *ctx, const sta_http_result *done)
 {
 	struct upload *up = ctx;
-	sta_http_result failed = { 0 };
+	sta_http_result failed = { 0 }, res = *done;
 
-	if (res->r == 0) {
+	if (res.r == 0) {
 		upload_end(up, NULL, true);
 		return;
 	}
-	if (res->r != -ENOENT) {
-		upload_end(up, res, false);
+	if (res.r != -ENOENT) {
+		s3_explain(up->h, &res, false, false);
+		upload_end(up, &res, false);
 		return;
 	}
 	failed.r = sta_http_submit(up->h->http, &(sta_http_request){
@@ -311,6 +356,7 @@ static void http_free(stasync_store *s)
 	pthread_cond_destroy(&h->cond);
 	free(h->url);
 	free(h->name);
+	free(h->bucket_url);
 	stasync_chunk_set_free(h->sent);
 }
 
@@ -375,8 +421,23 @@ int sta_store_s3_open(const char *locator, unsigned flags, const stasync_http_op
 	sta_http *http;
 	int r;
 
+	struct http_store *h;
+	const char *bucket_end;
+
 	r = sta_s3_http_new(locator, o, &http, &url, err);
 	if (r < 0)
 		return sta_error_prefix(err, r, "store %s", locator);
-	return http_store_open(locator, url, flags, http, ret, err);
+	r = http_store_open(locator, url, flags, http, ret, err);
+	if (r < 0)
+		return r;
+	/* scheme://endpoint/bucket */
+	h = (struct http_store *)*ret;
+	bucket_end = strchr(strstr(url, "://") + 3, '/');
+	bucket_end = bucket_end ? strchrnul(bucket_end + 1, '/') : url + strlen(url);
+	h->bucket_url = strndup(url, (size_t)(bucket_end - url));
+	if (!h->bucket_url) {
+		*ret = stasync_store_free(*ret);
+		return sta_error(err, -ENOMEM, "out of memory");
+	}
+	return 0;
 }

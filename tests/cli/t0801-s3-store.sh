@@ -142,7 +142,8 @@ check "[ $rc -eq 0 ] && cmp -s copied.bin blob.bin" "... extracts with stasync" 
 run env AWS_SECRET_ACCESS_KEY=not-the-secret-at-all \
 	"$STASYNC" extract --store="$S3/blobs" ours.caibx wrong.bin
 check "[ $rc -eq 1 ] && [ \$(line_count '$T/err') -eq 1 ] && grep -q 'stasync/blobs/.*\\.cacnk' '$T/err' &&
-	grep -q 403 '$T/err'" "a wrong secret: exit status 1, one line naming the chunk and the 403" ||
+	grep -q 403 '$T/err' && grep -q 'S3 key and secret' '$T/err'" \
+	"a wrong secret: exit status 1, one line naming the chunk, the 403 and what to check" ||
 	show_run
 check "! grep -q 'not-the-secret-at-all' '$T/err' && ! grep -q '$S3D_SECRET_KEY' '$T/err'" \
 	"... and no secret in it"
@@ -173,6 +174,12 @@ run env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY AWS_PROFILE=ci \
 check "[ $rc -eq 0 ] && cmp -s shared.bin blob.bin" "... AWS_SHARED_CREDENTIALS_FILE names the file" ||
 	show_run
 
+run "$STASYNC" extract --store="s3+$S3D_ENDPOINT/nosuch/blobs" ours.caibx nosuch.bin
+check "[ $rc -eq 1 ] && [ \$(line_count '$T/err') -eq 1 ] && grep -q 'no such bucket' '$T/err'" \
+	"extract from a bucket that does not exist: one line saying so" || show_run
+run "$STASYNC" make --store="s3+$S3D_ENDPOINT/nosuch/blobs" nosuch.caibx blob.bin
+check "[ $rc -eq 1 ] && grep -q 'no such bucket' '$T/err' && [ ! -e nosuch.caibx ]" \
+	"make into a bucket that does not exist: saying so, no index" || show_run
 run "$STASYNC" extract --store=s3+http://127.0.0.1:1 ours.caibx nobucket.bin
 check "[ $rc -eq 1 ] && grep -q 'no bucket' '$T/err'" "a locator without a bucket: refused" ||
 	show_run
