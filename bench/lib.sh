@@ -39,11 +39,12 @@
 #       DEST/<name of SRC>/ until about MB MB are copied; print the MB.
 #   bench_find_nginx
 #       set NGINX ($NGINX, else nginx on PATH, else /usr/sbin/nginx), or die.
-#   bench_nginx ROOT
+#   bench_nginx ROOT [DIRECTIVES]
 #       start nginx (one process) serving ROOT on 127.0.0.1, its files in
-#       ROOT.nginx/; set BENCH_URL (http://127.0.0.1:PORT) and
-#       bench_nginx_pid. bench_nginx_stop stops it. Needs tests/cli/ports.sh
-#       sourced (free_port, wait_port).
+#       ROOT.nginx/, DIRECTIVES added to its server block (WebDAV PUT, say);
+#       set BENCH_URL (http://127.0.0.1:PORT) and bench_nginx_pid.
+#       bench_nginx_stop stops it. Needs tests/cli/ports.sh sourced
+#       (free_port, wait_port).
 #
 # Timing uses GNU time (/usr/bin/time, Debian package "time"), else a
 # python3 wrapper reading getrusage(RUSAGE_CHILDREN).
@@ -312,7 +313,7 @@ bench_find_nginx() {
 
 bench_nginx_pid=
 bench_nginx() {
-	_root=$1
+	_root=$1 _extra=${2:-}
 	_ng=$1.nginx
 	bench_find_nginx
 	mkdir -p "$_ng/tmp"
@@ -342,6 +343,7 @@ http {
 		listen 127.0.0.1:$_port;
 		server_name localhost;
 		root $_root;
+		$_extra
 	}
 }
 EOF

@@ -1,0 +1,178 @@
+#!/bin/sh
+# bench/s3.sh — stasync's S3 path against its plain HTTP path: `make` into
+# and `extract` from a bucket of Ceph's RADOS Gateway (tests/cli/s3d.sh, a
+# one-node cluster in RAM), against the same into and from Debian's nginx
+# (WebDAV PUT for make), both on 127.0.0.1, in one run.
+#
+# usage: bench/s3.sh [-h]
+#
+# Cases, each timed REPS times per contender, the contenders taking turns,
+# after one untimed run of each whose output is checked:
+#   blob make     BENCH_BLOB_MB MiB into an empty store (the bucket made
+#                 anew, a new directory, for each run)
+#   blob extract  the same blob from its .caibx
+#   tree make     a copy of part of BENCH_TREE_SRC, BENCH_TREE_MB MB
+#   tree extract  the same tree from its .caidx
+# It prints, per contender, the medians of wall time, CPU time of stasync
+# (the servers' own is not in it) and peak RSS, and how S3 compares. Beside
+# each extract, curl fetching the same objects from the bucket, 16 at a time
+# and nothing more, is the floor the server sets.
+#
+# Environment:
+#   STASYNC         the binary to time (default: ./stasync of this tree)
+#   REPS            timed runs per contender and case (default 3)
+#   BENCH_BLOB_MB   size of the blob, MiB (default 256; 0 leaves the cases out)
+#   BENCH_TREE_MB   size of the tree, MB (default 200; 0 leaves the cases out)
+#   BENCH_TREE_SRC  where the tree is copied from (default /usr/share)
+#   BENCH_DIR       scratch directory (default: a new one in $TMPDIR or /tmp);
+#                   removed at the end unless BENCH_KEEP=1
+#   BENCH_RESULTS   also append the figures, as Markdown, to this file
+#
+# Needs radosgw, ceph-mon, ceph-osd (build.sh --deps installs them), curl,
+# nginx, python3 and GNU time. The cluster keeps its objects in 1 GiB of RAM,
+# hence the bucket emptied before each make.
+set -u
+LC_ALL=C
+export LC_ALL
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/.." && pwd)
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$here/lib.sh"
+
+bench_args "$0" "$@"
+
+STASYNC=${STASYNC:-$top/stasync}
+CASYNC=none
+DESYNC=none
+REPS=${REPS:-3}
+BENCH_BLOB_MB=${BENCH_BLOB_MB:-256}
+BENCH_TREE_MB=${BENCH_TREE_MB:-200}
+BENCH_TREE_SRC=${BENCH_TREE_SRC:-/usr/share}
+
+unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY
+unset AWS_PROFILE AWS_SESSION_TOKEN AWS_REGION AWS_DEFAULT_REGION
+
+bench_init
+if [ -n "${BENCH_DIR:-}" ]; then
+	mkdir -p "$BENCH_DIR" || bench_die "cannot create $BENCH_DIR"
+	D=$(cd "$BENCH_DIR" && pwd)
+else
+	D=$(mktemp -d "${TMPDIR:-/tmp}/stasync-bench.XXXXXX") || bench_die "mktemp -d failed"
+fi
+
+# tests/cli/s3d.sh runs inside a test; here its few needs are the bench's.
+T=$D
+at_exit() { :; }
+bail_out() { bench_die "$*"; }
+diag() { bench_say "$*"; }
+diag_file() { bench_say "$1:"; sed 's/^/  /' "$2" >&2; }
+top_srcdir=$top
+# shellcheck source-path=SCRIPTDIR/.. source=tests/cli/s3d.sh
+. "$top/tests/cli/s3d.sh"
+have_s3d || bench_die "no S3 server to run (apt-get install radosgw ceph-mon ceph-osd curl)"
+
+finish() {
+	s3d_stop
+	bench_nginx_stop
+	if [ "${BENCH_KEEP:-0}" = 1 ]; then
+		bench_say "kept: $D"
+	else
+		chmod -R u+rwx "$D" 2>/dev/null
+		rm -rf "$D"
+	fi
+	bench_cleanup_lib
+}
+trap finish EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---- the data ---------------------------------------------------------------------------
+mkdir -p "$D/srv" "$D/out"
+if [ "$BENCH_BLOB_MB" -gt 0 ] && [ ! -s "$D/blob.img" ]; then
+	bench_say "making a $BENCH_BLOB_MB MiB blob"
+	bench_make_blob "$D/blob.img" "$BENCH_BLOB_MB" || bench_die "cannot make the blob"
+fi
+if [ "$BENCH_TREE_MB" -gt 0 ] && [ ! -d "$D/tree" ]; then
+	bench_say "copying about $BENCH_TREE_MB MB of $BENCH_TREE_SRC"
+	bench_make_tree "$D/tree" "$BENCH_TREE_MB" "$BENCH_TREE_SRC" >/dev/null
+fi
+
+# ---- the servers ---------------------------------------------------------------------------
+bench_say "starting radosgw on a one-node Ceph cluster"
+s3d_start
+AWS_ACCESS_KEY_ID=$S3D_ACCESS_KEY
+AWS_SECRET_ACCESS_KEY=$S3D_SECRET_KEY
+export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
+s3_mb src
+bench_nginx "$D/srv" "dav_methods PUT; create_full_put_path on; client_max_body_size 0;"
+U=$BENCH_URL
+S3=s3+$S3D_ENDPOINT
+
+# Each make starts from an empty store: the bucket "run" made anew (its
+# objects removed first, to keep the cluster's RAM), or a new directory.
+fresh_bucket() {
+	timeout 120 radosgw-admin -c "$S3D_DIR/ceph.conf" -n client.admin bucket rm --bucket=run \
+		--purge-objects >/dev/null 2>&1
+	s3_mb run
+}
+fresh_dir() {
+	rm -rf "$D/srv/run"
+	mkdir -p "$D/srv/run"
+}
+check_none() { :; }
+
+# The stores extract reads: the same chunk files in both places.
+src_ready() { # KIND INPUT: make once into the bucket "src" and into srv/src
+	[ -s "$D/srv/src/index.$1" ] && return 0
+	"$STASYNC" make --store="$D/srv/src/store" "$D/srv/src/index.$1" "$2" >/dev/null 2>"$D/make.err" ||
+		{ cat "$D/make.err" >&2; bench_die "make of $2 failed"; }
+	"$STASYNC" make --store="$S3/src/store" "$S3/src/index.$1" "$2" >/dev/null 2>"$D/make.err" ||
+		{ cat "$D/make.err" >&2; bench_die "make of $2 into the bucket failed"; }
+}
+
+printf '%s: S3 (radosgw) against HTTP (nginx), both on 127.0.0.1\n' \
+	"$("$STASYNC" --version 2>/dev/null | head -n 1)"
+printf 'machine: %s\n' "$(bench_machine)"
+[ -z "${BENCH_RESULTS:-}" ] || printf '\n## S3 (radosgw) against plain HTTP (nginx): make and extract\n' >>"$BENCH_RESULTS"
+
+# bench_pair NAME KIND INPUT: make and extract cases for one input.
+bench_pair() {
+	_kind=$2 _input=$3
+	bench_case "$1: make into an empty store"
+	bench_tool http fresh_dir check_none \
+		"$STASYNC" make --store="$U/run/store" "$D/out/http.$_kind" "$_input"
+	bench_tool s3 fresh_bucket check_none \
+		"$STASYNC" make --store="$S3/run/store" "$D/out/s3.$_kind" "$_input"
+	bench_measure "$REPS"
+	src_ready "$_kind" "$_input"
+	bench_case "$1: extract"
+	bench_tool http "fresh_out http" "check_out $_kind http" \
+		"$STASYNC" extract --store="$U/src/store" "$U/src/index.$_kind" "$D/out/http"
+	bench_tool s3 "fresh_out s3" "check_out $_kind s3" \
+		"$STASYNC" extract --store="$S3/src/store" "$S3/src/index.$_kind" "$D/out/s3"
+	# the floor: curl fetching the same objects, 16 at a time, nothing more
+	curl_config "$_kind"
+	bench_tool curl nothing check_none curl -s --parallel --parallel-max 16 \
+		--aws-sigv4 "aws:amz:us-east-1:s3" --user "$S3D_ACCESS_KEY:$S3D_SECRET_KEY" \
+		-H "x-amz-content-sha256: UNSIGNED-PAYLOAD" -K "$D/curl.$_kind"
+	bench_measure "$REPS"
+}
+nothing() { :; }
+# curl_config KIND: a curl config fetching every chunk object of the index
+curl_config() {
+	(cd "$D/srv/src/store" && find . -name '*.cacnk' | sed 's|^\./||') |
+		awk -v u="$S3D_ENDPOINT/src/store/" '{ print "url = \"" u $0 "\"\noutput = \"/dev/null\"" }' \
+		>"$D/curl.$1"
+}
+fresh_out() { chmod -R u+rwx "$D/out/$1" 2>/dev/null; rm -rf "$D/out/$1"; }
+check_out() {
+	if [ "$1" = caibx ]; then
+		cmp "$D/blob.img" "$D/out/$2"
+	else
+		diff -r --no-dereference "$D/tree" "$D/out/$2" >/dev/null
+	fi
+}
+
+[ "$BENCH_BLOB_MB" -eq 0 ] || bench_pair "blob: $BENCH_BLOB_MB MiB" caibx "$D/blob.img"
+[ "$BENCH_TREE_MB" -eq 0 ] || bench_pair "tree: $BENCH_TREE_MB MB" caidx "$D/tree"
