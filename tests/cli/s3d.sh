@@ -15,6 +15,10 @@
 #   s3d_stop
 #       stop radosgw, then the OSD, then the monitor, one at a time, with
 #       SIGTERM (SIGKILL after a few seconds); also done on exit.
+#   s3d_rgw_stop / s3d_rgw_start
+#       stop radosgw alone (SIGTERM: it closes the connections under way),
+#       and start it again on the same port; the cluster and its objects
+#       stay. For a server that goes away in the middle of a run.
 #   s3_curl METHOD /BUCKET[/KEY][?QUERY] [CURL ARGS...]
 #       a request signed with SigV4 (curl --aws-sigv4) as the user made by
 #       s3d_start ($S3_ACCESS_KEY / $S3_SECRET_KEY override the keys); the
@@ -289,6 +293,7 @@ _s3d_start_once() {
 	done
 
 	_s3d_spawn rgw radosgw -c "$S3D_DIR/ceph.conf" -n client.rgw.a -f
+	S3D_RGW_PID=$_s3d_pid
 	_s3d_wait_bind "$_s3d_pid" "$S3D_PORT" "$S3D_DIR/rgw.out" "$S3D_DIR/log/client.rgw.a.log"
 	case $? in
 	0) _s3d_wait_http "$_s3d_pid" || _s3d_fail "radosgw did not answer" ;;
@@ -323,4 +328,14 @@ s3_mb() {
 		diag_file "PUT /$1 ($_code)" "$T/s3_mb.out"
 		bail_out "cannot create bucket $1"
 	}
+}
+
+s3d_rgw_stop() {
+	_s3d_kill "$S3D_RGW_PID"
+}
+
+s3d_rgw_start() {
+	_s3d_spawn rgw radosgw -c "$S3D_DIR/ceph.conf" -n client.rgw.a -f
+	S3D_RGW_PID=$_s3d_pid
+	_s3d_wait_http "$_s3d_pid" || _s3d_fail "radosgw did not start again"
 }

@@ -138,6 +138,71 @@ check "[ -z '$bad' ]" "casync's store (zstd) copied into the bucket" || diag "no
 run "$STASYNC" extract --store="$S3/copied" copy.caibx copied.bin
 check "[ $rc -eq 0 ] && cmp -s copied.bin blob.bin" "... extracts with stasync" || show_run
 
+# ---- mount reads from a bucket ----------------------------------------------------------------
+if [ "$(id -u)" -eq 0 ] && [ -c /dev/fuse ] && command -v fusermount3 >/dev/null; then
+	mkdir -p "$T/mnt"
+	"$STASYNC" mount --store="$S3/trees" tree.caidx "$T/mnt" 2>mount.err </dev/null &
+	mount_pid=$!
+	at_exit "fusermount3 -u '$T/mnt' 2>/dev/null; kill $mount_pid 2>/dev/null"
+	n=0
+	while ! mountpoint -q "$T/mnt" && [ $n -lt 100 ] && kill -0 $mount_pid 2>/dev/null; do
+		sleep 0.1
+		n=$((n + 1))
+	done
+	check "cmp -s '$T/mnt/sub/random.bin' tree/sub/random.bin" "mount --store=s3+http://…: a file reads" ||
+		diag_file "mount stderr" mount.err
+	fusermount3 -u "$T/mnt"
+	wait $mount_pid
+	is "$?" 0 "... and the mount ends with exit status 0"
+else
+	skip "mount from a bucket" "needs root, /dev/fuse and fusermount3"
+fi
+
+# ---- a server that goes away in the middle of a make ---------------------------------------------
+mkdata random 5 40000000 big.bin
+"$STASYNC" make --store=local.castr big-local.caibx big.bin >/dev/null 2>&1 || bail_out "make big-local failed"
+"$STASYNC" make --store="$S3/dying" big.caibx big.bin >/dev/null 2>dying.err &
+make_pid=$!
+sleep 0.3
+s3d_rgw_stop
+wait $make_pid
+make_rc=$?
+check "[ $make_rc -eq 1 ] && [ ! -e big.caibx ]" \
+	"radosgw stopped during make: exit status 1, no index" ||
+	{ diag "exit status $make_rc"; diag_file "make stderr" dying.err; }
+s3d_rgw_start
+run "$STASYNC" make --store="$S3/dying" big.caibx big.bin
+check "[ $rc -eq 0 ] && cmp -s big.caibx big-local.caibx" "... started again, make again completes" || show_run
+# every object of the prefix (a listing of at most 1000), fetched in one go
+s3_curl GET "/stasync?list-type=2&prefix=dying%2F" | grep -o '<Key>[^<]*</Key>' | sed 's/<[^>]*>//g' >keys
+mkdir objects
+awk -v u="$S3D_ENDPOINT/stasync/" '{ f = $0; gsub("/", "_", f)
+	print "url = \"" u $0 "\"\noutput = \"objects/" f "\"" }' keys >keys.curl
+s3_curl GET "" --parallel -K keys.curl -o /dev/null
+n=0 bad=
+while read -r k; do
+	n=$((n + 1))
+	f=$(printf '%s' "$k" | tr / _)
+	cmp -s "objects/$f" "local.castr/${k#dying/}" || bad="$bad $k"
+done <keys
+check "[ $n -eq $(find local.castr -name '*.cacnk' | wc -l) ] && [ -z '$bad' ]" \
+	"... every object in the bucket is whole and right ($n)" || diag "wrong:$bad"
+
+# ---- 503 SlowDown for the first tries --------------------------------------------------------
+# (tests/cli/httpd-test.py checks no signature: this is about the retries)
+# shellcheck source=httpd.sh
+. "$top_srcdir/tests/cli/httpd.sh"
+if have_python3; then
+	mkdir -p www/bucket
+	cp -R casync.castr www/bucket/store
+	testhttpd_start slowdown --root="$T/www" --fail=2 --fail-status=503
+	run "$STASYNC" extract --store="s3+http://127.0.0.1:$TESTHTTPD_PORT/bucket/store" \
+		casync.caibx slow.bin
+	check "[ $rc -eq 0 ] && cmp -s slow.bin blob.bin && grep -q ' 503' '$TESTHTTPD_LOG'" \
+		"503 for the first two tries of each chunk: retried, extracted" || show_run
+	httpd_stop_all
+fi
+
 # ---- failures ------------------------------------------------------------------------------
 run env AWS_SECRET_ACCESS_KEY=not-the-secret-at-all \
 	"$STASYNC" extract --store="$S3/blobs" ours.caibx wrong.bin
