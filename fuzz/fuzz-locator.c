@@ -14,8 +14,9 @@
  *   - a store URL is the locator up to its query, fragment or ";…", less
  *     trailing slashes after the host;
  *   - stasync_store_open() on HTTP URLs opens a store (no connection is
- *     made before a chunk is asked for) named by the redacted URL; on
- *     other URLs but file:// fails with -EPROTONOSUPPORT; on a path (or a
+ *     made before a chunk is asked for) named by the redacted URL; on S3
+ *     ones (s3+http(s)://) opens one so named or refuses with a message;
+ *     on other URLs but file:// fails with -EPROTONOSUPPORT; on a path (or a
  *     file:// URL's path, whatever it holds) without ".." opens
  *     it below a private empty directory (nothing is created: read-only)
  *     as an empty store. ssh remotes are not opened: that starts ssh. */
@@ -197,6 +198,20 @@ static void check_open(const char *s, bool http, bool ssh)
 
 	if (ssh)
 		return;
+	if (stasync_is_s3_url(s)) {
+		/* a store in a bucket, or a clear refusal (no bucket named) */
+		r = stasync_store_open(s, 0, &st, &err);
+		if (r < 0 && (err.code != r || !err.message[0]))
+			abort();
+		if (r == 0) {
+			red = stasync_url_redact(s);
+			if (!red || strcmp(stasync_store_locator(st), red) != 0)
+				abort();
+			free(red);
+			stasync_store_free(st);
+		}
+		return;
+	}
 	if (http) {
 		r = stasync_store_open(s, 0, &st, &err);
 		if (r == -EPROTONOSUPPORT && err.code == r)

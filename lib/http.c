@@ -86,7 +86,7 @@ static int handle_for(const char *url, const char *name, const stasync_http_opti
 
 	*ask = NULL;
 	if (stasync_is_s3_url(url))
-		r = sta_s3_http_new(url, o, h, ask, err);
+		r = sta_s3_http_new(url, o, h, ask, NULL, err);
 	else
 		r = sta_http_new(o, h, err);
 	return r < 0 ? sta_error_prefix(err, r, "%s", name) : 0;

@@ -16,29 +16,33 @@ bool stasync_is_s3_url(const char *s)
 		     strncmp(s, S3_PREFIX "https://", 11) == 0);
 }
 
-int sta_s3_url(const char *locator, char **ret, stasync_error *err)
+int sta_s3_url(const char *locator, char **ret, size_t *bucket_end, stasync_error *err)
 {
-	const char *url = locator + strlen(S3_PREFIX);
-	const char *host = strstr(url, "://") + 3;
-	const char *path = strchr(host, '/');
-	char *u;
+	_cleanup_free_ char *u = NULL;
+	const char *host, *bucket;
 	size_t n;
 
-	/* the endpoint, then at least a bucket's name */
-	while (path && path[1] == '/')
-		path++;
-	if (!path || !path[1] || path[1] == '?' || path == host)
-		return sta_error(err, -EINVAL, "%s: no bucket named (s3+https://ENDPOINT/BUCKET/PREFIX)",
-				 locator);
-	u = strdup(url);
+	if (!stasync_is_s3_url(locator))
+		return sta_error(err, -EINVAL, "%s: not an s3+http(s):// URL", locator);
+	u = strdup(locator + strlen(S3_PREFIX));
 	if (!u)
 		return sta_error(err, -ENOMEM, "out of memory");
-	/* drop a query or fragment, then trailing slashes */
+	/* scheme://ENDPOINT/BUCKET[/PREFIX], no query or fragment, no
+	 * trailing slashes */
 	u[strcspn(u, "?#")] = 0;
+	host = strstr(u, "://") + 3;
 	n = strlen(u);
-	while (n > 0 && u[n - 1] == '/')
+	while (n > (size_t)(host - u) && u[n - 1] == '/')
 		u[--n] = 0;
-	*ret = u;
+	bucket = host + strcspn(host, "/");
+	while (*bucket == '/')
+		bucket++;
+	if (bucket == host || !*bucket)
+		return sta_error(err, -EINVAL, "%s: no %s named (s3+https://ENDPOINT/BUCKET/PREFIX)",
+				 locator, *host && *host != '/' ? "bucket" : "endpoint");
+	if (bucket_end)
+		*bucket_end = (size_t)(bucket - u) + strcspn(bucket, "/");
+	*ret = TAKE_PTR(u);
 	return 0;
 }
 
@@ -149,14 +153,14 @@ void sta_s3_credentials_clear(sta_s3_credentials *c)
 }
 
 int sta_s3_http_new(const char *locator, const stasync_http_options *o, sta_http **ret,
-		    char **ret_url, stasync_error *err)
+		    char **ret_url, size_t *bucket_end, stasync_error *err)
 {
 	_cleanup_free_ char *url = NULL;
 	sta_s3_credentials cred;
 	sta_http *h = NULL;
 	int r;
 
-	r = sta_s3_url(locator, &url, err);
+	r = sta_s3_url(locator, &url, bucket_end, err);
 	if (r < 0)
 		return r;
 	r = sta_s3_credentials_get(&cred, err);

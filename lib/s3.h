@@ -17,16 +17,18 @@
 #include "http.h"
 
 /* sta_s3_url() — the plain URL of an S3 locator's bucket and prefix (or
- * object), no trailing "/": *ret (free() it). -EINVAL with a message when
- * the locator names no bucket, -ENOMEM. */
-int sta_s3_url(const char *locator, char **ret, stasync_error *err);
+ * object), without query, fragment or trailing "/": *ret (free() it), and
+ * in *bucket_end (may be NULL) the length of its "scheme://ENDPOINT/BUCKET"
+ * part. -EINVAL with a message when the locator names no endpoint or no
+ * bucket, -ENOMEM. */
+int sta_s3_url(const char *locator, char **ret, size_t *bucket_end, stasync_error *err);
 
 /* sta_s3_http_new() — an HTTP handle for an S3 locator's requests, signed
  * with the credentials of the environment (anonymous without them), and
- * the plain URL they go to in *ret_url (free() it). 0 or a negative code
- * with a message. */
+ * the plain URL they go to in *ret_url (free() it), as sta_s3_url() gives
+ * it. 0 or a negative code with a message. */
 int sta_s3_http_new(const char *locator, const stasync_http_options *o, sta_http **ret,
-		    char **ret_url, stasync_error *err);
+		    char **ret_url, size_t *bucket_end, stasync_error *err);
 
 typedef struct sta_s3_credentials {
 	char *access_key;    /* NULL: anonymous */

@@ -422,19 +422,16 @@ int sta_store_s3_open(const char *locator, unsigned flags, const stasync_http_op
 	int r;
 
 	struct http_store *h;
-	const char *bucket_end;
+	size_t bucket_end;
 
-	r = sta_s3_http_new(locator, o, &http, &url, err);
+	r = sta_s3_http_new(locator, o, &http, &url, &bucket_end, err);
 	if (r < 0)
 		return sta_error_prefix(err, r, "store %s", locator);
 	r = http_store_open(locator, url, flags, http, ret, err);
 	if (r < 0)
 		return r;
-	/* scheme://endpoint/bucket */
 	h = (struct http_store *)*ret;
-	bucket_end = strchr(strstr(url, "://") + 3, '/');
-	bucket_end = bucket_end ? strchrnul(bucket_end + 1, '/') : url + strlen(url);
-	h->bucket_url = strndup(url, (size_t)(bucket_end - url));
+	h->bucket_url = strndup(url, bucket_end);
 	if (!h->bucket_url) {
 		*ret = stasync_store_free(*ret);
 		return sta_error(err, -ENOMEM, "out of memory");
