@@ -35,11 +35,14 @@ int sta_s3_url(const char *locator, char **ret, size_t *bucket_end, stasync_erro
 	while (n > (size_t)(host - u) && u[n - 1] == '/')
 		u[--n] = 0;
 	bucket = host + strcspn(host, "/");
+	if (bucket == host)
+		return sta_error(err, -EINVAL, "%s: no endpoint named (s3+https://ENDPOINT/BUCKET/PREFIX)",
+				 locator);
 	while (*bucket == '/')
 		bucket++;
-	if (bucket == host || !*bucket)
-		return sta_error(err, -EINVAL, "%s: no %s named (s3+https://ENDPOINT/BUCKET/PREFIX)",
-				 locator, *host && *host != '/' ? "bucket" : "endpoint");
+	if (!*bucket)
+		return sta_error(err, -EINVAL, "%s: no bucket named (s3+https://ENDPOINT/BUCKET/PREFIX)",
+				 locator);
 	if (bucket_end)
 		*bucket_end = (size_t)(bucket - u) + strcspn(bucket, "/");
 	*ret = TAKE_PTR(u);
