@@ -39,6 +39,10 @@
 #       DEST/<name of SRC>/ until about MB MB are copied; print the MB.
 #   bench_find_nginx
 #       set NGINX ($NGINX, else nginx on PATH, else /usr/sbin/nginx), or die.
+#   bench_workdir
+#       set D to the scratch directory: $BENCH_DIR (made if need be), else
+#       a new one in $TMPDIR or /tmp. bench_workdir_done removes it (unless
+#       BENCH_KEEP=1), then what bench_init made.
 #   bench_nginx ROOT [DIRECTIVES]
 #       start nginx (one process) serving ROOT on 127.0.0.1, its files in
 #       ROOT.nginx/, DIRECTIVES added to its server block (WebDAV PUT, say);
@@ -370,4 +374,23 @@ bench_nginx_stop() {
 
 bench_cleanup_lib() {
 	[ -z "$BENCH_TMP" ] || rm -rf "$BENCH_TMP"
+}
+
+bench_workdir() {
+	if [ -n "${BENCH_DIR:-}" ]; then
+		mkdir -p "$BENCH_DIR" || bench_die "cannot create $BENCH_DIR"
+		D=$(cd "$BENCH_DIR" && pwd)
+	else
+		D=$(mktemp -d "${TMPDIR:-/tmp}/stasync-bench.XXXXXX") || bench_die "mktemp -d failed"
+	fi
+}
+
+bench_workdir_done() {
+	if [ "${BENCH_KEEP:-0}" = 1 ]; then
+		bench_say "kept: $D"
+	else
+		chmod -R u+rwx "$D" 2>/dev/null
+		rm -rf "$D"
+	fi
+	bench_cleanup_lib
 }

@@ -49,12 +49,7 @@ unset CASYNC_STORE
 bench_check_tools
 [ -c /dev/fuse ] || bench_die "no /dev/fuse"
 bench_init
-if [ -n "${BENCH_DIR:-}" ]; then
-	mkdir -p "$BENCH_DIR" || bench_die "cannot create $BENCH_DIR"
-	D=$(cd "$BENCH_DIR" && pwd)
-else
-	D=$(mktemp -d "${TMPDIR:-/tmp}/stasync-bench.XXXXXX") || bench_die "mktemp -d failed"
-fi
+bench_workdir
 
 MOUNT_PID=
 MKDEV_PID=
@@ -124,13 +119,7 @@ server_cpu_report() {
 finish() {
 	mount_stop
 	mkdev_stop
-	if [ "${BENCH_KEEP:-0}" = 1 ]; then
-		bench_say "kept: $D"
-	else
-		chmod -R u+rwx "$D" 2>/dev/null
-		rm -rf "$D"
-	fi
-	bench_cleanup_lib
+	bench_workdir_done
 }
 trap finish EXIT
 trap 'exit 130' INT

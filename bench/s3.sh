@@ -54,12 +54,7 @@ unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY no_proxy
 unset AWS_PROFILE AWS_SESSION_TOKEN AWS_REGION AWS_DEFAULT_REGION
 
 bench_init
-if [ -n "${BENCH_DIR:-}" ]; then
-	mkdir -p "$BENCH_DIR" || bench_die "cannot create $BENCH_DIR"
-	D=$(cd "$BENCH_DIR" && pwd)
-else
-	D=$(mktemp -d "${TMPDIR:-/tmp}/stasync-bench.XXXXXX") || bench_die "mktemp -d failed"
-fi
+bench_workdir
 
 # tests/cli/s3d.sh runs inside a test; here its few needs are the bench's.
 T=$D
@@ -75,13 +70,7 @@ have_s3d || bench_die "no S3 server to run (apt-get install radosgw ceph-mon cep
 finish() {
 	s3d_stop
 	bench_nginx_stop
-	if [ "${BENCH_KEEP:-0}" = 1 ]; then
-		bench_say "kept: $D"
-	else
-		chmod -R u+rwx "$D" 2>/dev/null
-		rm -rf "$D"
-	fi
-	bench_cleanup_lib
+	bench_workdir_done
 }
 trap finish EXIT
 trap 'exit 130' INT

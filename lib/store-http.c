@@ -101,9 +101,13 @@ static void s3_explain(struct http_store *h, sta_http_result *res, bool put, boo
 	if (bucket == 0 && (put || ask)) {
 		sta_http_result b;
 
-		bucket = put || sta_http_run(h->http, &(sta_http_request){
-			.method = STA_HTTP_HEAD, .url = h->bucket_url, .name = h->bucket_url,
-		}, &b) == -ENOENT ? -ENXIO : 1;
+		/* (a PUT is a 404 for no other reason) */
+		if (put)
+			bucket = -ENXIO;
+		else
+			bucket = sta_http_run(h->http, &(sta_http_request){
+				.method = STA_HTTP_HEAD, .url = h->bucket_url, .name = h->bucket_url,
+			}, &b) == -ENOENT ? -ENXIO : 1;
 		pthread_mutex_lock(&h->lock);
 		h->bucket = bucket;
 		pthread_mutex_unlock(&h->lock);
