@@ -113,11 +113,7 @@ testhttpd_start() {
 		--log="$TESTHTTPD_LOG" "$@" >"$T/$_name.stderr" 2>&1 </dev/null &
 	_pid=$!
 	HTTPD_PIDS="$HTTPD_PIDS $_pid"
-	_i=0
-	while [ ! -s "$T/$_name.port" ] && [ "$_i" -lt 100 ] && kill -0 "$_pid" 2>/dev/null; do
-		sleep 0.1
-		_i=$((_i + 1))
-	done
+	poll_until "$_pid" 100 test -s "$T/$_name.port"
 	TESTHTTPD_PORT=$(cat "$T/$_name.port" 2>/dev/null)
 	if [ -z "$TESTHTTPD_PORT" ]; then
 		diag_file "httpd-test.py stderr" "$T/$_name.stderr"

@@ -308,6 +308,19 @@ limited() {
 	fi
 }
 
+# poll_until PID TENTHS CMD...: run CMD every 0.1 s until it succeeds, the
+# process PID ends, or TENTHS tenths of a second have passed; the status of
+# CMD's last run (for a server or a mount started in the background).
+poll_until() {
+	_pp=$1 _pn=$2 _pi=0
+	shift 2
+	while ! "$@"; do
+		[ "$_pi" -lt "$_pn" ] && kill -0 "$_pp" 2>/dev/null || { "$@"; return; }
+		sleep 0.1
+		_pi=$((_pi + 1))
+	done
+}
+
 # stop_all_mounts: for a test that mounts (at_exit stop_all_mounts): unmount
 # every mount under $T, then stop the processes listed in $MOUNT_PIDS.
 MOUNT_PIDS=

@@ -39,14 +39,9 @@ mount_start() {
 	env --default-signal=INT "$STASYNC" mount "$@" "$_mp" >"$T/$_name.out" 2>"$T/$_name.err" </dev/null &
 	MOUNT_PID=$!
 	MOUNT_PIDS="$MOUNT_PIDS $MOUNT_PID"
-	_i=0
 	# (a dead mount left there is a mount point too, and may even list
 	# from what the kernel keeps, but statfs fails: it asks the server)
-	while ! mount_live "$_mp" && [ "$_i" -lt 300 ] && kill -0 "$MOUNT_PID" 2>/dev/null; do
-		sleep 0.1
-		_i=$((_i + 1))
-	done
-	mount_live "$_mp" ||
+	poll_until "$MOUNT_PID" 300 mount_live "$_mp" ||
 		{ diag_file "mount stderr" "$T/$_name.err"; return 1; }
 }
 # mount_stop MOUNTPOINT: unmount and wait for the process; its exit status.

@@ -21,6 +21,10 @@ require_stasync
 
 # ---- starting and stopping ----------------------------------------------------------------
 MKDEV_PIDS=
+# mkdev_ready NAME: a device attached, or the NBD socket there.
+mkdev_ready() {
+	grep -q '^Attached: ' "$T/$1.out" || [ -S "$T/nbd.sock" ]
+}
 # mkdev_start NAME ARGS...: stasync mkdev ARGS... in the background, its
 # temporary file under $T, output in $T/NAME.out and .err; waits (30 s)
 # until it printed "Attached:" or, with --nbd-socket, until the socket is
@@ -32,13 +36,7 @@ mkdev_start() {
 	TMPDIR=$T env --default-signal=INT "$STASYNC" mkdev "$@" >"$T/$_name.out" 2>"$T/$_name.err" </dev/null &
 	MKDEV_PID=$!
 	MKDEV_PIDS="$MKDEV_PIDS $MKDEV_PID"
-	_i=0
-	while ! grep -q '^Attached: ' "$T/$_name.out" && ! [ -S "$T/nbd.sock" ] &&
-		[ "$_i" -lt 300 ] && kill -0 "$MKDEV_PID" 2>/dev/null; do
-		sleep 0.1
-		_i=$((_i + 1))
-	done
-	grep -q '^Attached: ' "$T/$_name.out" || [ -S "$T/nbd.sock" ] ||
+	poll_until "$MKDEV_PID" 300 mkdev_ready "$_name" ||
 		{ diag_file "mkdev stderr" "$T/$_name.err"; return 1; }
 	DEV=$(sed -n 's/^Attached: //p' "$T/$_name.out")
 }

@@ -43,12 +43,7 @@ mount_try() {
 	) >"$T/$1.out" 2>"$T/$1.err" </dev/null &
 	MOUNT_PID=$!
 	MOUNT_PIDS="$MOUNT_PIDS $MOUNT_PID"
-	_i=0
-	while ! is_mounted "$_mp" && [ "$_i" -lt 300 ] && kill -0 "$MOUNT_PID" 2>/dev/null; do
-		sleep 0.1
-		_i=$((_i + 1))
-	done
-	is_mounted "$_mp"
+	poll_until "$MOUNT_PID" 300 is_mounted "$_mp"
 }
 at_exit stop_all_mounts
 

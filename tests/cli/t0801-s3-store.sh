@@ -144,11 +144,7 @@ if [ "$(id -u)" -eq 0 ] && [ -c /dev/fuse ] && command -v fusermount3 >/dev/null
 	"$STASYNC" mount --store="$S3/trees" tree.caidx "$T/mnt" 2>mount.err </dev/null &
 	mount_pid=$!
 	at_exit "fusermount3 -u '$T/mnt' 2>/dev/null; kill $mount_pid 2>/dev/null"
-	n=0
-	while ! mountpoint -q "$T/mnt" && [ $n -lt 100 ] && kill -0 $mount_pid 2>/dev/null; do
-		sleep 0.1
-		n=$((n + 1))
-	done
+	poll_until $mount_pid 100 mountpoint -q "$T/mnt"
 	check "cmp -s '$T/mnt/sub/random.bin' tree/sub/random.bin" "mount --store=s3+http://…: a file reads" ||
 		diag_file "mount stderr" mount.err
 	fusermount3 -u "$T/mnt"
