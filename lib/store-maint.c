@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <sys/stat.h>
 
@@ -305,11 +306,21 @@ static char *dup_msg(const char *s)
 	return p ? p : out_of_memory;
 }
 
+char *sta_verify_message(const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+	int k;
+
+	va_start(ap, fmt);
+	k = vasprintf(&msg, fmt, ap);
+	va_end(ap);
+	return k < 0 ? out_of_memory : msg;
+}
+
 static char *errno_msg(const char *what, int r)
 {
-	char *msg;
-
-	return asprintf(&msg, "%s: %s", what, stasync_strerror(r)) < 0 ? out_of_memory : msg;
+	return sta_verify_message("%s: %s", what, stasync_strerror(r));
 }
 
 static char *local_read(void *ctx, const struct sta_chunk_file *f, uint8_t **buf, size_t *have,

@@ -42,6 +42,10 @@ struct sta_verify_source {
 int sta_verify_files(struct sta_chunk_file *files, size_t n, const struct sta_verify_source *src,
 		     const stasync_verify_options *o, stasync_verify_stats *st, stasync_error *err);
 
+/* What is wrong with a chunk file, for read() to return: malloc'd, or a
+ * fixed "out of memory" that sta_chunk_files_free() knows not to free. */
+char *sta_verify_message(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* Free what sta_verify_files() left in files[i].bad. */
 void sta_chunk_files_free(struct sta_chunk_file *files, size_t n);
 

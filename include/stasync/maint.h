@@ -71,4 +71,18 @@ typedef struct stasync_verify_stats {
  * stopped it (the store cannot be read). */
 int stasync_store_verify(const char *dir, const stasync_verify_options *o,
 			 stasync_verify_stats *st, stasync_error *err);
+
+/* ---- A store in an S3 bucket ---------------------------------------------------
+ * The same two for a store at an s3+http(s):// locator (see <stasync/http.h>),
+ * with HTTP options http (NULL: the defaults). Its objects are listed page
+ * by page; gc deletes in batches of a thousand (dirs_removed stays 0);
+ * verify fetches the chunks o->threads at a time (0: http's concurrency). */
+struct stasync_http_options;
+int stasync_s3_store_gc(const char *locator, const struct stasync_http_options *http,
+			const stasync_chunk_set *keep, bool dry_run,
+			void (*removed)(const char *name, void *ud), void *ud,
+			stasync_gc_stats *st, stasync_error *err);
+int stasync_s3_store_verify(const char *locator, const struct stasync_http_options *http,
+			    const stasync_verify_options *o, stasync_verify_stats *st,
+			    stasync_error *err);
 #endif
