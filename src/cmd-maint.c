@@ -36,9 +36,10 @@ static int read_indexes(struct cli *c, stasync_chunk_set *set, uint64_t *refs, i
 	return 0;
 }
 
-/* The local store the verb works on: --store, CASYNC_STORE, or
- * default.castr beside the first index. 0 or exit status 1. */
-static int local_store(struct cli *c, const char *verb, char **ret)
+/* The store the verb works on, local or in an S3 bucket: --store,
+ * CASYNC_STORE, or default.castr beside the first index. 0 or exit
+ * status 1. */
+static int maint_store(struct cli *c, const char *verb, char **ret)
 {
 	char *derived = NULL;
 	const char *s = cli_primary_store(c, c->argc > 0 ? c->argv[0] : NULL, &derived);
@@ -46,8 +47,9 @@ static int local_store(struct cli *c, const char *verb, char **ret)
 	if (!s)
 		return cli_error(c, "out of memory");
 	s = cli_strip_file_url(s);
-	if (stasync_is_http_url(s) || stasync_is_ssh_remote(s) || strstr(s, "://")) {
-		int r = cli_error(c, "%s: %s works on a local store only", s, verb);
+	if (!stasync_is_s3_url(s) &&
+	    (stasync_is_http_url(s) || stasync_is_ssh_remote(s) || strstr(s, "://"))) {
+		int r = cli_error(c, "%s: %s works on a local store or one in an S3 bucket only", s, verb);
 		free(derived);
 		return r;
 	}
@@ -78,12 +80,15 @@ int cmd_gc(struct cli *c)
 		return cli_error(c, "out of memory");
 	r = read_indexes(c, keep, &refs, &digest);
 	if (r == 0)
-		r = local_store(c, "gc", &store);
+		r = maint_store(c, "gc", &store);
 	if (r == 0) {
 		cli_info(c, "Chunk store usage: %" PRIu64 " references, %zu chunks", refs,
 			 stasync_chunk_set_count(keep));
-		if (stasync_store_gc(store, keep, c->dry_run, c->verbose ? print_removed : NULL, c,
-				     &st, &err) < 0)
+		void (*removed)(const char *, void *) = c->verbose ? print_removed : NULL;
+
+		if ((stasync_is_s3_url(store) ?
+		     stasync_s3_store_gc(store, &c->http, keep, c->dry_run, removed, c, &st, &err) :
+		     stasync_store_gc(store, keep, c->dry_run, removed, c, &st, &err)) < 0)
 			r = cli_fail(c, &err);
 	}
 	if (r == 0 && c->dry_run)
@@ -127,12 +132,13 @@ int cmd_verify(struct cli *c)
 		o.only = only;
 	}
 	if (r == 0)
-		r = local_store(c, "verify", &store);
+		r = maint_store(c, "verify", &store);
 	if (r == 0) {
 		rep.store = store;
 		o.bad = print_bad;
 		o.ud = &rep;
-		if (stasync_store_verify(store, &o, &st, &err) < 0)
+		if ((stasync_is_s3_url(store) ? stasync_s3_store_verify(store, &c->http, &o, &st, &err) :
+		     stasync_store_verify(store, &o, &st, &err)) < 0)
 			r = cli_fail(c, &err);
 	}
 	if (r == 0) {

@@ -68,7 +68,7 @@ fails_with "gc with an index that does not exist fails" "nope.caibx" \
 	"$STASYNC" gc --store=miss a.caibx nope.caibx
 is "$(chunk_list miss | wc -l)" "$before" "... and removes nothing"
 fails_with "gc with no index fails (it would empty the store)" "gc needs" "$STASYNC" gc --store=miss
-fails_with "gc of an HTTP store is refused" "local store only" \
+fails_with "gc of an HTTP store is refused" "works on a local store or one in an S3 bucket only" \
 	"$STASYNC" gc --store=http://127.0.0.1:9/store a.caibx
 
 # ---- verify -----------------------------------------------------------------------
