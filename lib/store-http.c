@@ -13,6 +13,7 @@
 #include <stasync/maint.h>
 #include "format.h"
 #include "http.h"
+#include "s3-bucket.h"
 #include "s3.h"
 #include "store.h"
 #include "util.h"
@@ -40,6 +41,12 @@ struct http_store {
 	 * there (0: not asked yet, 1: there, -ENXIO: not) */
 	char *bucket_url;
 	int bucket;
+	size_t bucket_end;
+	/* S3, after plan_puts(): the chunks the listing found (NULL: none
+	 * made), and whether it covered the whole prefix, so that a chunk
+	 * not in it is missing */
+	stasync_chunk_set *listed;
+	bool listed_all;
 };
 
 /* The URL of a chunk, and its name for messages. */
@@ -308,6 +315,13 @@ static int http_put(stasync_store *s, const stasync_chunk_id *id, const void *da
 	if (r <= 0)
 		return r < 0 ? sta_error(err, r, "out of memory") : 0;
 
+	/* listed: there (counted at flush as the HEAD's would be) */
+	if (h->listed && stasync_chunk_set_has(h->listed, id)) {
+		pthread_mutex_lock(&h->lock);
+		h->present++;
+		pthread_mutex_unlock(&h->lock);
+		return 1;
+	}
 	up = malloc(sizeof(*up) + n);
 	if (!up)
 		return sta_error(err, -ENOMEM, "out of memory");
@@ -321,6 +335,11 @@ static int http_put(stasync_store *s, const stasync_chunk_id *id, const void *da
 	pthread_mutex_lock(&h->lock);
 	h->uploads++;
 	pthread_mutex_unlock(&h->lock);
+	if (h->listed_all) {
+		/* not in a whole listing: missing, no need to ask */
+		on_head(up, &(sta_http_result){ .r = -ENOENT });
+		return 1;
+	}
 	r = sta_http_submit(h->http, &(sta_http_request){
 		.method = STA_HTTP_HEAD, .url = up->u.url, .name = up->u.name,
 	}, on_head, up, err);
@@ -350,6 +369,62 @@ static int http_flush(stasync_store *s, stasync_error *err)
 	return r;
 }
 
+static int add_listed(const stasync_chunk_id *id, bool compressed, uint64_t size,
+		      const char *name, void *ud)
+{
+	(void)size;
+	(void)name;
+	/* only compressed chunks are asked for, and so only those count */
+	return compressed && stasync_chunk_set_add(ud, id, 0) < 0 ? -ENOMEM : 0;
+}
+
+/* A page lists a thousand objects; a HEAD asks for one chunk, 16 at a
+ * time. Listing is worth it while it takes at most one request for
+ * every 16 chunks to put (about the time of asking for them, and less
+ * than their price at S3, where a listing costs ten HEADs); not knowing
+ * how many, up to 4 pages. */
+static unsigned list_budget(uint64_t chunks)
+{
+	if (chunks == 0)
+		return 4;
+	return (unsigned)MIN(chunks / 16, (uint64_t)UINT_MAX);
+}
+
+static int s3_plan_puts(stasync_store *s, uint64_t chunks, char *how, size_t how_size,
+			stasync_error *err)
+{
+	struct http_store *h = (struct http_store *)s;
+	sta_s3_store_url u = { h->url, h->bucket_end, h->base.locator };
+	unsigned budget = list_budget(chunks), pages = 0;
+	bool complete = false;
+	int r;
+
+	if (h->listed || budget == 0) {
+		if (how)
+			snprintf(how, how_size, "asking for each chunk (HEAD): too few chunks to list the store first");
+		return 0;
+	}
+	if (stasync_chunk_set_new(&h->listed) < 0)
+		return sta_error(err, -ENOMEM, "out of memory");
+	r = sta_s3_list_chunks(h->http, &u, budget, add_listed, h->listed, &complete, &pages, err);
+	if (r == -ENOMEM)
+		return sta_error(err, r, "out of memory");
+	if (r < 0)
+		return r;
+	h->listed_all = complete;
+	if (!how)
+		return 0;
+	if (complete)
+		snprintf(how, how_size, "listed the store (%zu chunks, %u request%s): only the chunks "
+			 "it lacks are sent, with no HEAD first", stasync_chunk_set_count(h->listed),
+			 pages, pages == 1 ? "" : "s");
+	else
+		snprintf(how, how_size, "the store holds more than %u page%s of listing (%zu chunks "
+			 "seen): asking for each chunk not seen (HEAD)", pages, pages == 1 ? "" : "s",
+			 stasync_chunk_set_count(h->listed));
+	return 0;
+}
+
 static void http_free(stasync_store *s)
 {
 	struct http_store *h = (struct http_store *)s;
@@ -362,6 +437,7 @@ static void http_free(stasync_store *s)
 	free(h->name);
 	free(h->bucket_url);
 	stasync_chunk_set_free(h->sent);
+	stasync_chunk_set_free(h->listed);
 }
 
 static const struct sta_store_ops http_ops = {
@@ -371,6 +447,17 @@ static const struct sta_store_ops http_ops = {
 	.has = http_has,
 	.put = http_put,
 	.flush = http_flush,
+	.free = http_free,
+};
+
+static const struct sta_store_ops s3_ops = {
+	.kind = "s3",
+	.put_checks = true,
+	.fetch = http_fetch,
+	.has = http_has,
+	.put = http_put,
+	.flush = http_flush,
+	.plan_puts = s3_plan_puts,
 	.free = http_free,
 };
 
@@ -435,6 +522,8 @@ int sta_store_s3_open(const char *locator, unsigned flags, const stasync_http_op
 	if (r < 0)
 		return r;
 	h = (struct http_store *)*ret;
+	h->base.ops = &s3_ops;
+	h->bucket_end = bucket_end;
 	h->bucket_url = strndup(url, bucket_end);
 	if (!h->bucket_url) {
 		*ret = stasync_store_free(*ret);

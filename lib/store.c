@@ -54,6 +54,14 @@ void stasync_store_set_compression(stasync_store *s, stasync_compression k)
 	s->compression = k;
 }
 
+int stasync_store_plan_puts(stasync_store *s, uint64_t chunks, char *how, size_t how_size,
+			    stasync_error *err)
+{
+	if (how && how_size)
+		how[0] = 0;
+	return s->ops->plan_puts ? s->ops->plan_puts(s, chunks, how, how_size, err) : 0;
+}
+
 int stasync_store_has(stasync_store *s, const stasync_chunk_id *id, stasync_error *err)
 {
 	return s->ops->has(s, id, err);

@@ -71,6 +71,9 @@ struct sta_store_ops {
 	/* Wait for the puts under way (NULL: there never are any): the first
 	 * failure, or how many of them found their chunk already there. */
 	int (*flush)(stasync_store *s, stasync_error *err);
+	/* stasync_store_plan_puts() (NULL: nothing to plan) */
+	int (*plan_puts)(stasync_store *s, uint64_t chunks, char *how, size_t how_size,
+			 stasync_error *err);
 	void (*free)(stasync_store *s);
 };
 

@@ -280,6 +280,19 @@ fail:
 	return cli_fail(c, &err);
 }
 
+int cli_plan_puts(struct cli *c, stasync_store *store, uint64_t bytes)
+{
+	stasync_error err = { 0, "" };
+	char how[512];
+
+	if (stasync_store_plan_puts(store, bytes / MAX(c->sizes.avg, (size_t)1), how, sizeof(how),
+				    &err) < 0)
+		return cli_fail(c, &err);
+	if (how[0])
+		cli_info(c, "%s: %s", stasync_store_locator(store), how);
+	return 0;
+}
+
 stasync_fetch cli_fetch(struct cli *c, stasync_store *const *stores, size_t n)
 {
 	return (stasync_fetch){

@@ -130,6 +130,11 @@ int cli_stores_open(struct cli *c, const char *index_path, unsigned flags,
 		    stasync_store ***ret, size_t *n);
 void cli_stores_free(stasync_store **stores, size_t n);
 
+/* Tell the store `make` writes to about the input, `bytes` long (0: not
+ * known), and say under -v how it will learn which chunks it has. 0, or
+ * exit status 1 with the message shown. */
+int cli_plan_puts(struct cli *c, stasync_store *store, uint64_t bytes);
+
 /* cli_fetch() — how chunks are read: the stores, the --cache store and
  * --concurrency. */
 stasync_fetch cli_fetch(struct cli *c, stasync_store *const *stores, size_t n);

@@ -77,7 +77,10 @@ static int make_archive(struct cli *c, const char *output, const char *shown, co
 	if (what == WHAT_ARCHIVE_INDEX) {
 		r = cli_stores_open(c, output && strcmp(output, "-") ? output : NULL,
 				    STASYNC_STORE_WRITABLE, &stores, &n_stores);
+		if (r == 0)
+			r = cli_plan_puts(c, stores[0], 0);
 		if (r) {
+			cli_stores_free(stores, n_stores);
 			close(dir_fd);
 			return r;
 		}
@@ -154,6 +157,7 @@ static int make(struct cli *c, const char *output, const char *shown)
 	size_t n_stores = 0;
 	enum what what;
 	struct stat st;
+	uint64_t size = 0;
 	int fd, r;
 
 	if (c->argc > 2)
@@ -193,11 +197,18 @@ static int make(struct cli *c, const char *output, const char *shown)
 	cli_progress_begin(c, "make");
 	o.progress = cli_progress(c);
 	if (S_ISREG(st.st_mode))
-		cli_progress_total(c, (uint64_t)st.st_size);
+		size = (uint64_t)st.st_size;
 	else if (S_ISBLK(st.st_mode)) {
 		off_t end = lseek(fd, 0, SEEK_END);
 		if (end > 0 && lseek(fd, 0, SEEK_SET) == 0)
-			cli_progress_total(c, (uint64_t)end);
+			size = (uint64_t)end;
+	}
+	if (size)
+		cli_progress_total(c, size);
+	if (cli_plan_puts(c, stores[0], size)) {
+		cli_progress_end(c, false);
+		cli_stores_free(stores, n_stores);
+		return 1;
 	}
 
 	if (stasync_output_open_with(&out, to_stdout ? NULL : output, 0644, &c->http, &err) < 0) {

@@ -80,6 +80,17 @@ const char *stasync_store_locator(const stasync_store *s);
  * from now on (a new store: zstd). Chunks already there stay as they are. */
 void stasync_store_set_compression(stasync_store *s, stasync_compression k);
 
+/* stasync_store_plan_puts() — before the first put: about how many
+ * chunks are coming (0: not known). A store in an S3 bucket then learns
+ * which it holds the cheaper way: by listing its prefix, when that takes
+ * at most one request per 16 chunks (a page is a thousand objects; the
+ * chunks not listed then go up with no HEAD first), else by one HEAD per
+ * chunk as it is put; without an estimate it lists up to 4 pages. `how`
+ * (how_size bytes, may be NULL) says which, for -v. Other stores ignore
+ * it. 0 or a negative code with a message. */
+int stasync_store_plan_puts(stasync_store *s, uint64_t chunks, char *how, size_t how_size,
+			    stasync_error *err);
+
 /* stasync_store_has() — 1 if the store holds the chunk, 0 if not. */
 int stasync_store_has(stasync_store *s, const stasync_chunk_id *id, stasync_error *err);
 
