@@ -60,6 +60,41 @@ objects >all.list
 n_all=$(wc -l <all.list)
 check "[ $n_all -gt 1000 ]" "the bucket holds more than a page ($n_all objects)"
 
+# ---- make: listing the prefix or asking for each chunk ------------------------------------
+mkdata random 4 2000000 d.bin
+run "$STASYNC" -v make --store="$S3-d" d.caibx d.bin
+check "[ $rc -eq 0 ]" "make -v into a new prefix" || show_run
+err_has "listed the store (0 chunks, 1 request): only the chunks it lacks are sent, with no HEAD first" \
+	"... lists it first (one request, fewer than the chunks): no HEAD per chunk"
+run "$STASYNC" -v make --store="$S3-d" d2.caibx d.bin
+check "[ $rc -eq 0 ] && cmp -s d.caibx d2.caibx" "make -v of the same blob again" || show_run
+err_has "listed the store (" "... lists the chunks that are there"
+err_has "0 new in the store" "... and sends none"
+run_ok "... the blob extracts" "$STASYNC" extract --store="$S3-d" d.caibx d.out &&
+	check "cmp -s d.out d.bin" "... with its bytes"
+mkdata random 5 1500000 e.bin
+run "$STASYNC" -v make --store="$S3" e.caibx e.bin
+check "[ $rc -eq 0 ]" "make -v of a small blob into the prefix of $n_all objects" || show_run
+err_has "the store holds more than 1 page of listing (1000 chunks seen)" \
+	"... stops listing and asks for each chunk not listed (HEAD)"
+run_ok "... the blob extracts" "$STASYNC" extract --store="$S3" e.caibx e.out &&
+	check "cmp -s e.out e.bin" "... with its bytes"
+mkdata random 6 100000 f.bin
+run "$STASYNC" -v make --store="$S3-d" f.caibx f.bin
+err_has "too few chunks to list the store first" "a blob of a few chunks: one HEAD per chunk"
+mkdir -p tree/sub && cp a.bin tree/ && cp d.bin tree/sub/
+run "$STASYNC" -v make --store="$S3-d" tree.caidx tree
+check "[ $rc -eq 0 ]" "make -v of a tree (its size not known)" || show_run
+err_has "listed the store (" "... lists up to 4 pages"
+run_ok "... the tree extracts" "$STASYNC" extract --store="$S3-d" tree.caidx tree.out &&
+	check "cmp -s tree.out/sub/d.bin d.bin" "... with its bytes"
+run "$STASYNC" -v make --store="s3+$S3D_ENDPOINT/nobucket/st" n.caibx d.bin
+check "[ $rc -eq 1 ] && [ ! -e n.caibx ]" "make into a bucket that does not exist: exit 1, no index" ||
+	show_run
+err_has "no such bucket" "... says so"
+objects >all.list
+n_all=$(wc -l <all.list)
+
 # ---- gc -------------------------------------------------------------------------------
 "$CASYNC" gc --store=local.castr a.caibx >/dev/null 2>&1 || bail_out "casync gc failed"
 chunk_list local.castr | sed 's|^\./||' >casync-kept.list
