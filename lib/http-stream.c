@@ -7,6 +7,7 @@
 
 #include <stasync/http.h>
 #include "http.h"
+#include "s3.h"
 #include "util.h"
 
 struct stasync_http_stream {
@@ -78,7 +79,13 @@ int stasync_http_stream_open(const char *url, const stasync_http_options *o, uin
 		r = sta_error(err, -ENOMEM, "out of memory");
 		goto fail;
 	}
-	r = sta_http_new(o, &s->http, err);
+	if (stasync_is_s3_url(url)) {
+		/* signed, to the object's plain URL */
+		free(s->url);
+		s->url = NULL;
+		r = sta_s3_http_new(url, o, &s->http, &s->url, NULL, err);
+	} else
+		r = sta_http_new(o, &s->http, err);
 	if (r < 0) {
 		sta_error_prefix(err, r, "%s", s->name);
 		goto fail;

@@ -143,9 +143,9 @@ int cli_archive_open(struct cli *c, const char *path, enum what what, bool diges
 	a->fd = a->dir_fd = a->pipe_r = a->pipe_w = -1;
 	a->want_digest = digest;
 
-	if (path && stasync_is_http_url(path) && what == WHAT_ARCHIVE) {
-		/* A .catar over HTTP is decoded as it arrives: nothing is
-		 * kept, so its size needs no bound. */
+	if (path && (stasync_is_http_url(path) || stasync_is_s3_url(path)) && what == WHAT_ARCHIVE) {
+		/* A .catar over HTTP or in a bucket is decoded as it arrives:
+		 * nothing is kept, so its size needs no bound. */
 		a->url_name = stasync_url_redact(path);
 		if (!a->url_name) {
 			r = cli_error(c, "out of memory");
@@ -176,10 +176,6 @@ int cli_archive_open(struct cli *c, const char *path, enum what what, bool diges
 			    stasync_is_s3_url(path))) {
 		/* Over HTTP, S3 or ssh: an index only, fetched whole into a
 		 * temporary file; its chunks then come from the stores. */
-		if (what == WHAT_ARCHIVE && stasync_is_s3_url(path)) {
-			r = cli_url_error(c, path, "a .catar in a bucket is not supported yet: make a .caidx");
-			goto fail;
-		}
 		if (what != WHAT_ARCHIVE_INDEX) {
 			r = cli_url_error(c, path, "expected a .catar or .caidx URL (or pass --what=archive or --what=archive-index)");
 			goto fail;

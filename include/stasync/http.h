@@ -111,8 +111,8 @@ int stasync_http_put_file(const char *url, const stasync_http_options *o, int fd
  * over as it arrives, nothing is kept on disk. */
 typedef struct stasync_http_stream stasync_http_stream;
 
-/* stasync_http_stream_open() — start GET url (with retries, as above) in a
- * thread of its own; its body can then be read from
+/* stasync_http_stream_open() — start GET url (http(s)://, or an object's
+ * s3+http(s):// URL, signed) with retries, as above, in a thread of its own; its body can then be read from
  * stasync_http_stream_fd(). A body of more than max_size bytes ends the
  * transfer (UINT64_MAX: no bound). When a request is retried after part of
  * the body was read, the reader goes on where it stopped: the bytes it
