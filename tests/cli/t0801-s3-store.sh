@@ -105,6 +105,26 @@ run "$STASYNC" extract --store="$S3/blobs" "$S3/indexes/missing.caibx" missing.b
 check "[ $rc -eq 1 ] && grep -q 'indexes/missing.caibx' '$T/err' && [ ! -e missing.bin ]" \
 	"an index not in the bucket: exit status 1, naming it" || show_run
 
+# ---- a .catar in the bucket --------------------------------------------------------------------
+"$CASYNC" make tree-casync.catar tree >/dev/null 2>&1 || bail_out "casync make of tree.catar failed"
+run "$STASYNC" make "$S3/archives/tree.catar" tree
+check "[ $rc -eq 0 ]" "make s3+http://…/tree.catar" || show_run
+s3_curl GET /stasync/archives/tree.catar -o catar.got
+check "cmp -s catar.got tree-casync.catar" "... the object is casync's archive"
+run "$STASYNC" extract "$S3/archives/tree.catar" catar-out
+check "[ $rc -eq 0 ]" "extract s3+http://…/tree.catar" || show_run
+"$CASYNC" mtree catar-out >catar-out.mtree 2>&1
+same_file catar-out.mtree tree.mtree "... casync's mtree of what it extracted"
+"$CASYNC" list tree-casync.catar >casync-catar.list 2>&1
+run "$STASYNC" list "$S3/archives/tree.catar"
+cp "$T/out" s3-catar.list
+same_file s3-catar.list casync-catar.list "list of s3+http://…/tree.catar"
+is "$("$STASYNC" digest "$S3/archives/tree.catar" 2>&1)" "$("$CASYNC" digest tree-casync.catar 2>&1)" \
+	"digest of s3+http://…/tree.catar"
+run "$STASYNC" list "$S3/archives/missing.catar"
+check "[ $rc -eq 1 ] && grep -q 'archives/missing.catar' '$T/err'" \
+	"a .catar not in the bucket: exit status 1, naming it" || show_run
+
 # ---- a public bucket: anonymous reads, casync over plain HTTP ---------------------------
 cat >policy.json <<EOF
 {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*",
