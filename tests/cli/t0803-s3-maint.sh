@@ -115,7 +115,10 @@ is "$(grep -c '^Removed chunk ' "$T/out")" "$((n_all - $(wc -l <kept.list)))" \
 run_ok "... a.caibx still extracts" "$STASYNC" extract --store="$S3" a.caibx a.out &&
 	check "cmp -s a.out a.bin" "... with its bytes"
 run "$STASYNC" extract --store="$S3" b.caibx b.out
-check "[ $rc -eq 1 ]" "... b.caibx no longer does" || show_run
+check "[ $rc -eq 1 ] && [ $(line_count "$T/err") -eq 1 ] && [ ! -e b.out ]" \
+	"... b.caibx, its chunks deleted behind its back, no longer does: one line, no output" || show_run
+check "grep -q '^stasync: .*/st/[0-9a-f]\{4\}/[0-9a-f]\{64\}\.cacnk: .*404' '$T/err'" \
+	"... naming the chunk's object and the 404" || show_run
 
 # ---- verify ---------------------------------------------------------------------------
 run "$STASYNC" verify --store="$S3"
