@@ -227,6 +227,12 @@ int sta_s3_url(const char *locator, const sta_s3_credentials *c, stasync_s3_addr
 	}
 	bucket_len = strcspn(bucket, "/");
 	key = bucket[bucket_len] ? bucket + bucket_len + 1 : "";
+	/* (S3's names, old ones included: nothing that could end up in a
+	 * host name as user info, a port or another host) */
+	if (bucket_len > 255 || strspn(bucket, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				       "0123456789.-_") < bucket_len)
+		return sta_error(err, -EINVAL, "%s: not a bucket name (letters, digits, '.', '-', '_')",
+				 shown);
 	r = endpoint_parse(ep, ep_len, from, &e, err);
 	if (r < 0)
 		return r;

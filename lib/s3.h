@@ -62,7 +62,8 @@ void sta_s3_credentials_clear(sta_s3_credentials *c);
  * virtual-hosted). The endpoint is the locator's (s3+http(s)://), else
  * c->endpoint, else https://s3.REGION.amazonaws.com; the addressing `a`,
  * else c->addressing, else auto. Reads nothing from the environment.
- * -EINVAL with a message when the locator names no endpoint or no bucket,
+ * -EINVAL with a message when the locator names no endpoint or no bucket
+ * (or one with characters S3 bucket names never have),
  * for an endpoint that is no http(s) URL, a region that is no name, or a
  * bucket that cannot be a host name when virtual-hosted is asked for;
  * -ENOMEM. */
