@@ -119,6 +119,14 @@ keys_under() {
 # virtual-hosted, "/BUCKET/KEY" path-style)
 RGW_LOG=$S3D_DIR/log/client.rgw.a.log
 rgw_requests() {
+	# Ceph writes its log from a thread of its own: wait until it stops
+	# growing (0.1 s without change, at most 3 s)
+	_n=0 _size=-1
+	while [ "$_n" -lt 30 ] && [ "$_size" != "$(wc -c <"$RGW_LOG")" ]; do
+		_size=$(wc -c <"$RGW_LOG")
+		sleep 0.1
+		_n=$((_n + 1))
+	done
 	grep -c "\"$1 $2" "$RGW_LOG"
 }
 keys_under blobs >blobs.keys
