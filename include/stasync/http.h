@@ -73,6 +73,7 @@ typedef struct stasync_http_options {
 	/* Bytes per second all transfers of a store together stay under,
 	 * each direction; 0: no limit. */
 	uint64_t rate_limit_bps;
+	/* How requests to S3 stores and objects name the bucket. */
 	stasync_s3_addressing s3_addressing;
 } stasync_http_options;
 
