@@ -148,7 +148,11 @@ static void info_https(const struct cli *c, const char *locator)
 {
 	char buf[1024];
 
-	if (c->verbose && locator && strncasecmp(locator, "https://", 8) == 0)
+	if (locator && strncasecmp(locator, "s3+", 3) == 0)
+		locator += 3;
+	/* (an s3:// endpoint is https unless configured otherwise) */
+	if (c->verbose && locator && (strncasecmp(locator, "https://", 8) == 0 ||
+				      strncasecmp(locator, "s3://", 5) == 0))
 		cli_info(c, "HTTPS certificates checked against: %s",
 			 stasync_http_ca_describe(&c->http, buf, sizeof(buf)));
 }
