@@ -35,6 +35,9 @@ typedef struct sta_s3_credentials {
 	char *secret_key;
 	char *session_token; /* NULL: none */
 	char *region;
+	/* where the keys and the token came from, for messages ("profile ci");
+	 * NULL with no key, or no token */
+	char *key_source, *token_source;
 } sta_s3_credentials;
 
 /* sta_s3_credentials_get() — from the environment and the AWS files. 0,
