@@ -6,8 +6,9 @@
 # server's STS on (without it radosgw ignores session tokens), a session
 # token it cannot read; for extract (GET: the answer has a body) and make
 # (HEAD first: no body, so asked again with GET). radosgw takes any
-# region, so the region's advice (AuthorizationHeaderMalformed,
-# PermanentRedirect, x-amz-bucket-region) is checked by
+# region: a wrong one is tested against tests/cli/httpd-test.py answering
+# as AWS does (400 AuthorizationHeaderMalformed, the region in the body or
+# in the x-amz-bucket-region header alone); every Code's advice is in
 # tests/unit/test-s3-error.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/cli/lib.sh"
@@ -97,6 +98,30 @@ done
 # and with the right keys everything still reads
 run "$STASYNC" extract --store="$S3/store" blob.caibx out.bin
 check "[ $rc -eq 0 ] && cmp -s out.bin blob.bin" "extract with the right keys" || show_run
-
 s3d_stop
+
+# ---- a bucket in another region (a stand-in: radosgw takes any region) ------------------
+# shellcheck source=httpd.sh
+. "$top_srcdir/tests/cli/httpd.sh"
+if have_python3; then
+	for where in body header; do
+		testhttpd_start "region-$where" --mode=s3-region --region=eu-central-1 --region-in=$where
+		R=s3+http://127.0.0.1:$TESTHTTPD_PORT/stasync
+		for verb in extract make; do
+			rm -f out.bin out.caibx
+			case $verb in
+			extract) run "$STASYNC" extract --store="$R/store" blob.caibx out.bin ;;
+			make) run "$STASYNC" make --store="$R/store" out.caibx blob.bin ;;
+			esac
+			check "[ $rc -eq 1 ] && [ \$(line_count '$T/err') -eq 1 ] &&
+				grep -qF 'the bucket is in eu-central-1: set AWS_REGION=eu-central-1' '$T/err'" \
+				"$verb, a bucket in another region (said in the $where): one line naming it" ||
+				show_run
+		done
+		httpd_stop_all
+	done
+else
+	skip "a bucket in another region" "no python3"
+fi
+
 done_testing
