@@ -4,8 +4,8 @@
  * sta_s3_xml_delete_request() and back through expat.
  *
  * Input: the document's bytes. Checks:
- *   - each reader returns 0, -EBADMSG (with a message) or its callback's
- *     code, nothing else (-ENOMEM aside);
+ *   - each reader returns 0, -EBADMSG (with a message, on one line) or its
+ *     callback's code, nothing else (-ENOMEM aside);
  *   - keys are 1 to 1024 bytes, the next token at most 4096 and only
  *     given on success, sizes whatever 64 bits hold;
  *   - an error body's fields are terminated inside their arrays, hold no
@@ -179,7 +179,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (r == 0)
 		check(!token || (strlen(token) <= S3_XML_TOKEN_MAX));
 	else
-		check(!token && !truncated && err.code == r && err.message[0]);
+		check(!token && !truncated && err.code == r && err.message[0] &&
+		      !has_control(err.message));
 	if (r == 0)
 		delete_round_trip(&k);
 	free(token);
@@ -208,7 +209,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	r = sta_s3_xml_delete_result(data, size, on_failed, &k, &err);
 	check(r == 0 || r == -EBADMSG || r == -ENOMEM);
 	if (r < 0)
-		check(err.code == r && err.message[0]);
+		check(err.code == r && err.message[0] && !has_control(err.message));
 	if (k.calls > 0) {
 		struct keys s = { .stop_at = 1 };
 

@@ -326,7 +326,8 @@ int sta_s3_xml_list(const void *xml, size_t n, int (*each)(const char *key, uint
 	l->each = each;
 	l->ud = ud;
 	l->key = (struct field){ .buf = l->key_buf, .max = S3_XML_KEY_MAX };
-	l->num = (struct field){ .buf = l->num_buf, .max = sizeof(l->num_buf) - 1 };
+	/* (what is in a bad number goes into the message) */
+	l->num = (struct field){ .buf = l->num_buf, .max = sizeof(l->num_buf) - 1, .one_line = true };
 	l->tok = (struct field){ .buf = l->tok_buf, .max = S3_XML_TOKEN_MAX };
 	r = doc_parse(&l->d, xml, n);
 	if (r == 0) {

@@ -162,6 +162,8 @@ static void test_list(void)
 		 "bad Size", "a size in hex");
 	list_bad("<ListBucketResult><Contents><Key>k</Key><Size></Size></Contents></ListBucketResult>",
 		 "bad Size", "an empty size");
+	list_bad("<ListBucketResult><Contents><Key>k</Key><Size>1&#10;2</Size></Contents></ListBucketResult>",
+		 "bad Size (1 2)", "a newline inside a size: refused, the message on one line");
 	list_bad("<ListBucketResult><Contents><Key>k</Key></Contents></ListBucketResult>",
 		 "without Size", "a Contents without Size");
 	list_bad("<ListBucketResult><Contents><Size>1</Size></Contents></ListBucketResult>",
