@@ -22,8 +22,9 @@ if [ "$deps" = yes ]; then
 	[ "$(id -u)" -eq 0 ] || sudo=sudo
 	export DEBIAN_FRONTEND=noninteractive
 	$sudo apt-get update -qq
-	# Build: compiler, autotools, zstd, liblzma, zlib, libgcrypt, libcurl,
-	# libfuse3 (mount). Tests: fuse3 (fusermount3) and e2fsprogs for mount.
+	# Build: compiler, autotools, zstd, liblzma, zlib, expat (S3 answers are
+	# XML), libgcrypt, libcurl, libfuse3 (mount). Tests: fuse3 (fusermount3)
+	# and e2fsprogs for mount.
 	# make static: meson and ninja-build (libfuse3 builds with them).
 	# Tests: casync (the reference), zstd and xz (crafted chunks), python3,
 	# nginx and openssl (HTTP(S) stores, served on 127.0.0.1 by the tests),
@@ -36,7 +37,7 @@ if [ "$deps" = yes ]; then
 	# Benchmarks (bench/): GNU time. Fuzzing (fuzz/): clang and libFuzzer.
 	$sudo apt-get install -y -qq --no-install-recommends \
 		build-essential autoconf automake libtool pkg-config \
-		libzstd-dev liblzma-dev zlib1g-dev libgcrypt20-dev libcurl4-openssl-dev \
+		libzstd-dev liblzma-dev zlib1g-dev libexpat1-dev libgcrypt20-dev libcurl4-openssl-dev \
 		libfuse3-dev fuse3 e2fsprogs \
 		casync zstd xz-utils python3 ca-certificates nginx openssl time \
 		acl attr xfsprogs libnbd-bin clang libclang-rt-dev meson ninja-build \

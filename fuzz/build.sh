@@ -26,7 +26,7 @@ sanitize="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
 cflags="-g -O1 -fno-omit-frame-pointer -Wall -Wextra -Wno-unused-parameter"
 extra=${EXTRA_CFLAGS:-}
 cppflags="-I$src/include -I$src/lib -include $build/config.h"
-libs="-lzstd -llzma -lz -lgcrypt -lm -lpthread"
+libs="-lzstd -llzma -lz -lexpat -lgcrypt -lm -lpthread"
 if grep -q '^#define HAVE_CURL 1' "$build/config.h"; then
 	cppflags="$cppflags $(pkg-config --cflags libcurl)"
 	libs="$libs $(pkg-config --libs libcurl)"

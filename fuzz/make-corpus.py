@@ -23,6 +23,7 @@ Seed formats, as the harnesses read them:
   fuzz-options     an option value, optionally NUL, raw flags and a buffer size
   fuzz-locator     a store or index locator
   fuzz-roundtrip   a tree description (see fuzz-roundtrip.c)
+  fuzz-s3-xml      an S3 answer's XML (listing, error body, DeleteObjects result)
 
 fuzz-catar's seeds (small archives made by Debian's `casync make` with the
 default features, --with=unix, --without=all, --with=best and
@@ -376,6 +377,53 @@ def locator_seeds():
     save(h, "crash-file-url-path-with-scheme", b"file://\3le://" + b"\3" * 13)
 
 
+def s3_xml_seeds():
+    """S3 answers as radosgw (Ceph 16) and AWS send them, written here, and
+    broken or hostile variants."""
+    h = "fuzz-s3-xml"
+    decl = b'<?xml version="1.0" encoding="UTF-8"?>'
+    ns = b' xmlns="http://s3.amazonaws.com/doc/2006-03-01/"'
+    contents = (b"<Contents><Key>store/0a1b/0a1b2c.cacnk</Key><LastModified>2026-12-06T19:05:21.318Z"
+                b"</LastModified><ETag>&quot;9dd4e461268c8034f5c8564e155c67a6&quot;</ETag><Size>4096"
+                b"</Size><StorageClass>STANDARD</StorageClass><Type>Normal</Type></Contents>")
+    for i, doc in enumerate((
+            decl + b"<ListBucketResult" + ns + b"><Name>b</Name><Prefix></Prefix><MaxKeys>2</MaxKeys>"
+            b"<IsTruncated>true</IsTruncated>" + contents +
+            b"<Contents><Key>b&amp;c&lt;d&gt;&quot;&apos;\xc3\xbc</Key><Size>18446744073709551615</Size></Contents>"
+            b"<NextContinuationToken>b&amp;c</NextContinuationToken><KeyCount>2</KeyCount></ListBucketResult>",
+            decl + b"<ListBucketResult" + ns + b"><Name>b</Name><Prefix>none/</Prefix><MaxKeys>1000</MaxKeys>"
+            b"<IsTruncated>false</IsTruncated><KeyCount>0</KeyCount></ListBucketResult>",
+            decl + b"\n<ListBucketResult" + ns + b">\n  <IsTruncated> false </IsTruncated>\n  " + contents +
+            b"\n  <CommonPrefixes><Prefix>p/</Prefix></CommonPrefixes>\n</ListBucketResult>\n",
+            b'<s3:ListBucketResult xmlns:s3="http://s3.amazonaws.com/doc/2006-03-01/"><s3:Contents>'
+            b"<s3:Key>k&#9;&#10;x</s3:Key><s3:Size>1</s3:Size></s3:Contents></s3:ListBucketResult>",
+            b"<ListBucketResult><Contents><Key>k</Key><Size>18446744073709551616</Size></Contents></ListBucketResult>",
+            b"<ListBucketResult><Contents><Size>1</Size></Contents></ListBucketResult>",
+            b"<ListBucketResult><Contents><Key>" + b"k" * 1025 + b"</Key><Size>1</Size></Contents></ListBucketResult>",
+            decl + b"<Error><Code>SignatureDoesNotMatch</Code><Message></Message><RequestId>tx00000bf9f56f76d929bc9"
+            b"-006b15b1f1-100e-default</RequestId><HostId>100e-default-default</HostId></Error>",
+            decl + b"<Error><Code>AuthorizationHeaderMalformed</Code><Message>The authorization header is "
+            b"malformed; the region 'us-east-1' is wrong; expecting 'eu-central-1'</Message>"
+            b"<Region>eu-central-1</Region><RequestId>7C8B9E1B</RequestId></Error>",
+            decl + b"<Error><Code>PermanentRedirect</Code><Message>The bucket you are attempting to access must"
+            b" be addressed using the specified endpoint.</Message><Endpoint>b.s3.eu-west-2.amazonaws.com"
+            b"</Endpoint></Error>",
+            b"<Error><Code>" + b"C" * 100 + b"</Code><Message>" + "\u00e9".encode() * 200 + b"</Message></Error>",
+            decl + b"<DeleteResult" + ns + b"><Deleted><Key>nope</Key></Deleted><Deleted><Key>a/1</Key>"
+            b"</Deleted></DeleteResult>",
+            decl + b"<DeleteResult" + ns + b"><Error><Key>store/ffff/y.cacnk</Key><Code>AccessDenied</Code>"
+            b"<Message>Access Denied</Message></Error><Error><Key>a&amp;b</Key></Error></DeleteResult>",
+            b"<DeleteResult><Error><Code>AccessDenied</Code></Error></DeleteResult>",
+            b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol1 "&lol;&lol;&lol;&lol;">'
+            b"<!ENTITY lol2 \"&lol1;&lol1;&lol1;&lol1;\">]><ListBucketResult><Contents><Key>&lol2;</Key>"
+            b"<Size>1</Size></Contents></ListBucketResult>",
+            b'<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><Error><Code>&x;</Code></Error>',
+            b"<html><body><h1>502 Bad Gateway</h1></body></html>",
+            b"<ListBucketResult><Contents><Key>k</Key><Size>1</Size></Contents>",
+            b"")):
+        save(h, f"seed-{i:02d}", doc)
+
+
 class Tree:
     """A fuzz-roundtrip input: see the operation list in fuzz-roundtrip.c."""
 
@@ -467,6 +515,7 @@ def main():
     locator_seeds()
     roundtrip_seeds()
     catar_tree_seeds()
+    s3_xml_seeds()
 
 
 if __name__ == "__main__":

@@ -10,6 +10,8 @@
 #include <time.h>
 
 #include "http.h"
+#include "s3-error.h"
+#include "s3-xml.h"
 #include "util.h"
 
 int sta_http_get(sta_http *h, const char *url, const char *name, uint64_t limit,
@@ -37,6 +39,8 @@ int sta_http_get(sta_http *h, const char *url, const char *name, uint64_t limit,
 /* Bytes of an error page read (and thrown away) before the connection is
  * dropped instead. */
 #define ERROR_BODY_MAX (64 * 1024)
+/* Of which are kept, for signed requests, to be read as an S3 error. */
+#define S3_ERROR_BODY_MAX (16 * 1024)
 /* How long the thread sleeps at most when nothing happens: stall checks
  * and retry timers need no finer grain. */
 #define POLL_MAX_MS 1000
@@ -66,6 +70,11 @@ struct xfer {
 	uint64_t retry_at_ms;
 	uint64_t received, discarded;
 	bool status_checked, status_ok, over_limit, stalled;
+	/* signed requests: the failed answer's body, and the bucket's region
+	 * when the server names it (x-amz-bucket-region) */
+	char *s3_body;
+	size_t s3_body_len;
+	char bucket_region[64];
 	bool paused;               /* by the rate limit */
 	int write_r;
 	curl_off_t last_dlnow;     /* body bytes at the last progress call */
@@ -97,6 +106,7 @@ struct sta_http {
 	unsigned n_paused;
 	/* S3: the signing, and the headers of a request, and of a create_only PUT */
 	char *sigv4, *sigv4_key, *sigv4_secret;
+	char *key_source, *token_source;   /* for messages */
 	struct curl_slist *headers, *put_headers;
 };
 
@@ -175,6 +185,28 @@ static int tokens_resume(sta_http *h)
 
 /* ---- libcurl callbacks ----------------------------------------------------- */
 
+/* "x-amz-bucket-region: eu-west-1": S3 names the bucket's region in
+ * answers to requests signed for another one. */
+static void header_region(struct xfer *x, const char *p, size_t len)
+{
+	static const char name[] = "x-amz-bucket-region:";
+	size_t k = sizeof(name) - 1;
+
+	if (len <= k || strncasecmp(p, name, k) != 0)
+		return;
+	p += k, len -= k;
+	while (len > 0 && (*p == ' ' || *p == '\t'))
+		p++, len--;
+	while (len > 0 && (p[len - 1] == '\r' || p[len - 1] == '\n' || p[len - 1] == ' '))
+		len--;
+	/* a region name is letters, digits and dashes: anything else is not one */
+	for (size_t i = 0; i < len; i++)
+		if (!(p[i] == '-' || (p[i] >= 'a' && p[i] <= 'z') || (p[i] >= '0' && p[i] <= '9')))
+			return;
+	if (len > 0 && len < sizeof(x->bucket_region))
+		snprintf(x->bucket_region, sizeof(x->bucket_region), "%.*s", (int)len, p);
+}
+
 static size_t on_header(char *p, size_t size, size_t n, void *ctx)
 {
 	struct xfer *x = ctx;
@@ -192,8 +224,21 @@ static size_t on_header(char *p, size_t size, size_t n, void *ctx)
 				k--;
 			snprintf(x->status, sizeof(x->status), "%.*s", (int)k, sp + 1);
 		}
-	}
+		x->bucket_region[0] = 0;
+	} else if (x->h->sigv4)
+		header_region(x, p, len);
 	return n;
+}
+
+static void s3_body_add(struct xfer *x, const char *p, size_t n)
+{
+	size_t k;
+
+	if (!x->s3_body && !(x->s3_body = malloc(S3_ERROR_BODY_MAX)))
+		return;   /* the message is then only the status's */
+	k = MIN(n, S3_ERROR_BODY_MAX - x->s3_body_len);
+	memcpy(x->s3_body + x->s3_body_len, p, k);
+	x->s3_body_len += k;
 }
 
 static size_t on_body(char *p, size_t size, size_t n, void *ctx)
@@ -212,7 +257,10 @@ static size_t on_body(char *p, size_t size, size_t n, void *ctx)
 	}
 	if (!x->status_ok) {
 		/* An error page, or what a PUT answers: read a little of it to
-		 * keep the connection, never keep it. */
+		 * keep the connection, never pass it on. A signed request's
+		 * is kept (bounded) to be read as an S3 error. */
+		if (x->h->sigv4)
+			s3_body_add(x, p, n);
 		x->discarded += n;
 		return x->discarded > ERROR_BODY_MAX ? 0 : n;
 	}
@@ -411,6 +459,7 @@ static void xfer_free(struct xfer *x)
 		curl_easy_cleanup(x->curl);
 	free(x->url);
 	free(x->name);
+	free(x->s3_body);
 	curl_slist_free_all(x->own_headers);
 	free(x);
 }
@@ -528,6 +577,8 @@ static bool xfer_prepare(struct xfer *x)
 static void attempt_reset(struct xfer *x)
 {
 	x->received = x->discarded = 0;
+	x->s3_body_len = 0;
+	x->bucket_region[0] = 0;
 	x->body_sent = 0;
 	x->status_checked = x->status_ok = x->over_limit = x->stalled = false;
 	x->write_r = 0;
@@ -625,6 +676,30 @@ static void status_reason(const struct xfer *x, long code, char *buf, size_t n)
 		snprintf(buf, n, "HTTP %ld", code);
 }
 
+/* A signed request's failure: its S3 error Code in res, and what it
+ * means after the status in reason. */
+static void s3_reason(const struct xfer *x, long code, sta_http_result *res, char *reason,
+		      size_t n)
+{
+	/* the bucket's region header says something only to a request
+	 * refused or redirected for it */
+	bool region_matters = code == 301 || code == 307 || code == 400 || code == 403;
+	struct sta_s3_xml_error e = { 0 };
+	char what[512];
+	size_t k = strlen(reason);
+	bool body = x->s3_body_len > 0 && sta_s3_xml_error(x->s3_body, x->s3_body_len, &e) == 0;
+
+	if (body)
+		snprintf(res->s3_code, sizeof(res->s3_code), "%s", e.code);
+	if (sta_s3_error_explain(&(struct sta_s3_error_info){
+			.code = e.code, .message = e.message,
+			.region = e.region[0] ? e.region : region_matters ? x->bucket_region : "",
+			.endpoint = e.endpoint,
+			.key_source = x->h->key_source, .token_source = x->h->token_source,
+		}, what, sizeof(what)) && k + 2 < n)
+		snprintf(reason + k, n - k, ", %s", what);
+}
+
 /* What one finished attempt came to: its outcome, and in res the code
  * and the reason (without the URL in front). */
 static enum outcome attempt_outcome(struct xfer *x, CURLcode rc, sta_http_result *res,
@@ -649,8 +724,11 @@ static enum outcome attempt_outcome(struct xfer *x, CURLcode rc, sta_http_result
 					       rc == CURLE_FILESIZE_EXCEEDED))) {
 		/* An HTTP status (a too long error page cut short). */
 		res->r = 0;
+		res->status = (unsigned)code;
 		out = status_outcome(code, &res->r);
 		status_reason(x, code, reason, n);
+		if (x->h->sigv4 && code >= 300)
+			s3_reason(x, code, res, reason, n);
 		return out;
 	}
 	out = curl_outcome(x->stalled ? CURLE_OPERATION_TIMEDOUT : rc, &res->r, &res->unreachable);
@@ -725,7 +803,7 @@ static void xfer_start(sta_http *h, struct xfer *x)
 /* An attempt has ended: retry it later, or hand out the result. */
 static void xfer_finished(sta_http *h, struct xfer *x, CURLcode rc)
 {
-	char reason[CURL_ERROR_SIZE + 128];
+	char reason[CURL_ERROR_SIZE + 640];   /* room for an S3 explanation */
 	sta_http_result res = { 0 };
 	enum outcome out;
 
@@ -944,6 +1022,8 @@ sta_http *sta_http_free(sta_http *h)
 	free(h->capath);
 	free(h->sigv4);
 	free(h->sigv4_key);
+	free(h->key_source);
+	free(h->token_source);
 	if (h->sigv4_secret) {
 		explicit_bzero(h->sigv4_secret, strlen(h->sigv4_secret));
 		free(h->sigv4_secret);
@@ -996,10 +1076,14 @@ int sta_http_set_sigv4(sta_http *h, const sta_http_sigv4 *s, stasync_error *err)
 		return sta_error(err, -EINVAL, "S3 region too long: %s", s->region);
 	h->sigv4 = strdup(provider);
 	h->sigv4_key = strdup(s->access_key);
+	h->key_source = s->key_source ? strdup(s->key_source) : NULL;
+	h->token_source = s->session_token ?
+			  strdup(s->token_source ? s->token_source : "AWS_SESSION_TOKEN") : NULL;
 	h->sigv4_secret = strdup(s->secret_key);
 	h->headers = sigv4_headers(s, false);
 	h->put_headers = sigv4_headers(s, true);
-	if (!h->sigv4 || !h->sigv4_key || !h->sigv4_secret || !h->headers || !h->put_headers)
+	if (!h->sigv4 || !h->sigv4_key || !h->sigv4_secret || !h->headers || !h->put_headers ||
+	    (s->key_source && !h->key_source) || (s->session_token && !h->token_source))
 		return sta_error(err, -ENOMEM, "out of memory");
 	return 0;
 #else

@@ -28,10 +28,16 @@ typedef struct sta_http_sigv4 {
 	const char *access_key;
 	const char *secret_key;
 	const char *session_token;   /* NULL: none */
+	/* where they came from, for messages ("AWS_ACCESS_KEY_ID and
+	 * AWS_SECRET_ACCESS_KEY", "profile ci"); NULL: not said */
+	const char *key_source;
+	const char *token_source;
 } sta_http_sigv4;
 
 /* sta_http_set_sigv4() — sign every request of h from now on; before the
- * first one. Returns 0, or -ENOMEM/-EPROTONOSUPPORT (a libcurl before
+ * first one. The body of a failed answer (its first 16 KiB) is then read
+ * as an S3 error: its Code, and what to do about it, go into the message
+ * (see s3-error.h), never to the write callback. Returns 0, or -ENOMEM/-EPROTONOSUPPORT (a libcurl before
  * 7.75) with a message. */
 int sta_http_set_sigv4(sta_http *h, const sta_http_sigv4 *s, stasync_error *err);
 
@@ -76,6 +82,8 @@ typedef struct sta_http_result {
 	 * not resolved, timed out): asking it again now would only wait. */
 	bool unreachable;
 	stasync_error err;           /* the message when r < 0 */
+	unsigned status;             /* the HTTP status of the last answer, 0 when none */
+	char s3_code[64];            /* signed requests: the S3 error's Code, "" when none */
 } sta_http_result;
 
 /* Called once per submitted request, on the handle's thread, when it is

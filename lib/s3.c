@@ -439,6 +439,19 @@ int sta_s3_credentials_get(sta_s3_credentials *c, stasync_error *err)
 				 conf_file ? conf_file : "~/.aws/config");
 	if (!c->region && !(c->region = strdup("us-east-1")))
 		return sta_error(err, -ENOMEM, "out of memory");
+	if (c->access_key && from_profile) {
+		if (asprintf(&c->key_source, "profile %s", profile) < 0)
+			c->key_source = NULL;
+		if (c->session_token && asprintf(&c->token_source, "aws_session_token of profile %s",
+						 profile) < 0)
+			c->token_source = NULL;
+	} else if (c->access_key) {
+		c->key_source = strdup("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
+		if (c->session_token)
+			c->token_source = strdup("AWS_SESSION_TOKEN");
+	}
+	if ((c->access_key && !c->key_source) || (c->session_token && !c->token_source))
+		return sta_error(err, -ENOMEM, "out of memory");
 	return 0;
 }
 
@@ -456,6 +469,8 @@ void sta_s3_credentials_clear(sta_s3_credentials *c)
 	free_secret(c->secret_key);
 	free_secret(c->session_token);
 	free(c->region);
+	free(c->key_source);
+	free(c->token_source);
 	free(c->endpoint);
 	free(c->endpoint_from);
 	*c = (sta_s3_credentials){ 0 };
@@ -480,6 +495,7 @@ int sta_s3_http_new(const char *locator, const stasync_http_options *o, sta_http
 		r = sta_http_set_sigv4(h, &(sta_http_sigv4){
 			.region = cred.region, .access_key = cred.access_key,
 			.secret_key = cred.secret_key, .session_token = cred.session_token,
+			.key_source = cred.key_source, .token_source = cred.token_source,
 		}, err);
 	sta_s3_credentials_clear(&cred);
 	if (r < 0) {

@@ -33,6 +33,9 @@ typedef struct sta_s3_credentials {
 	char *secret_key;
 	char *session_token; /* NULL: none */
 	char *region;
+	/* where the keys and the token came from, for messages ("profile ci");
+	 * NULL with no key, or no token */
+	char *key_source, *token_source;
 	/* The endpoint of s3:// locators (NULL: AWS's for the region), and
 	 * where it was set, for messages: AWS_ENDPOINT_URL_S3,
 	 * AWS_ENDPOINT_URL, "profile NAME's endpoint_url", … It is checked

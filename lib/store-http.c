@@ -85,12 +85,23 @@ static int check_down(struct http_store *h, const char *name, stasync_error *err
 
 /* S3: say what a 403 means, and a missing bucket as such (a 404 of
  * a PUT; of a GET or HEAD when the bucket itself is not there, which
- * `ask` then asks once, not from the handle's own thread). */
+ * `ask` then asks once, not from the handle's own thread). An answer
+ * with an S3 error Code says it itself (see s3-error.h). */
 static void s3_explain(struct http_store *h, sta_http_result *res, bool put, bool ask)
 {
 	int bucket;
 
 	if (!h->bucket_url)
+		return;
+	if (strcmp(res->s3_code, "NoSuchBucket") == 0) {
+		pthread_mutex_lock(&h->lock);
+		h->bucket = -ENXIO;
+		pthread_mutex_unlock(&h->lock);
+		res->r = sta_error(&res->err, -ENXIO, "store %s: no such bucket (%s)", h->base.locator,
+				   h->bucket_url);
+		return;
+	}
+	if (res->s3_code[0])
 		return;
 	if (res->r == -EACCES) {
 		char what[sizeof(res->err.message)];
@@ -122,6 +133,29 @@ static void s3_explain(struct http_store *h, sta_http_result *res, bool put, boo
 	if (bucket < 0)
 		res->r = sta_error(&res->err, -ENXIO, "store %s: no such bucket (%s)", h->base.locator,
 				   h->bucket_url);
+}
+
+/* An answer to HEAD has no body, so no S3 error Code: a HEAD refused
+ * (400, 401, 403, …; not 404 or 412, which say it all) is asked again as
+ * a GET, whose answer has one. */
+#define PROBE_LIMIT (64 * 1024)
+
+static bool s3_probe_needed(const struct http_store *h, const sta_http_result *res)
+{
+	return h->bucket_url && res->r < 0 && !res->s3_code[0] && res->status >= 400 &&
+	       res->status < 500 && res->status != 404 && res->status != 410 && res->status != 412;
+}
+
+static void s3_probe(struct http_store *h, const char *url, const char *name, sta_http_result *res)
+{
+	sta_http_result g;
+
+	if (!s3_probe_needed(h, res))
+		return;
+	if (sta_http_run(h->http, &(sta_http_request){
+		.method = STA_HTTP_GET, .url = url, .name = name, .limit = PROBE_LIMIT,
+	}, &g) < 0 && g.s3_code[0])
+		*res = g;
 }
 
 /* Pass a failed request's message on, remembering a server out of reach. */
@@ -224,8 +258,10 @@ static int http_has(stasync_store *s, const stasync_chunk_id *id, stasync_error 
 	r = sta_http_run(h->http, &(sta_http_request){
 		.method = STA_HTTP_HEAD, .url = u->url, .name = u->name,
 	}, &res);
-	if (r < 0)
+	if (r < 0) {
+		s3_probe(h, u->url, u->name, &res);
 		r = note_failure(h, u->name, &res, err);
+	}
 	if (r == -ENOENT)
 		return 0;
 	return r < 0 ? r : 1;
@@ -237,6 +273,7 @@ static int http_has(stasync_store *s, const stasync_chunk_id *id, stasync_error 
 struct upload {
 	struct http_store *h;
 	struct chunk_urls u;
+	sta_http_result head_res;   /* a refused HEAD, while a GET asks why */
 	size_t size;
 	uint8_t data[];
 };
@@ -272,6 +309,19 @@ static void on_put(void *ctx, const sta_http_result *done)
 	upload_end(up, res.r < 0 ? &res : NULL, false);
 }
 
+/* The GET asked after a refused HEAD (see s3_probe()): its S3 error, if
+ * it has one, says why. */
+static void on_probe(void *ctx, const sta_http_result *done)
+{
+	struct upload *up = ctx;
+	sta_http_result res = *done;
+
+	if (res.r >= 0 || !res.s3_code[0])
+		res = up->head_res;
+	s3_explain(up->h, &res, false, false);
+	upload_end(up, &res, false);
+}
+
 static void on_head(void *ctx, const sta_http_result *done)
 {
 	struct upload *up = ctx;
@@ -279,6 +329,16 @@ static void on_head(void *ctx, const sta_http_result *done)
 
 	if (res.r == 0) {
 		upload_end(up, NULL, true);
+		return;
+	}
+	if (s3_probe_needed(up->h, &res)) {
+		up->head_res = res;
+		failed.r = sta_http_submit(up->h->http, &(sta_http_request){
+			.method = STA_HTTP_GET, .url = up->u.url, .name = up->u.name,
+			.limit = PROBE_LIMIT,
+		}, on_probe, up, &failed.err);
+		if (failed.r < 0)
+			upload_end(up, &res, false);
 		return;
 	}
 	if (res.r != -ENOENT) {

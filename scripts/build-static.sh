@@ -1,6 +1,6 @@
 #!/bin/sh
 # Build ./stasync-static: one fully static, stripped x86_64 binary (musl libc)
-# with zstd, liblzma (xz), zlib, libgcrypt/libgpg-error, libcurl, nghttp2
+# with zstd, liblzma (xz), zlib, expat, libgcrypt/libgpg-error, libcurl, nghttp2
 # (HTTP/2), mbedTLS and libfuse3 (mount) linked in.
 #
 #   scripts/build-static.sh [options]
@@ -273,6 +273,23 @@ build_fuse3() {
 	ninja -C "$1/_build" install
 }
 
+# expat: S3 list results and error bodies. The library, its header and
+# expat.pc only (no xmlwf, examples, tests or docs). Debian's source is
+# GitHub's tag archive: the library is under expat/, without a generated
+# configure (buildconf.sh also takes a multilib macro out of the config
+# header template).
+build_expat() {
+	d=$1
+	[ ! -d "$d/expat" ] || d=$d/expat
+	[ -x "$d/configure" ] || (cd "$d" && ./buildconf.sh)
+	(cd "$d" && ./configure CC="$CC" CFLAGS="$DEP_CFLAGS" --prefix="$prefix" \
+		--disable-shared --enable-static --without-xmlwf --without-examples \
+		--without-tests --without-docbook)
+	make -C "$d/lib" -j"$jobs"
+	make -C "$d/lib" install
+	make -C "$d" install-pkgconfigDATA
+}
+
 build_libgpg_error() {
 	(cd "$1" && ./configure CC="$CC" CFLAGS="$DEP_CFLAGS" --prefix="$prefix" \
 		--disable-shared --enable-static --disable-nls --disable-doc \
@@ -423,13 +440,13 @@ build_prefix() {
 	t0=$(now)
 	names=$(lock_names)
 	[ -n "$names" ] || die "no '$mode' lines in $lock"
-	for want in zstd xz zlib libgpg-error libgcrypt mbedtls curl fuse3; do
+	for want in zstd xz zlib expat libgpg-error libgcrypt mbedtls curl fuse3; do
 		echo "$names" | grep -qx "$want" || die "$lock has no '$mode' line for $want"
 	done
 	# nghttp2 is optional: without it, libcurl speaks HTTP/1.1 only.
-	libs="zstd xz zlib libgpg-error libgcrypt mbedtls curl fuse3"
+	libs="zstd xz zlib expat libgpg-error libgcrypt mbedtls curl fuse3"
 	if echo "$names" | grep -qx nghttp2; then
-		libs="zstd xz zlib libgpg-error libgcrypt mbedtls nghttp2 curl fuse3"
+		libs="zstd xz zlib expat libgpg-error libgcrypt mbedtls nghttp2 curl fuse3"
 	else
 		say "no '$mode' line for nghttp2 in $lock: libcurl without HTTP/2"
 	fi
@@ -458,7 +475,7 @@ build_prefix() {
 		fi
 		say "  $name $(lock_lines "$mode" | awk -v n="$name" '$1 == n { print $2; exit }'): $(( $(now) - t )) s"
 	done
-	for a in libzstd.a liblzma.a libz.a libgpg-error.a libgcrypt.a libmbedtls.a libmbedx509.a libmbedcrypto.a libcurl.a libfuse3.a; do
+	for a in libzstd.a liblzma.a libz.a libexpat.a libgpg-error.a libgcrypt.a libmbedtls.a libmbedx509.a libmbedcrypto.a libcurl.a libfuse3.a; do
 		[ -f "$prefix/lib/$a" ] || die "$a missing from $prefix/lib"
 	done
 	case " $libs " in
@@ -543,6 +560,7 @@ size_report() { # MAP NAME-OF-THE-PROGRAM [LIBRARIES]
 		if (f ~ /libzstd\.a/) return "zstd"
 		if (f ~ /liblzma\.a/) return "liblzma"
 		if (f ~ /\/libz\.a/) return "zlib"
+		if (f ~ /libexpat\.a/) return "expat"
 		if (f ~ /libgcrypt\.a/) return "libgcrypt"
 		if (f ~ /libgpg-error\.a/) return "libgpg-error"
 		if (f ~ /libcurl\.a/) return "libcurl"
@@ -587,7 +605,7 @@ size_report() { # MAP NAME-OF-THE-PROGRAM [LIBRARIES]
 if [ "$size_report" = yes ]; then
 	say "what each library adds to stasync-static:"
 	size_report "$tree/stasync.map" stasync \
-		"zstd liblzma zlib libgcrypt libgpg-error libcurl nghttp2 mbedTLS fuse3"
+		"zstd liblzma zlib expat libgcrypt libgpg-error libcurl nghttp2 mbedTLS fuse3"
 	# libcurl and mbedTLS are in the prefix for the HTTP store; until stasync
 	# links them, a small HTTPS client shows what they add.
 	probe=$tree/tests/static/tls-probe.c

@@ -9,7 +9,7 @@ set -u
 : "${top_builddir:=$top_srcdir}"
 
 harnesses="fuzz-index fuzz-chunk fuzz-chunk-size fuzz-catar fuzz-remote fuzz-goodbye
-	fuzz-options fuzz-locator fuzz-roundtrip fuzz-catar-tree"
+	fuzz-options fuzz-locator fuzz-roundtrip fuzz-catar-tree fuzz-s3-xml"
 log=$(mktemp "${TMPDIR:-/tmp}/fuzz-replay.XXXXXX") || exit 99
 trap 'rm -f "$log"' EXIT
 

@@ -14,6 +14,11 @@ Modes:
   endless  answer 200 with a body that never ends (no Content-Length)
   liar     answer 200 announcing --length bytes, then send a few and close
   halt     answer 200 announcing --length bytes, send 100000, then nothing
+  s3-region  an S3 server whose bucket is in --region: every request is
+           400 with "x-amz-bucket-region: REGION", and a GET's answer has
+           an AuthorizationHeaderMalformed error body, naming the region
+           in <Region> unless --region-in=header (as for a HEAD, which
+           has no body, the header alone says it then)
 """
 import argparse
 import os
@@ -30,7 +35,9 @@ def main():
     ap.add_argument("--port-file", required=True)
     ap.add_argument("--log", required=True)
     ap.add_argument("--mode", default="serve",
-                    choices=["serve", "stall", "endless", "liar", "halt"])
+                    choices=["serve", "stall", "endless", "liar", "halt", "s3-region"])
+    ap.add_argument("--region", default="eu-central-1")
+    ap.add_argument("--region-in", default="body", choices=["body", "header"])
     ap.add_argument("--root", default=".")
     ap.add_argument("--fail", type=int, default=0)
     ap.add_argument("--fail-status", type=int, default=500)
@@ -107,6 +114,22 @@ def main():
                 except OSError:
                     return
                 time.sleep(a.lifetime + 5)
+                return
+            if a.mode == "s3-region":
+                where = b"" if a.region_in == "header" else (
+                    b"<Region>" + a.region.encode() + b"</Region>")
+                body = (b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>'
+                        b"AuthorizationHeaderMalformed</Code><Message>The authorization header is "
+                        b"malformed; the region 'us-east-1' is wrong</Message>" + where +
+                        b"<RequestId>0A1B2C3D</RequestId></Error>")
+                self.send_response(400)
+                self.send_header("x-amz-bucket-region", a.region)
+                self.send_header("Content-Type", "application/xml")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+                self.note(400)
                 return
             if a.mode == "liar":
                 self.send_response(200)

@@ -21,7 +21,9 @@
 #   s3d_rgw_stop / s3d_rgw_start
 #       stop radosgw alone (SIGTERM: it closes the connections under way),
 #       and start it again on the same port; the cluster and its objects
-#       stay. For a server that goes away in the middle of a run.
+#       stay. For a server that goes away in the middle of a run, or one
+#       with other settings: radosgw's section is the last of
+#       $S3D_DIR/ceph.conf, so lines appended there in between are its.
 #   s3_curl METHOD /BUCKET[/KEY][?QUERY] [CURL ARGS...]
 #       a request signed with SigV4 (curl --aws-sigv4) as the user made by
 #       s3d_start ($S3_ACCESS_KEY / $S3_SECRET_KEY override the keys); the

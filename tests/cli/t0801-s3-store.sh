@@ -335,8 +335,8 @@ fi
 run env AWS_SECRET_ACCESS_KEY=not-the-secret-at-all \
 	"$STASYNC" extract --store="$S3/blobs" ours.caibx wrong.bin
 check "[ $rc -eq 1 ] && [ \$(line_count '$T/err') -eq 1 ] && grep -q 'stasync/blobs/.*\\.cacnk' '$T/err' &&
-	grep -q 403 '$T/err' && grep -q 'S3 key and secret' '$T/err'" \
-	"a wrong secret: exit status 1, one line naming the chunk, the 403 and what to check" ||
+	grep -q 403 '$T/err' && grep -q 'S3 SignatureDoesNotMatch: the key or secret is wrong' '$T/err'" \
+	"a wrong secret: exit status 1, one line naming the chunk, the 403, the S3 Code and what to check" ||
 	show_run
 check "! grep -q 'not-the-secret-at-all' '$T/err' && ! grep -q '$S3D_SECRET_KEY' '$T/err'" \
 	"... and no secret in it"

@@ -206,8 +206,8 @@ static void test_credentials(void)
 	clear_env();
 	setenv("HOME", tap_tmpdir(), 1);   /* no ~/.aws there */
 	r = sta_s3_credentials_get(&c, &err);
-	tap_ok(r == 0 && !c.access_key && !c.secret_key && strcmp(c.region, "us-east-1") == 0,
-	       "nothing set: anonymous, us-east-1");
+	tap_ok(r == 0 && !c.access_key && !c.secret_key && strcmp(c.region, "us-east-1") == 0 &&
+	       !c.key_source && !c.token_source, "nothing set: anonymous, us-east-1");
 	sta_s3_credentials_clear(&c);
 
 	setenv("AWS_SHARED_CREDENTIALS_FILE", cred, 1);
@@ -222,6 +222,9 @@ static void test_credentials(void)
 	r = sta_s3_credentials_get(&c, &err);
 	tap_ok(r == 0 && strcmp(c.access_key, "AKCI") == 0 && strcmp(c.session_token, "TCI") == 0 &&
 	       strcmp(c.region, "us-west-2") == 0, "AWS_PROFILE=ci: its keys, token and region");
+	tap_ok(r == 0 && c.key_source && strcmp(c.key_source, "profile ci") == 0 && c.token_source &&
+	       strcmp(c.token_source, "aws_session_token of profile ci") == 0,
+	       "... said to come from the profile (for messages)");
 	sta_s3_credentials_clear(&c);
 
 	setenv("AWS_REGION", "sa-east-1", 1);
@@ -230,6 +233,9 @@ static void test_credentials(void)
 	r = sta_s3_credentials_get(&c, &err);
 	tap_ok(r == 0 && strcmp(c.access_key, "AKENV") == 0 && !c.session_token &&
 	       strcmp(c.region, "sa-east-1") == 0, "the variables before the profile");
+	tap_ok(r == 0 && c.key_source &&
+	       strcmp(c.key_source, "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY") == 0 && !c.token_source,
+	       "... said to come from the variables, no token");
 	sta_s3_credentials_clear(&c);
 
 	unsetenv("AWS_SECRET_ACCESS_KEY");
