@@ -348,3 +348,31 @@ s3d_rgw_start() {
 	S3D_RGW_PID=$_s3d_pid
 	_s3d_wait_http "$_s3d_pid" || _s3d_fail "radosgw did not start again"
 }
+
+# s3_test_begin BUCKET: the start of a test of stasync against the server.
+# Skips the test when there is no server to run or stasync has no libcurl;
+# leaves no proxy and no AWS variable of the caller's set, and an empty
+# HOME (no ~/.aws); starts the server, makes BUCKET, exports its keys as
+# AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, and sets S3 to the bucket's
+# s3+http:// locator.
+s3_test_begin() {
+	have_s3d || skip_all "no S3 server to test with (apt-get install radosgw ceph-mon ceph-osd curl)"
+	run "$STASYNC" extract --store=s3+http://127.0.0.1:1/b x.caibx "$T/none"
+	grep -q "without libcurl" "$T/err" && skip_all "built without libcurl"
+
+	unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY
+	unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL AWS_ENDPOINT_URL_S3 AWS_REGION \
+		AWS_DEFAULT_REGION AWS_IGNORE_CONFIGURED_ENDPOINT_URLS AWS_CONFIG_FILE \
+		AWS_SHARED_CREDENTIALS_FILE
+	HOME=$T/home
+	export HOME
+	mkdir -p "$HOME"
+
+	s3d_start
+	s3_mb "$1"
+	# shellcheck disable=SC2034 # (for the test)
+	S3=s3+$S3D_ENDPOINT/$1
+	AWS_ACCESS_KEY_ID=$S3D_ACCESS_KEY
+	AWS_SECRET_ACCESS_KEY=$S3D_SECRET_KEY
+	export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
+}

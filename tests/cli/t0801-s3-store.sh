@@ -18,23 +18,7 @@
 
 require_casync
 require_stasync
-have_s3d || skip_all "no S3 server to test with (apt-get install radosgw ceph-mon ceph-osd curl)"
-run "$STASYNC" extract --store=s3+http://127.0.0.1:1/b x.caibx "$T/none"
-grep -q "without libcurl" "$T/err" && skip_all "built without libcurl"
-
-unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY
-unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL AWS_ENDPOINT_URL_S3 AWS_REGION AWS_DEFAULT_REGION
-unset AWS_IGNORE_CONFIGURED_ENDPOINT_URLS AWS_CONFIG_FILE AWS_SHARED_CREDENTIALS_FILE
-HOME=$T/home
-export HOME
-mkdir -p "$HOME"
-
-s3d_start
-s3_mb stasync
-S3=s3+$S3D_ENDPOINT/stasync
-AWS_ACCESS_KEY_ID=$S3D_ACCESS_KEY
-AWS_SECRET_ACCESS_KEY=$S3D_SECRET_KEY
-export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
+s3_test_begin stasync
 
 # same_objects STORE PREFIX DESC: every chunk file of the local STORE is an
 # object PREFIX/<4 hex>/<64 hex>.cacnk with the same bytes.

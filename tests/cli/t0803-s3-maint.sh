@@ -13,22 +13,8 @@
 
 require_casync
 require_stasync
-have_s3d || skip_all "no S3 server to test with (apt-get install radosgw ceph-mon ceph-osd curl)"
-run "$STASYNC" extract --store=s3+http://127.0.0.1:1/b x.caibx "$T/none"
-grep -q "without libcurl" "$T/err" && skip_all "built without libcurl"
-
-unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY
-unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL AWS_REGION AWS_DEFAULT_REGION
-HOME=$T/home
-export HOME
-mkdir -p "$HOME"
-
-s3d_start
-s3_mb maint
-S3=s3+$S3D_ENDPOINT/maint/st
-AWS_ACCESS_KEY_ID=$S3D_ACCESS_KEY
-AWS_SECRET_ACCESS_KEY=$S3D_SECRET_KEY
-export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
+s3_test_begin maint
+S3=$S3/st
 
 # objects: the store's chunk objects, relative to it, sorted: a listing
 # a page at a time (radosgw gives at most a thousand keys), each page
