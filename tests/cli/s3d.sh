@@ -11,7 +11,8 @@
 #       build the cluster, start ceph-mon, ceph-osd and radosgw as children
 #       of the test shell, wait until radosgw answers HTTP, make a user.
 #       Sets S3D_PORT, S3D_ENDPOINT (http://127.0.0.1:PORT),
-#       S3D_ACCESS_KEY, S3D_SECRET_KEY, S3D_DIR and S3D_PIDS.
+#       S3D_ACCESS_KEY, S3D_SECRET_KEY, S3D_DIR and S3D_PIDS. The OSD keeps
+#       at most S3D_MEMSTORE_BYTES of objects in RAM (default 1 GiB).
 #   s3d_stop
 #       stop radosgw, then the OSD, then the monitor, one at a time, with
 #       SIGTERM (SIGKILL after a few seconds); also done on exit.
@@ -130,7 +131,7 @@ mon data = $S3D_DIR/mon/\$cluster-\$id
 [osd]
 osd data = $S3D_DIR/osd/\$cluster-\$id
 osd objectstore = memstore
-memstore device bytes = 1073741824
+memstore device bytes = ${S3D_MEMSTORE_BYTES:-1073741824}
 osd class update on start = false
 osd crush update on start = false
 
