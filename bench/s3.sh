@@ -32,6 +32,10 @@
 #   BENCH_TREE_MB   size of the tree, MB (default 200; 0 leaves the cases out)
 #   S3D_MEMSTORE_BYTES  RAM the cluster keeps objects in (default 4 GiB,
 #                   room for a 512 MiB blob and a 400 MB tree, made twice)
+#   S3D_TCP_NODELAY 1 (default): radosgw sends without Nagle's algorithm;
+#                   0: radosgw's default, under which the end of many
+#                   responses waits ~40 ms for the client's delayed ACK,
+#                   and every client is bound by requests in flight alone
 #   BENCH_TREE_SRC  where the tree is copied from (default /usr/share)
 #   BENCH_DIR       scratch directory (default: a new one in $TMPDIR or /tmp);
 #                   removed at the end unless BENCH_KEEP=1
@@ -61,6 +65,7 @@ BENCH_BLOB_MB=${BENCH_BLOB_MB:-256}
 BENCH_TREE_MB=${BENCH_TREE_MB:-200}
 BENCH_TREE_SRC=${BENCH_TREE_SRC:-/usr/share}
 S3D_MEMSTORE_BYTES=${S3D_MEMSTORE_BYTES:-4294967296}
+S3D_TCP_NODELAY=${S3D_TCP_NODELAY:-1}
 case "$REPS$CONCURRENCY$BENCH_BLOB_MB$BENCH_TREE_MB$S3D_MEMSTORE_BYTES" in
 *[!0-9]*) bench_die "REPS, CONCURRENCY, BENCH_BLOB_MB, BENCH_TREE_MB and S3D_MEMSTORE_BYTES must be numbers" ;;
 esac
@@ -152,8 +157,9 @@ src_ready() { # KIND INPUT: make once into the bucket "src" and into srv/src
 		{ cat "$D/make.err" >&2; bench_die "make of $2 into the bucket failed"; }
 }
 
-printf '%s: S3 (radosgw) against HTTP (nginx)%s, on 127.0.0.1, %s requests at once\n' \
-	"$("$STASYNC" --version 2>/dev/null | head -n 1)" "${DESYNC:+ and desync $DESYNC}" "$CONCURRENCY"
+printf '%s: S3 (radosgw, tcp_nodelay=%s) against HTTP (nginx)%s, on 127.0.0.1, %s requests at once\n' \
+	"$("$STASYNC" --version 2>/dev/null | head -n 1)" "$S3D_TCP_NODELAY" "${DESYNC:+ and desync $DESYNC}" \
+	"$CONCURRENCY"
 printf 'machine: %s\n' "$(bench_machine)"
 [ -z "${BENCH_RESULTS:-}" ] || printf '\n## S3 (radosgw) against plain HTTP (nginx)%s: make and extract\n' \
 	"${DESYNC:+ and desync}" >>"$BENCH_RESULTS"
