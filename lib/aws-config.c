@@ -21,12 +21,16 @@ static char *trim(char *s)
 	return s;
 }
 
-int sta_aws_ini_get(const char *path, const char *section, const char *key, char **ret,
-		    bool *found_section)
+/* The value of key (subkey NULL), or of subkey nested under key. */
+static int ini_get(const char *path, const char *section, const char *key, const char *subkey,
+		   char **ret, bool *found_section)
 {
 	_cleanup_free_ char *line = NULL;
 	size_t cap = 0;
-	bool in = false;
+	/* in the section; after a top-level "KEY =" with no value (nested:
+	 * the indented lines that follow belong to it), and whether that
+	 * KEY is the one asked for */
+	bool in = false, nested = false, in_key = false;
 	int r = 0;
 	FILE *f;
 
@@ -35,7 +39,8 @@ int sta_aws_ini_get(const char *path, const char *section, const char *key, char
 	if (!f)
 		return errno == ENOENT || errno == ENOTDIR ? 0 : -errno;
 	while (r == 0 && getline(&line, &cap, f) >= 0) {
-		char *s = trim(line), *eq;
+		bool indented = line[0] == ' ' || line[0] == '\t';
+		char *s = trim(line), *eq, *k, *v;
 
 		if (*s == '#' || *s == ';' || !*s)
 			continue;
@@ -46,6 +51,7 @@ int sta_aws_ini_get(const char *path, const char *section, const char *key, char
 				*end = 0;
 				in = strcmp(trim(s + 1), section) == 0;
 				*found_section = *found_section || in;
+				nested = in_key = false;
 			}
 			continue;
 		}
@@ -53,15 +59,36 @@ int sta_aws_ini_get(const char *path, const char *section, const char *key, char
 		if (!in || !eq)
 			continue;
 		*eq = 0;
-		if (strcasecmp(trim(s), key) == 0) {
-			*ret = strdup(trim(eq + 1));
-			r = *ret ? 1 : -ENOMEM;
+		k = trim(s);
+		v = trim(eq + 1);
+		if (nested && indented) {
+			if (!in_key || !subkey || strcasecmp(k, subkey) != 0)
+				continue;
+		} else {
+			nested = !*v;
+			in_key = strcasecmp(k, key) == 0;
+			if (!in_key || subkey)
+				continue;
 		}
+		*ret = strdup(v);
+		r = *ret ? 1 : -ENOMEM;
 	}
 	if (r == 0 && ferror(f))
 		r = -EIO;
 	fclose(f);
 	return r;
+}
+
+int sta_aws_ini_get(const char *path, const char *section, const char *key, char **ret,
+		    bool *found_section)
+{
+	return ini_get(path, section, key, NULL, ret, found_section);
+}
+
+int sta_aws_ini_get_nested(const char *path, const char *section, const char *key,
+			   const char *subkey, char **ret, bool *found_section)
+{
+	return ini_get(path, section, key, subkey, ret, found_section);
 }
 
 char *sta_aws_file(const char *env_name, const char *base)

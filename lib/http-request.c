@@ -58,6 +58,7 @@ struct xfer {
 	const uint8_t *body;
 	size_t body_size, body_sent;
 	bool create_only;
+	struct curl_slist *own_headers;   /* the handle's, and the request's own line */
 	sta_http_done_fn done;
 	void *done_ctx;
 	/* the attempt under way */
@@ -205,7 +206,8 @@ static size_t on_body(char *p, size_t size, size_t n, void *ctx)
 		long code = 0;
 
 		curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &code);
-		x->status_ok = code >= 200 && code < 300 && x->method == STA_HTTP_GET;
+		x->status_ok = code >= 200 && code < 300 &&
+			       (x->method == STA_HTTP_GET || x->method == STA_HTTP_POST);
 		x->status_checked = true;
 	}
 	if (!x->status_ok) {
@@ -409,6 +411,7 @@ static void xfer_free(struct xfer *x)
 		curl_easy_cleanup(x->curl);
 	free(x->url);
 	free(x->name);
+	curl_slist_free_all(x->own_headers);
 	free(x);
 }
 
@@ -505,10 +508,17 @@ static bool xfer_prepare(struct xfer *x)
 		curl_easy_setopt(x->curl, CURLOPT_UPLOAD, 1L);
 		curl_easy_setopt(x->curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t)x->body_size);
 		break;
+	case STA_HTTP_POST:
+		/* no POSTFIELDS: the body comes from on_read() */
+		curl_easy_setopt(x->curl, CURLOPT_POST, 1L);
+		curl_easy_setopt(x->curl, CURLOPT_POSTFIELDS, (char *)NULL);
+		curl_easy_setopt(x->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->body_size);
+		break;
 	}
-	if (x->h->sigv4)
-		curl_easy_setopt(x->curl, CURLOPT_HTTPHEADER,
-				 x->create_only ? x->h->put_headers : x->h->headers);
+	/* always set: a handle reused must not keep a list freed since */
+	curl_easy_setopt(x->curl, CURLOPT_HTTPHEADER,
+			 x->own_headers ? x->own_headers :
+			 !x->h->sigv4 ? NULL : x->create_only ? x->h->put_headers : x->h->headers);
 	/* A Content-Length over the limit fails before any byte is read. */
 	curl_easy_setopt(x->curl, CURLOPT_MAXFILESIZE_LARGE,
 			 (curl_off_t)(x->limit < INT64_MAX ? x->limit : INT64_MAX));
@@ -1008,6 +1018,23 @@ static int thread_start(sta_http *h)
 	return r;
 }
 
+/* The handle's headers (signed requests) and one line more. */
+static struct curl_slist *own_headers(const sta_http *h, const char *line)
+{
+	struct curl_slist *l = NULL, *n;
+
+	for (const struct curl_slist *i = h->sigv4 ? h->headers : NULL; i; i = i->next) {
+		if (!(n = curl_slist_append(l, i->data)))
+			goto fail;
+		l = n;
+	}
+	if ((n = curl_slist_append(l, line)))
+		return n;
+fail:
+	curl_slist_free_all(l);
+	return NULL;
+}
+
 /* Give a transfer back unused. */
 static void xfer_unused(sta_http *h, struct xfer *x)
 {
@@ -1035,17 +1062,22 @@ int sta_http_submit(sta_http *h, const sta_http_request *req, sta_http_done_fn d
 	x->url = strdup(req->url);
 	x->name = strdup(req->name);
 	x->method = req->method;
-	x->limit = req->method == STA_HTTP_GET ? req->limit : UINT64_MAX;
+	x->limit = req->method == STA_HTTP_GET || req->method == STA_HTTP_POST ? req->limit
+									    : UINT64_MAX;
 	x->write = req->write;
 	x->ctx = req->ctx;
 	x->body = req->body;
-	x->body_size = req->method == STA_HTTP_PUT ? req->body_size : 0;
+	x->body_size = req->method == STA_HTTP_PUT || req->method == STA_HTTP_POST ?
+		       req->body_size : 0;
 	x->create_only = req->method == STA_HTTP_PUT && req->create_only;
+	curl_slist_free_all(x->own_headers);
+	x->own_headers = req->header ? own_headers(h, req->header) : NULL;
 	x->done = done;
 	x->done_ctx = ctx;
 	x->attempt = 1;
 	x->delay_ms = h->o.retry_delay_ms;
-	r = !x->url || !x->name ? -ENOMEM : xfer_prepare(x) ? 0 : -EINVAL;
+	r = !x->url || !x->name || (req->header && !x->own_headers) ? -ENOMEM :
+	    xfer_prepare(x) ? 0 : -EINVAL;
 
 	pthread_mutex_lock(&h->lock);
 	if (r < 0) {

@@ -49,17 +49,19 @@ typedef enum sta_http_method {
 	STA_HTTP_GET,
 	STA_HTTP_HEAD,
 	STA_HTTP_PUT,
+	STA_HTTP_POST,               /* S3's DeleteObjects */
 } sta_http_method;
 
 typedef struct sta_http_request {
 	sta_http_method method;
 	const char *url;
 	const char *name;            /* the URL for messages: pass a redacted form */
-	uint64_t limit;              /* GET: more body bytes stop the transfer */
-	sta_http_write_fn write;     /* GET: where the body goes (NULL: dropped) */
+	uint64_t limit;              /* GET, POST: more body bytes stop the transfer */
+	sta_http_write_fn write;     /* GET, POST: where the body goes (NULL: dropped) */
 	void *ctx;
-	const void *body;            /* PUT: what is sent; valid until done */
+	const void *body;            /* PUT, POST: what is sent; valid until done */
 	size_t body_size;
+	const char *header;          /* one more header line ("Content-MD5: …"), or NULL */
 	bool create_only;            /* PUT, S3: If-None-Match: *, see below */
 } sta_http_request;
 

@@ -421,16 +421,18 @@ int sta_store_http_open(const char *locator, unsigned flags, const stasync_http_
 int sta_store_s3_open(const char *locator, unsigned flags, const stasync_http_options *o,
 		      stasync_store **ret, stasync_error *err)
 {
-	_cleanup_free_ char *url = NULL;
+	_cleanup_free_ char *url = NULL, *shown = stasync_url_redact(locator);
 	sta_http *http;
 	int r;
 
 	struct http_store *h;
 	size_t bucket_end;
 
+	if (!shown)
+		return sta_error(err, -ENOMEM, "out of memory");
 	r = sta_s3_http_new(locator, o, &http, &url, &bucket_end, err);
 	if (r < 0)
-		return sta_error_prefix(err, r, "store %s", locator);
+		return sta_error_prefix(err, r, "store %s", shown);
 	r = http_store_open(locator, url, flags, http, ret, err);
 	if (r < 0)
 		return r;

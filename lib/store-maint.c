@@ -13,19 +13,11 @@
 #include <stasync/maint.h>
 #include <stasync/store.h>
 #include "format.h"
+#include "store-maint.h"
 #include "store.h"
 #include "util.h"
 
 /* ---- walking ----------------------------------------------------------------- */
-struct chunk_file {
-	stasync_chunk_id id;
-	bool compressed;
-	bool present;   /* false: asked for (verify --only), not in the store */
-	uint64_t size;  /* the chunk's size when known (from an index), else 0 */
-	char name[80];  /* "abcd/abcd…ef.cacnk", relative to the store */
-	char *bad;      /* what is wrong with it, when something is */
-};
-
 static bool is_hex(const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -45,12 +37,23 @@ static bool chunk_name(const char *dir, const char *name, stasync_chunk_id *id, 
 		*compressed = false;
 	else
 		return false;
-	if (!is_hex(name, 64) || memcmp(name, dir, 4) != 0)
+	if (!is_hex(name, 64) || strlen(dir) != 4 || memcmp(name, dir, 4) != 0)
 		return false;
 	char hex[STASYNC_DIGEST_HEX_SIZE];
 	memcpy(hex, name, 64);
 	hex[64] = 0;
 	return stasync_chunk_id_parse(hex, id) == 0;
+}
+
+bool sta_chunk_file_name(const char *rel, stasync_chunk_id *id, bool *compressed)
+{
+	char dir[5];
+
+	if (strlen(rel) < 5 || rel[4] != '/')
+		return false;
+	memcpy(dir, rel, 4);
+	dir[4] = 0;
+	return chunk_name(dir, rel + 5, id, compressed);
 }
 
 struct walk {
@@ -209,31 +212,44 @@ int stasync_store_gc(const char *dir, const stasync_chunk_set *keep, bool dry_ru
 }
 
 /* ---- verify ------------------------------------------------------------------ */
-struct verify {
-	const stasync_verify_options *o;
+int sta_chunk_files_add(struct sta_chunk_file **files, size_t *n, size_t *cap,
+			const char *name, const stasync_chunk_id *id, bool compressed, bool present,
+			uint64_t size)
+{
+	struct sta_chunk_file *f;
+
+	if (*n == *cap) {
+		size_t c = *cap ? 2 * *cap : 1024;
+		void *t = realloc(*files, c * sizeof(**files));
+
+		if (!t)
+			return -ENOMEM;
+		*files = t;
+		*cap = c;
+	}
+	f = &(*files)[(*n)++];
+	*f = (struct sta_chunk_file){ .id = *id, .compressed = compressed, .present = present,
+				      .size = size };
+	snprintf(f->name, sizeof(f->name), "%s", name);
+	return 0;
+}
+
+struct local_verify {
 	const char *store;
 	int fd;
-	struct chunk_file *files;
+	struct sta_chunk_file *files;
 	size_t n, cap;
-	pthread_mutex_t lock;
-	size_t next;            /* under lock: the next file for a worker */
 	stasync_error *err;
 };
 
-static int add_file(struct verify *v, const char *dir, const char *name,
-		    const stasync_chunk_id *id, bool compressed, bool present, uint64_t size)
+static int local_add(struct local_verify *v, const char *dir, const char *name,
+		     const stasync_chunk_id *id, bool compressed, bool present, uint64_t size)
 {
-	struct chunk_file *f;
+	char rel[80];
 
-	if (v->n == v->cap) {
-		void *t = realloc(v->files, (v->cap = v->cap ? 2 * v->cap : 1024) * sizeof(*v->files));
-		if (!t)
-			return sta_error(v->err, -ENOMEM, "out of memory");
-		v->files = t;
-	}
-	f = &v->files[v->n++];
-	*f = (struct chunk_file){ .id = *id, .compressed = compressed, .present = present, .size = size };
-	snprintf(f->name, sizeof(f->name), "%s/%s", dir, name);
+	snprintf(rel, sizeof(rel), "%s/%s", dir, name);
+	if (sta_chunk_files_add(&v->files, &v->n, &v->cap, rel, id, compressed, present, size) < 0)
+		return sta_error(v->err, -ENOMEM, "out of memory");
 	return 0;
 }
 
@@ -241,13 +257,13 @@ static int listed(int dir_fd, const char *dir, const char *name, const stasync_c
 		  bool compressed, void *ud)
 {
 	(void)dir_fd;
-	return add_file(ud, dir, name, id, compressed, true, 0);
+	return local_add(ud, dir, name, id, compressed, true, 0);
 }
 
 /* A chunk asked for by its index: the file it is in, or missing. */
 static int wanted(const stasync_chunk_id *id, uint64_t size, void *ud)
 {
-	struct verify *v = ud;
+	struct local_verify *v = ud;
 	char hex[STASYNC_DIGEST_HEX_SIZE], dir[5], name[72];
 
 	stasync_chunk_id_format(id, hex);
@@ -260,23 +276,11 @@ static int wanted(const stasync_chunk_id *id, uint64_t size, void *ud)
 		snprintf(name, sizeof(name), "%s%s", hex, compressed ? CA_CHUNK_SUFFIX : "");
 		snprintf(rel, sizeof(rel), "%s/%s", dir, name);
 		if (fstatat(v->fd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0)
-			return add_file(v, dir, name, id, compressed, true, size);
+			return local_add(v, dir, name, id, compressed, true, size);
 	}
 	snprintf(name, sizeof(name), "%s%s", hex, CA_CHUNK_SUFFIX);
-	return add_file(v, dir, name, id, true, false, size);
+	return local_add(v, dir, name, id, true, false, size);
 }
-
-static int by_name(const void *a, const void *b)
-{
-	return strcmp(((const struct chunk_file *)a)->name, ((const struct chunk_file *)b)->name);
-}
-
-struct worker {
-	struct verify *v;
-	stasync_codec *codec;
-	uint8_t *data, *out;
-	size_t data_size, out_size;
-};
 
 static int reserve(uint8_t **p, size_t *have, size_t n)
 {
@@ -301,39 +305,92 @@ static char *dup_msg(const char *s)
 	return p ? p : out_of_memory;
 }
 
-/* Check one chunk file; NULL when good, else what is wrong. */
-static char *check(struct worker *k, struct chunk_file *f)
+static char *errno_msg(const char *what, int r)
 {
-	const stasync_verify_options *o = k->v->o;
-	_cleanup_close_ int fd = -EBADF;
-	stasync_error e = { 0, "" };
-	struct stat st;
-	size_t size;
-	ssize_t got;
-	char *msg = NULL;
-	int r;
+	char *msg;
 
-	if (!f->present)
-		return dup_msg("missing");
-	fd = openat(k->v->fd, f->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	return asprintf(&msg, "%s: %s", what, stasync_strerror(r)) < 0 ? out_of_memory : msg;
+}
+
+static char *local_read(void *ctx, const struct sta_chunk_file *f, uint8_t **buf, size_t *have,
+			size_t *got)
+{
+	struct local_verify *v = ctx;
+	_cleanup_close_ int fd = openat(v->fd, f->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	struct stat st;
+	ssize_t k;
+
 	if (fd < 0 || fstat(fd, &st) < 0)
-		return asprintf(&msg, "cannot read: %s", stasync_strerror(-errno)) < 0 ? out_of_memory : msg;
+		return errno_msg("cannot read", -errno);
 	if (!S_ISREG(st.st_mode))
 		return dup_msg("not a regular file");
 	if ((uint64_t)st.st_size > sta_chunk_stored_max(STASYNC_CHUNK_SIZE_LIMIT_MAX))
 		return dup_msg("larger than any chunk can be");
-	if (reserve(&k->data, &k->data_size, (size_t)st.st_size + 1) < 0)
+	if (reserve(buf, have, (size_t)st.st_size + 1) < 0)
 		return dup_msg("out of memory");
-	got = sta_read_full(fd, k->data, (size_t)st.st_size + 1);
-	if (got < 0)
-		return asprintf(&msg, "cannot read: %s", stasync_strerror((int)got)) < 0 ? out_of_memory : msg;
+	k = sta_read_full(fd, *buf, (size_t)st.st_size + 1);
+	if (k < 0)
+		return errno_msg("cannot read", (int)k);
+	*got = (size_t)k;
+	return NULL;
+}
+
+static int local_remove(void *ctx, struct sta_chunk_file *const *bad, size_t n,
+			stasync_error *err)
+{
+	struct local_verify *v = ctx;
+	int removed = 0;
+
+	(void)err;
+	for (size_t i = 0; i < n; i++)
+		if (unlinkat(v->fd, bad[i]->name, 0) == 0)
+			removed++;
+	return removed;
+}
+
+/* ---- checking, whatever the store ---------------------------------------------- */
+struct verify {
+	const stasync_verify_options *o;
+	const struct sta_verify_source *src;
+	struct sta_chunk_file *files;
+	size_t n;
+	pthread_mutex_t lock;
+	size_t next;            /* under lock: the next file for a worker */
+};
+
+struct worker {
+	struct verify *v;
+	stasync_codec *codec;
+	uint8_t *data, *out;
+	size_t data_size, out_size;
+};
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(((const struct sta_chunk_file *)a)->name,
+		      ((const struct sta_chunk_file *)b)->name);
+}
+
+/* Check one chunk file; NULL when good, else what is wrong. */
+static char *check(struct worker *k, struct sta_chunk_file *f)
+{
+	const stasync_verify_options *o = k->v->o;
+	stasync_error e = { 0, "" };
+	size_t size, got = 0;
+	char *msg;
+	int r;
+
+	if (!f->present)
+		return dup_msg("missing");
+	msg = k->v->src->read(k->v->src->ctx, f, &k->data, &k->data_size, &got);
+	if (msg)
+		return msg;
 	if (f->size)
 		size = (size_t)f->size;
 	else if (f->compressed)
-		size = sta_chunk_inflated_size(k->codec, k->data, (size_t)got,
-					       STASYNC_CHUNK_SIZE_LIMIT_MAX);
+		size = sta_chunk_inflated_size(k->codec, k->data, got, STASYNC_CHUNK_SIZE_LIMIT_MAX);
 	else
-		size = (size_t)got;
+		size = got;
 	if (size > STASYNC_CHUNK_SIZE_LIMIT_MAX)
 		return dup_msg("inflates past the largest chunk size");
 	if (reserve(&k->out, &k->out_size, MAX(size, 1)) < 0)
@@ -343,7 +400,7 @@ static char *check(struct worker *k, struct chunk_file *f)
 				       : t == 0 ? STASYNC_DIGEST_SHA512_256 : STASYNC_DIGEST_SHA256;
 
 		stasync_error_clear(&e);
-		r = stasync_chunk_decode(k->codec, k->data, (size_t)got, f->compressed, &f->id, type,
+		r = stasync_chunk_decode(k->codec, k->data, got, f->compressed, &f->id, type,
 					 k->out, size, "chunk", &e);
 		/* only a digest mismatch is worth a second try with the other digest */
 		if (r == 0 || o->digest >= 0 || !strstr(e.message, "does not match"))
@@ -361,7 +418,7 @@ static void *verify_worker(void *arg)
 	struct verify *v = k->v;
 
 	for (;;) {
-		struct chunk_file *f;
+		struct sta_chunk_file *f;
 
 		pthread_mutex_lock(&v->lock);
 		f = v->next < v->n ? &v->files[v->next++] : NULL;
@@ -373,34 +430,33 @@ static void *verify_worker(void *arg)
 	return NULL;
 }
 
-int stasync_store_verify(const char *dir, const stasync_verify_options *o,
-			 stasync_verify_stats *st, stasync_error *err)
+void sta_chunk_files_free(struct sta_chunk_file *files, size_t n)
 {
-	struct verify v = { .o = o, .store = dir, .err = err };
-	unsigned n_threads = o->threads ? o->threads : sta_cpu_count(8);
+	for (size_t i = 0; i < n; i++)
+		if (files[i].bad != out_of_memory)
+			free(files[i].bad);
+	free(files);
+}
+
+int sta_verify_files(struct sta_chunk_file *files, size_t n, const struct sta_verify_source *src,
+		     const stasync_verify_options *o, stasync_verify_stats *st, stasync_error *err)
+{
+	struct verify v = { .o = o, .src = src, .files = files, .n = n };
+	unsigned n_threads = o->threads ? o->threads : src->threads ? src->threads : sta_cpu_count(8);
+	struct sta_chunk_file **bad = NULL;
 	struct worker *workers = NULL;
 	pthread_t *threads = NULL;
 	unsigned started = 0;
-	int r;
+	size_t n_bad = 0;
+	int r = 0;
 
 	memset(st, 0, sizeof(*st));
-	v.fd = open_store(dir, err);
-	if (v.fd < 0)
-		return v.fd;
-	if (o->only)
-		r = stasync_chunk_set_each(o->only, wanted, &v);
-	else {
-		struct walk w = { dir, listed, &v, err };
-		r = walk_store(&w, v.fd);
-	}
-	if (r < 0)
-		goto out;
-	sta_qsort(v.files, v.n, sizeof(*v.files), by_name);
-
-	n_threads = (unsigned)MAX(1, MIN((size_t)n_threads, v.n));
+	sta_qsort(files, n, sizeof(*files), by_name);
+	n_threads = (unsigned)MAX(1, MIN((size_t)n_threads, n));
 	workers = calloc(n_threads, sizeof(*workers));
 	threads = calloc(n_threads, sizeof(*threads));
-	if (!workers || !threads) {
+	bad = calloc(MAX(n, 1), sizeof(*bad));
+	if (!workers || !threads || !bad) {
 		r = sta_error(err, -ENOMEM, "out of memory");
 		goto out;
 	}
@@ -430,34 +486,60 @@ int stasync_store_verify(const char *dir, const stasync_verify_options *o,
 		goto out;
 	r = 0;
 
-	for (size_t i = 0; i < v.n; i++) {
-		struct chunk_file *f = &v.files[i];
+	for (size_t i = 0; i < n; i++) {
+		struct sta_chunk_file *f = &files[i];
 
-		if (!f->bad) {
+		if (!f->bad)
 			st->checked++;
-			continue;
-		}
-		if (!f->present)
+		else if (!f->present)
 			st->missing++;
-		else
+		else {
 			st->bad++;
-		if (f->present && o->repair && unlinkat(v.fd, f->name, 0) == 0)
-			st->removed++;
-		if (o->bad)
-			o->bad(f->name, f->bad, o->ud);
+			bad[n_bad++] = f;
+		}
 	}
+	if (o->repair && n_bad > 0) {
+		r = src->remove(src->ctx, bad, n_bad, err);
+		if (r >= 0) {
+			st->removed = (uint64_t)r;
+			r = 0;
+		}
+	}
+	for (size_t i = 0; o->bad && i < n; i++)
+		if (files[i].bad)
+			o->bad(files[i].name, files[i].bad, o->ud);
 out:
 	for (unsigned i = 0; workers && i < n_threads; i++) {
 		stasync_codec_free(workers[i].codec);
 		free(workers[i].data);
 		free(workers[i].out);
 	}
-	for (size_t i = 0; i < v.n; i++)
-		if (v.files[i].bad != out_of_memory)
-			free(v.files[i].bad);
-	free(v.files);
 	free(workers);
 	free(threads);
+	free(bad);
+	return r;
+}
+
+int stasync_store_verify(const char *dir, const stasync_verify_options *o,
+			 stasync_verify_stats *st, stasync_error *err)
+{
+	struct local_verify v = { .store = dir, .err = err };
+	struct sta_verify_source src = { local_read, local_remove, &v, 0 };
+	int r;
+
+	memset(st, 0, sizeof(*st));
+	v.fd = open_store(dir, err);
+	if (v.fd < 0)
+		return v.fd;
+	if (o->only)
+		r = stasync_chunk_set_each(o->only, wanted, &v);
+	else {
+		struct walk w = { dir, listed, &v, err };
+		r = walk_store(&w, v.fd);
+	}
+	if (r >= 0)
+		r = sta_verify_files(v.files, v.n, &src, o, st, err);
+	sta_chunk_files_free(v.files, v.n);
 	close(v.fd);
 	return r;
 }

@@ -139,7 +139,8 @@ static int digest_in_archive(struct cli *c, const char *input)
 	if (strcmp(input, "-") == 0 && what == WHAT_AUTO)
 		what = WHAT_ARCHIVE;
 	if (what == WHAT_AUTO) {
-		if (stasync_is_http_url(input) || stasync_is_ssh_remote(input))
+		if (stasync_is_http_url(input) || stasync_is_s3_url(input) ||
+		    stasync_is_ssh_remote(input))
 			return cli_url_error(c, input, "a path inside needs a .catar or .caidx (or pass --what=archive or --what=archive-index)");
 		if (stat(input, &st) == 0 && S_ISDIR(st.st_mode))
 			return cli_error(c, "%s: a directory: a path inside needs a .catar or .caidx",
@@ -168,8 +169,8 @@ int cmd_digest(struct cli *c)
 	what = cli_what_of(c, input);
 	if (!input && (what == WHAT_AUTO || what == WHAT_DIRECTORY))
 		return digest_archive(c, ".", WHAT_DIRECTORY);   /* as casync */
-	if (input && stasync_is_http_url(input) && what != WHAT_BLOB_INDEX &&
-	    what != WHAT_ARCHIVE_INDEX && what != WHAT_ARCHIVE)
+	if (input && (stasync_is_http_url(input) || stasync_is_s3_url(input)) &&
+	    what != WHAT_BLOB_INDEX && what != WHAT_ARCHIVE_INDEX && what != WHAT_ARCHIVE)
 		return cli_url_error(c, input, "expected a .catar, .caibx or .caidx URL (or pass --what=)");
 	if (what == WHAT_BLOB_INDEX) {
 		r = cli_blob_index_run(c, input, NULL, &digest);

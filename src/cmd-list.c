@@ -529,7 +529,7 @@ static int list_main(struct cli *c, enum list_mode mode)
 		/* stdin holds an archive; a named file must say what it is */
 		if (!input)
 			what = WHAT_ARCHIVE;
-		else if (stasync_is_http_url(input))
+		else if (stasync_is_http_url(input) || stasync_is_s3_url(input))
 			return cli_url_error(c, input, "expected a .catar or .caidx URL (or pass --what=archive or --what=archive-index)");
 		else if (stat(input, &st) < 0)
 			return cli_error(c, "%s: cannot open: %s", input, strerror(errno));

@@ -232,10 +232,11 @@ int cmd_make(struct cli *c)
 {
 	const char *output = c->argc > 0 ? cli_strip_file_url(c->argv[0]) : NULL;
 	/* An index URL is shown without its password. */
-	char *shown = output && stasync_is_http_url(output) ? stasync_url_redact(output) : NULL;
+	bool url = output && (stasync_is_http_url(output) || stasync_is_s3_url(output));
+	char *shown = url ? stasync_url_redact(output) : NULL;
 	int r;
 
-	if (output && stasync_is_http_url(output) && !shown)
+	if (url && !shown)
 		return cli_error(c, "out of memory");
 	r = make(c, output, shown ? shown : output);
 	free(shown);

@@ -88,7 +88,7 @@ int mount_source_open_as(struct cli *c, const char *path, enum what what, struct
 	s->name = path && strcmp(path, "-") ? path : "standard input";
 
 	if (s->what == WHAT_ARCHIVE || s->what == WHAT_BLOB) {
-		if (path && stasync_is_http_url(path))
+		if (path && (stasync_is_http_url(path) || stasync_is_s3_url(path)))
 			return cli_url_error(c, path, s->what == WHAT_BLOB ?
 					     "a blob is read at random: give a local file, or an index (.caibx) and its store" :
 					     "a .catar is read at random by mount: give a local file, or an index (.caidx) and its store");

@@ -136,7 +136,7 @@ static const struct {
 	  "                            (default no)\n" },
 	{ H_LIST, "Listing",
 	  "     --recursive=BOOL       Go into subdirectories (default yes)\n" },
-	{ H_REMOTE, "HTTP(S) and ssh stores and indexes",
+	{ H_REMOTE, "HTTP(S), S3 and ssh stores and indexes",
 	  "     --cacert=FILE          CA certificates to check servers with (default:\n"
 	  "                            $CURL_CA_BUNDLE, $SSL_CERT_FILE, $SSL_CERT_DIR,\n"
 	  "                            else the system's)\n"
@@ -147,6 +147,10 @@ static const struct {
 	  "     --concurrency=N        Chunks fetched or uploaded at once (default 16\n"
 	  "                            for remote stores, one per CPU for local ones)\n"
 	  "     --rate-limit-bps=N     Stay under N bytes per second per store\n"
+	  "     --s3-addressing=auto|path|virtual\n"
+	  "                            S3 requests to ENDPOINT/BUCKET (path) or\n"
+	  "                            BUCKET.ENDPOINT (virtual); auto: virtual for\n"
+	  "                            amazonaws.com, else path\n"
 	  "     --cache=DIR            A local store read first and given every chunk\n"
 	  "                            fetched from the others\n" },
 	{ H_MOUNT, "Mounting",
@@ -216,6 +220,7 @@ enum {
 	ARG_INSECURE,
 	ARG_RETRIES,
 	ARG_TIMEOUT,
+	ARG_S3_ADDRESSING,
 	ARG_CACHE,
 	ARG_RATE_LIMIT,
 	ARG_CONCURRENCY,
@@ -420,6 +425,7 @@ static int parse_options(struct cli *c, int argc, char **argv)
 		{ "insecure", no_argument, NULL, ARG_INSECURE },
 		{ "retries", required_argument, NULL, ARG_RETRIES },
 		{ "timeout", required_argument, NULL, ARG_TIMEOUT },
+		{ "s3-addressing", required_argument, NULL, ARG_S3_ADDRESSING },
 		{}
 	};
 	stasync_error err = { 0, "" };
@@ -558,6 +564,17 @@ static int parse_options(struct cli *c, int argc, char **argv)
 			c->http.connect_timeout = c->http.stall_timeout = t;
 			break;
 		}
+		case ARG_S3_ADDRESSING:
+			if (strcmp(optarg, "auto") == 0)
+				c->http.s3_addressing = STASYNC_S3_ADDRESSING_AUTO;
+			else if (strcmp(optarg, "path") == 0)
+				c->http.s3_addressing = STASYNC_S3_ADDRESSING_PATH;
+			else if (strcmp(optarg, "virtual") == 0)
+				c->http.s3_addressing = STASYNC_S3_ADDRESSING_VIRTUAL;
+			else
+				return cli_error(c, "--s3-addressing=%s: expected auto, path or virtual",
+						 optarg);
+			break;
 		case ARG_CACHE:
 			c->cache = optarg;
 			break;

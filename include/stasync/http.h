@@ -45,6 +45,17 @@
 /* The largest index fetched over HTTP: 1 GiB is 26 million chunks. */
 #define STASYNC_HTTP_INDEX_MAX ((uint64_t)1 << 30)
 
+/* How requests name an S3 bucket (see stasync_is_s3_url()). */
+typedef enum stasync_s3_addressing {
+	/* the profile's "s3 = addressing_style" in ~/.aws/config, else auto */
+	STASYNC_S3_ADDRESSING_DEFAULT,
+	/* virtual-hosted for an endpoint under amazonaws.com when the bucket
+	 * name can be a host name (over https: without dots), else path */
+	STASYNC_S3_ADDRESSING_AUTO,
+	STASYNC_S3_ADDRESSING_PATH,     /* http(s)://ENDPOINT/BUCKET/KEY */
+	STASYNC_S3_ADDRESSING_VIRTUAL,  /* http(s)://BUCKET.ENDPOINT/KEY */
+} stasync_s3_addressing;
+
 typedef struct stasync_http_options {
 	/* CA certificates (PEM file) to verify servers with, instead of the
 	 * system's. NULL: $CURL_CA_BUNDLE, else $SSL_CERT_FILE, else the
@@ -62,6 +73,8 @@ typedef struct stasync_http_options {
 	/* Bytes per second all transfers of a store together stay under,
 	 * each direction; 0: no limit. */
 	uint64_t rate_limit_bps;
+	/* How requests to S3 stores and objects name the bucket. */
+	stasync_s3_addressing s3_addressing;
 } stasync_http_options;
 
 /* stasync_http_options_init() — the defaults above. */
@@ -82,9 +95,14 @@ const char *stasync_http_version(char *buf, size_t n);
  * in any case). */
 bool stasync_is_http_url(const char *s);
 
-/* stasync_is_s3_url() — true for "s3+http://…" and "s3+https://…": an
- * object (an index) or a store's prefix in an S3 bucket, which the
- * functions below take as well as http(s):// URLs. */
+/* stasync_is_s3_url() — true for "s3+http://…", "s3+https://…" and
+ * "s3://…": an object (an index) or a store's prefix in an S3 bucket, which
+ * the functions below take as well as http(s):// URLs.
+ * s3+http(s)://ENDPOINT/BUCKET/KEY names its endpoint (desync's spelling);
+ * s3://BUCKET/KEY (the AWS CLI's) takes it from AWS_ENDPOINT_URL_S3, else
+ * AWS_ENDPOINT_URL, else the profile's ~/.aws/config (its services
+ * section's s3 endpoint_url, else its endpoint_url), else it is AWS's
+ * https://s3.REGION.amazonaws.com. */
 bool stasync_is_s3_url(const char *s);
 
 /* stasync_url_redact() — a copy of url fit for messages: a password in it

@@ -11,11 +11,14 @@
 #       build the cluster, start ceph-mon, ceph-osd and radosgw as children
 #       of the test shell, wait until radosgw answers HTTP, make a user.
 #       Sets S3D_PORT, S3D_ENDPOINT (http://127.0.0.1:PORT),
-#       S3D_ACCESS_KEY, S3D_SECRET_KEY, S3D_DIR and S3D_PIDS. The OSD keeps
-#       at most S3D_MEMSTORE_BYTES of objects in RAM (default 1 GiB).
-#       S3D_TCP_NODELAY=1 turns Nagle's algorithm off on radosgw's
-#       connections: with it on (radosgw's default), the end of many
-#       responses waits for the client's delayed ACK, ~40 ms each.
+#       S3D_ACCESS_KEY, S3D_SECRET_KEY, S3D_DIR and S3D_PIDS. Requests
+#       may be path-style (http://127.0.0.1:PORT/BUCKET/KEY) or
+#       virtual-hosted (http://BUCKET.localhost:PORT/KEY); radosgw's log,
+#       $S3D_DIR/log/client.rgw.a.log, has each request line as sent.
+#       The OSD keeps at most S3D_MEMSTORE_BYTES of objects in RAM
+#       (default 1 GiB). S3D_TCP_NODELAY=1 turns Nagle's algorithm off on
+#       radosgw's connections: with it on (radosgw's default), the end of
+#       many responses waits for the client's delayed ACK, ~40 ms each.
 #   s3d_stop
 #       stop radosgw, then the OSD, then the monitor, one at a time, with
 #       SIGTERM (SIGKILL after a few seconds); also done on exit.
@@ -32,7 +35,8 @@
 #   s3_mb BUCKET
 #       create a bucket (bail out when that fails).
 #
-# Only 127.0.0.1 is ever used.
+# Only 127.0.0.1 is ever used (BUCKET.localhost included: libcurl and curl
+# resolve *.localhost to it without asking DNS).
 
 # shellcheck source=ports.sh
 . "$top_srcdir/tests/cli/ports.sh"
@@ -143,6 +147,9 @@ osd crush update on start = false
 [client.rgw.a]
 rgw data = $S3D_DIR/rgw
 rgw frontends = beast endpoint=127.0.0.1:$S3D_PORT$_s3d_nodelay
+# virtual-hosted requests too: Host BUCKET.localhost (libcurl resolves
+# *.localhost to 127.0.0.1 itself)
+rgw dns name = localhost
 EOF
 }
 

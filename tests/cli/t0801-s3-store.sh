@@ -1,6 +1,8 @@
 #!/bin/sh
-# S3 stores (s3+http://ENDPOINT/BUCKET/PREFIX) against a real S3 server, Ceph's
-# RADOS Gateway on 127.0.0.1 (tests/cli/s3d.sh): make uploads chunk objects
+# S3 stores (s3+http://ENDPOINT/BUCKET/PREFIX, and s3://BUCKET/PREFIX with the
+# endpoint from AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL or the profile) against
+# a real S3 server, Ceph's RADOS Gateway on 127.0.0.1 (tests/cli/s3d.sh),
+# path-style and virtual-hosted (BUCKET.localhost): make uploads chunk objects
 # byte-identical to the chunk files Debian's casync writes (xz, for a blob
 # and a tree), under PREFIX/<4 hex>/<64 hex>.cacnk; extract reads them back,
 # signed or, from a public bucket, anonymously; Debian's casync extracts the
@@ -21,7 +23,8 @@ run "$STASYNC" extract --store=s3+http://127.0.0.1:1/b x.caibx "$T/none"
 grep -q "without libcurl" "$T/err" && skip_all "built without libcurl"
 
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY
-unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL AWS_REGION AWS_DEFAULT_REGION
+unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL AWS_ENDPOINT_URL_S3 AWS_REGION AWS_DEFAULT_REGION
+unset AWS_IGNORE_CONFIGURED_ENDPOINT_URLS AWS_CONFIG_FILE AWS_SHARED_CREDENTIALS_FILE
 HOME=$T/home
 export HOME
 mkdir -p "$HOME"
@@ -105,6 +108,113 @@ run "$STASYNC" extract --store="$S3/blobs" "$S3/indexes/missing.caibx" missing.b
 check "[ $rc -eq 1 ] && grep -q 'indexes/missing.caibx' '$T/err' && [ ! -e missing.bin ]" \
 	"an index not in the bucket: exit status 1, naming it" || show_run
 
+# keys_under PREFIX: the keys of the bucket under PREFIX/, without it, sorted
+# (a listing of at most 1000)
+keys_under() {
+	s3_curl GET "/stasync?list-type=2&prefix=$1%2F" | grep -o '<Key>[^<]*</Key>' |
+		sed -e 's/<[^>]*>//g' -e "s|^$1/||" | sort
+}
+# rgw_requests METHOD PATH: how many requests radosgw logged for paths
+# starting with PATH (its log shows each request line as sent: "/KEY" when
+# virtual-hosted, "/BUCKET/KEY" path-style)
+RGW_LOG=$S3D_DIR/log/client.rgw.a.log
+rgw_requests() {
+	# Ceph writes its log from a thread of its own: wait until it stops
+	# growing (0.1 s without change, at most 3 s)
+	_n=0 _size=-1
+	while [ "$_n" -lt 30 ] && [ "$_size" != "$(wc -c <"$RGW_LOG")" ]; do
+		_size=$(wc -c <"$RGW_LOG")
+		sleep 0.1
+		_n=$((_n + 1))
+	done
+	grep -c "\"$1 $2" "$RGW_LOG"
+}
+keys_under blobs >blobs.keys
+
+# ---- virtual-hosted addressing ----------------------------------------------------------------
+# radosgw takes Host: BUCKET.localhost (rgw dns name = localhost), and
+# libcurl resolves *.localhost to 127.0.0.1 by itself.
+V=s3+http://localhost:$S3D_PORT/stasync
+run "$STASYNC" make --s3-addressing=virtual --compression=xz --store="$V/virtual" \
+	"$V/indexes/virtual.caibx" blob.bin
+check "[ $rc -eq 0 ]" "make --s3-addressing=virtual" || show_run
+keys_under virtual >virtual.keys
+same_file virtual.keys blobs.keys "... the same keys as path-style put under blobs/"
+same_objects casync.castr virtual "... with casync's chunk files' bytes"
+s3_curl GET /stasync/indexes/virtual.caibx -o index.got
+check "cmp -s index.got casync.caibx" "... and the index object is casync's"
+check "[ $(rgw_requests PUT /virtual/) -gt 0 ] && [ $(rgw_requests PUT /stasync/virtual/) -eq 0 ] &&
+	[ $(rgw_requests PUT /indexes/virtual.caibx) -eq 1 ]" \
+	"... sent as PUT /KEY to BUCKET.localhost, not PUT /BUCKET/KEY"
+run "$STASYNC" extract --s3-addressing=virtual --store="$V/virtual" "$V/indexes/virtual.caibx" virtual.bin
+check "[ $rc -eq 0 ] && cmp -s virtual.bin blob.bin && [ $(rgw_requests GET /virtual/) -gt 0 ]" \
+	"extract --s3-addressing=virtual: GET /KEY" || show_run
+run "$STASYNC" extract --s3-addressing=path --store="$V/virtual" "$V/indexes/virtual.caibx" path.bin
+check "[ $rc -eq 0 ] && cmp -s path.bin blob.bin && [ $(rgw_requests GET /stasync/virtual/) -gt 0 ]" \
+	"... and path-style reads the same objects" || show_run
+n_before=$(rgw_requests GET /stasync/indexes/virtual.caibx)
+run "$STASYNC" extract --store="$V/virtual" "$V/indexes/virtual.caibx" auto.bin
+check "[ $rc -eq 0 ] && cmp -s auto.bin blob.bin &&
+	[ \$(rgw_requests GET /stasync/indexes/virtual.caibx) -eq $((n_before + 1)) ]" \
+	"auto: path-style for an endpoint outside amazonaws.com" || show_run
+run "$STASYNC" extract --s3-addressing=virtual --store="$S3/blobs" ours.caibx ip.bin
+check "[ $rc -eq 1 ] && [ \$(line_count '$T/err') -eq 1 ] && grep -q 'not an IP address' '$T/err'" \
+	"--s3-addressing=virtual with an endpoint 127.0.0.1: refused, one line" || show_run
+fails_with "--s3-addressing=sideways is refused" "--s3-addressing=sideways: expected auto, path or virtual" \
+	"$STASYNC" extract --s3-addressing=sideways --store="$S3/blobs" ours.caibx sideways.bin
+
+# ---- s3://BUCKET/PREFIX: the endpoint from the environment or the profile ---------------------
+run env AWS_ENDPOINT_URL="$S3D_ENDPOINT" "$STASYNC" make --compression=xz --store=s3://stasync/short \
+	s3://stasync/indexes/short.caibx blob.bin
+check "[ $rc -eq 0 ] && [ $(rgw_requests PUT /stasync/short/) -gt 0 ]" \
+	"AWS_ENDPOINT_URL, make --store=s3://stasync/short s3://stasync/indexes/short.caibx: path-style for 127.0.0.1" ||
+	show_run
+keys_under short >short.keys
+same_file short.keys blobs.keys "... the same keys as under blobs/"
+s3_curl GET /stasync/indexes/short.caibx -o index.got
+check "cmp -s index.got casync.caibx" "... and the index object is casync's"
+run env AWS_ENDPOINT_URL="$S3D_ENDPOINT" "$STASYNC" extract --store=s3://stasync/short \
+	s3://stasync/indexes/short.caibx short.bin
+check "[ $rc -eq 0 ] && cmp -s short.bin blob.bin" "... extract s3://… from s3://…" || show_run
+run env AWS_ENDPOINT_URL=http://127.0.0.1:1 AWS_ENDPOINT_URL_S3="$S3D_ENDPOINT" \
+	"$STASYNC" extract --store=s3://stasync/short ours.caibx short-s3.bin
+check "[ $rc -eq 0 ] && cmp -s short-s3.bin blob.bin" "AWS_ENDPOINT_URL_S3 before AWS_ENDPOINT_URL" ||
+	show_run
+run env AWS_ENDPOINT_URL=http://127.0.0.1:1 "$STASYNC" extract --store="$S3/blobs" ours.caibx own.bin
+check "[ $rc -eq 0 ] && cmp -s own.bin blob.bin" "s3+http://ENDPOINT/…: its own endpoint, not AWS_ENDPOINT_URL" ||
+	show_run
+mkdir -p "$HOME/.aws"
+printf '[default]\nendpoint_url = %s\n' "$S3D_ENDPOINT" >"$HOME/.aws/config"
+mkdir empty.castr
+run "$STASYNC" extract --store=empty.castr --extra-store=s3://stasync/short s3://stasync/indexes/short.caibx \
+	extra.bin
+check "[ $rc -eq 0 ] && cmp -s extra.bin blob.bin" "the profile's endpoint_url; --extra-store=s3://…" ||
+	show_run
+printf '[profile ci]\nservices = here\n[services here]\ns3 =\n  endpoint_url = %s\n' \
+	"$S3D_ENDPOINT" >"$HOME/.aws/config"
+run env AWS_PROFILE=ci "$STASYNC" make --store=s3://stasync/trees s3://stasync/indexes/short-tree.caidx tree
+check "[ $rc -eq 0 ]" "the profile's services section: make s3://…/short-tree.caidx" || show_run
+printf '[default]\nendpoint_url = %s\ns3 =\n  addressing_style = virtual\n' \
+	"http://localhost:$S3D_PORT" >"$HOME/.aws/config"
+run "$STASYNC" mtree --store=s3://stasync/trees s3://stasync/indexes/short-tree.caidx
+cp "$T/out" short-tree.mtree
+same_file short-tree.mtree tree.mtree "the profile's addressing_style = virtual: mtree of s3://…/short-tree.caidx"
+check "[ $(rgw_requests GET /indexes/short-tree.caidx) -eq 1 ]" "... asked virtual-hosted"
+run "$STASYNC" list --store=s3://stasync/trees s3://stasync/indexes/short-tree.caidx
+cp "$T/out" short-tree.list
+same_file short-tree.list casync.list "list of s3://…/short-tree.caidx"
+is "$("$STASYNC" digest --store=s3://stasync/trees s3://stasync/indexes/short-tree.caidx 2>&1)" \
+	"$("$CASYNC" digest --store=tree-casync.castr tree-casync.caidx 2>&1)" "digest of s3://…/short-tree.caidx"
+is "$("$STASYNC" stat --store=s3://stasync/trees s3://stasync/indexes/short-tree.caidx sub 2>&1)" \
+	"$("$CASYNC" stat --store=tree-casync.castr tree-casync.caidx sub 2>&1)" "stat of s3://…/short-tree.caidx sub"
+run "$STASYNC" extract s3://stasync/beside/blob.caibx short-beside.bin
+check "[ $rc -eq 0 ] && cmp -s short-beside.bin blob.bin" "s3://…/blob.caibx: default.castr beside it" ||
+	show_run
+rm -f "$HOME/.aws/config"
+run env AWS_ENDPOINT_URL=localhost:1 "$STASYNC" extract --store=s3://stasync/short ours.caibx bad-endpoint.bin
+check "[ $rc -eq 1 ] && [ \$(line_count '$T/err') -eq 1 ] && grep -q 'AWS_ENDPOINT_URL: localhost:1: expected http(s)://' '$T/err'" \
+	"AWS_ENDPOINT_URL without a scheme: one line saying so" || show_run
+
 # ---- a public bucket: anonymous reads, casync over plain HTTP ---------------------------
 cat >policy.json <<EOF
 {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*",
@@ -141,11 +251,13 @@ check "[ $rc -eq 0 ] && cmp -s copied.bin blob.bin" "... extracts with stasync" 
 # ---- mount reads from a bucket ----------------------------------------------------------------
 if [ "$(id -u)" -eq 0 ] && [ -c /dev/fuse ] && command -v fusermount3 >/dev/null; then
 	mkdir -p "$T/mnt"
-	"$STASYNC" mount --store="$S3/trees" tree.caidx "$T/mnt" 2>mount.err </dev/null &
+	AWS_ENDPOINT_URL=$S3D_ENDPOINT "$STASYNC" mount --store="$S3/trees" s3://stasync/indexes/tree.caidx \
+		"$T/mnt" 2>mount.err </dev/null &
 	mount_pid=$!
 	at_exit "fusermount3 -u '$T/mnt' 2>/dev/null; kill $mount_pid 2>/dev/null"
 	poll_until $mount_pid 100 mountpoint -q "$T/mnt"
-	check "cmp -s '$T/mnt/sub/random.bin' tree/sub/random.bin" "mount --store=s3+http://…: a file reads" ||
+	check "cmp -s '$T/mnt/sub/random.bin' tree/sub/random.bin" \
+		"mount --store=s3+http://… s3://…/tree.caidx: a file reads" ||
 		diag_file "mount stderr" mount.err
 	fusermount3 -u "$T/mnt"
 	wait $mount_pid
