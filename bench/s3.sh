@@ -30,8 +30,9 @@
 #   DESYNC          desync (default: desync on PATH; DESYNC=none leaves it out)
 #   BENCH_BLOB_MB   size of the blob, MiB (default 256; 0 leaves the cases out)
 #   BENCH_TREE_MB   size of the tree, MB (default 200; 0 leaves the cases out)
-#   S3D_MEMSTORE_BYTES  RAM the cluster keeps objects in (default 4 GiB,
-#                   room for a 512 MiB blob and a 400 MB tree, made twice)
+#   S3D_MEMSTORE_BYTES  RAM the cluster keeps objects in (default 6 GiB,
+#                   room for a 512 MiB blob and a 400 MB tree, and every
+#                   run of desync's make: see fresh_ds_bucket)
 #   S3D_TCP_NODELAY 1 (default): radosgw sends without Nagle's algorithm;
 #                   0: radosgw's default, under which the end of many
 #                   responses waits ~40 ms for the client's delayed ACK,
@@ -64,7 +65,7 @@ CONCURRENCY=${CONCURRENCY:-16}
 BENCH_BLOB_MB=${BENCH_BLOB_MB:-256}
 BENCH_TREE_MB=${BENCH_TREE_MB:-200}
 BENCH_TREE_SRC=${BENCH_TREE_SRC:-/usr/share}
-S3D_MEMSTORE_BYTES=${S3D_MEMSTORE_BYTES:-4294967296}
+S3D_MEMSTORE_BYTES=${S3D_MEMSTORE_BYTES:-6442450944}
 S3D_TCP_NODELAY=${S3D_TCP_NODELAY:-1}
 case "$REPS$CONCURRENCY$BENCH_BLOB_MB$BENCH_TREE_MB$S3D_MEMSTORE_BYTES" in
 *[!0-9]*) bench_die "REPS, CONCURRENCY, BENCH_BLOB_MB, BENCH_TREE_MB and S3D_MEMSTORE_BYTES must be numbers" ;;
@@ -128,6 +129,9 @@ S3_REGION=us-east-1
 export S3_ACCESS_KEY S3_SECRET_KEY S3_REGION
 echo '{}' >"$D/desync.json"
 ds_store() { echo "$S3/$1?lookup=path"; }
+# sh -c "$ds_make" sh FILE CMD...: CMD with -s and the store FILE names
+# shellcheck disable=SC2016 # expanded by that sh
+ds_make='store=$(cat "$1"); shift; exec "$@" -s "$store"'
 if [ "$(id -u)" -eq 0 ]; then
 	desync_owner=
 else
@@ -146,6 +150,18 @@ fresh_dir() {
 	mkdir -p "$D/srv/run"
 }
 check_none() { :; }
+# desync's make puts a chunk again when two of its workers meet it at once,
+# and radosgw's memstore then counts wrong: once those objects are removed,
+# its count of bytes used falls below zero, the OSD takes itself for full
+# and every write waits for ever. So each desync make gets a bucket of its
+# own, never emptied (its objects stay in RAM to the end), named in a file
+# that ds_make reads.
+ds_n=0
+fresh_ds_bucket() {
+	ds_n=$((ds_n + 1))
+	s3_mb "ds$ds_n"
+	ds_store "ds$ds_n/store" >"$D/ds-store"
+}
 
 # The stores extract reads: the same chunk files in both places, a store
 # per kind of input, so that curl fetches the objects of one input only.
@@ -174,13 +190,13 @@ bench_pair() {
 		--store="$S3/run/store" "$D/out/s3.$_kind" "$_input"
 	if [ -n "$DESYNC" ]; then
 		if [ "$_kind" = caidx ]; then
-			bench_tool desync fresh_bucket check_none "$DESYNC" --config "$D/desync.json" \
-				tar -i -n "$CONCURRENCY" -s "$(ds_store run/store)" "$D/out/desync.$_kind" \
-				"$_input"
+			bench_tool desync fresh_ds_bucket check_none sh -c "$ds_make" sh "$D/ds-store" \
+				"$DESYNC" --config "$D/desync.json" tar -i -n "$CONCURRENCY" \
+				"$D/out/desync.$_kind" "$_input"
 		else
-			bench_tool desync fresh_bucket check_none "$DESYNC" --config "$D/desync.json" \
-				make -n "$CONCURRENCY" -s "$(ds_store run/store)" "$D/out/desync.$_kind" \
-				"$_input"
+			bench_tool desync fresh_ds_bucket check_none sh -c "$ds_make" sh "$D/ds-store" \
+				"$DESYNC" --config "$D/desync.json" make -n "$CONCURRENCY" \
+				"$D/out/desync.$_kind" "$_input"
 		fi
 	fi
 	bench_measure "$REPS"
