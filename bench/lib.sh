@@ -27,6 +27,10 @@
 #       also append them to that file as a Markdown table; with $BENCH_ROWS
 #       set, append one line per tool to that file: case, tool, wall s,
 #       CPU s, peak RSS MiB, separated by tabs.
+#   bench_compare A B
+#       after bench_measure: how tool A compares with tool B of the same
+#       case (both named as in bench_tool), one line as bench_measure
+#       prints for the first tool; also appended to $BENCH_RESULTS, when set.
 #   bench_machine
 #       one line: CPU model, cores, kernel.
 #   bench_say TEXT
@@ -255,6 +259,25 @@ bench_measure() {
 			printf '| %s | %.2f | %.2f | %.1f | %s |\n' "$_n" "$_w" "$_cp" "$_m" "$_vs"
 		done
 	} >>"$BENCH_RESULTS"
+}
+
+# bench_tool_index NAME: the number of the current case's tool NAME.
+bench_tool_index() {
+	for _i in $BENCH_TOOLS; do
+		eval "_n=\$bench_name_$_i"
+		[ "$_n" != "$1" ] || { echo "$_i"; return 0; }
+	done
+	return 1
+}
+
+bench_compare() {
+	_a=$(bench_tool_index "$1") || bench_die "bench_compare: no tool $1"
+	_b=$(bench_tool_index "$2") || bench_die "bench_compare: no tool $2"
+	eval "_w1=\$bench_wall_$_a _c1=\$bench_cpu_$_a _m1=\$bench_rss_$_a"
+	eval "_w=\$bench_wall_$_b _cp=\$bench_cpu_$_b _m=\$bench_rss_$_b"
+	_line="$1 is $(bench_ratio "$_w1" "$_w" faster slower) than $2 (wall); CPU: $(bench_ratio "$_c1" "$_cp" less more); peak RSS: $(bench_ratio "$_m1" "$_m" less more)"
+	printf '%s\n' "$_line"
+	[ -z "${BENCH_RESULTS:-}" ] || printf '\n%s.\n' "$_line" >>"$BENCH_RESULTS"
 }
 
 bench_make_blob() {

@@ -1,5 +1,7 @@
 /* Blobs: a file or block device as one chunked stream. */
+#include <fcntl.h>
 #include <stdio.h>
+#include <sys/stat.h>
 
 #include <stasync/blob.h>
 #include <stasync/index.h>
@@ -81,6 +83,33 @@ static int clone_range(int out_fd, const uint8_t *p, size_t n, uint64_t off, int
 	return 1;
 }
 
+/* The output, read back for the chunks the index names again (see
+ * stasync_chunk_reader_new_reread): a file or block device reopened for
+ * reading, and where the stream starts in it; -1 for a pipe, or when it
+ * cannot be reopened. */
+static int reread_open(int out_fd, unsigned flags, uint64_t *base)
+{
+	char proc[32];
+	struct stat st;
+	off_t pos = 0;
+	int fl;
+
+	if (out_fd < 0 || fstat(out_fd, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)))
+		return -1;
+	/* placed by offset, or written in order from where the descriptor
+	 * stands (the end, when appending) */
+	if (!(flags & (STASYNC_BLOB_HOLES | STASYNC_BLOB_REFLINK | STASYNC_BLOB_IN_PLACE))) {
+		if ((fl = fcntl(out_fd, F_GETFL)) < 0)
+			return -1;
+		pos = fl & O_APPEND ? st.st_size : lseek(out_fd, 0, SEEK_CUR);
+		if (pos < 0)
+			return -1;
+	}
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", out_fd);
+	*base = (uint64_t)pos;
+	return open(proc, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+}
+
 int stasync_blob_extract(stasync_index_reader *r, const stasync_fetch *f, int out_fd,
 			 const char *output, unsigned flags, stasync_digest_type content_type,
 			 stasync_chunk_id *content, stasync_chunk_stats *stats, stasync_error *err)
@@ -93,11 +122,13 @@ int stasync_blob_extract(stasync_index_reader *r, const stasync_fetch *f, int ou
 	bool hole_at_end = false, can_clone = (flags & STASYNC_BLOB_REFLINK) != 0;
 	int src_fd;
 	_cleanup_free_ uint8_t *old = NULL;
+	uint64_t base = 0;
+	int reread_fd = reread_open(out_fd, flags, &base);
 	int e;
 
-	e = stasync_chunk_reader_new(r, f, &cr, err);
+	e = stasync_chunk_reader_new_reread(r, f, reread_fd, base, &cr, err);
 	if (e < 0)
-		return e;
+		goto out;
 	if (content && (e = stasync_digest_new(content_type, &digest)) < 0) {
 		e = sta_error(err, e, "cannot set up: %s", stasync_strerror(e));
 		goto out;
@@ -158,6 +189,8 @@ int stasync_blob_extract(stasync_index_reader *r, const stasync_fetch *f, int ou
 out:
 	stasync_digest_free(digest);
 	stasync_chunk_reader_free(cr);
+	if (reread_fd >= 0)
+		close(reread_fd);
 	return e;
 }
 

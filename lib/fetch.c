@@ -7,12 +7,17 @@ static bool store_is_remote(const stasync_store *s)
 	return strcmp(s->ops->kind, "local") != 0;
 }
 
-unsigned sta_fetch_default_threads(const stasync_fetch *f)
+bool sta_fetch_remote(const stasync_fetch *f)
 {
 	for (size_t i = 0; i < f->n_stores; i++)
 		if (store_is_remote(f->stores[i]))
-			return STASYNC_FETCH_THREADS_REMOTE;
-	return sta_cpu_count(4);
+			return true;
+	return false;
+}
+
+unsigned sta_fetch_default_threads(const stasync_fetch *f)
+{
+	return sta_fetch_remote(f) ? STASYNC_FETCH_THREADS_REMOTE : sta_cpu_count(4);
 }
 
 int sta_fetch_chunk(const stasync_fetch *f, stasync_codec *c, stasync_digest_type type,

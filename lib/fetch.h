@@ -27,6 +27,9 @@ int sta_fetch_chunk(const stasync_fetch *f, stasync_codec *c, stasync_digest_typ
  * `size` bytes delivered, found as res says. */
 void sta_fetch_count(const stasync_fetch *f, size_t size, const struct sta_fetch_result *res);
 
+/* sta_fetch_remote() — whether a store is not a local directory. */
+bool sta_fetch_remote(const stasync_fetch *f);
+
 /* sta_fetch_default_threads() — the fetching threads when f->threads is 0:
  * STASYNC_FETCH_THREADS_REMOTE when a store is not local, else one per CPU
  * (at most 4). */

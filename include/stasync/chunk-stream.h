@@ -87,6 +87,15 @@ typedef struct stasync_fetch {
 int stasync_chunk_reader_new(stasync_index_reader *index, const stasync_fetch *f,
 			     stasync_chunk_reader **ret, stasync_error *err);
 
+/* stasync_chunk_reader_new_reread() — the same, for a caller that writes
+ * the stream out, byte i at offset reread_base + i of reread_fd (readable;
+ * not owned) before it asks for the next chunk: a chunk the index names a
+ * second time is read back from there, and checked, rather than fetched
+ * again (a blob's runs of zeros and repeated blocks). -1: not written. */
+int stasync_chunk_reader_new_reread(stasync_index_reader *index, const stasync_fetch *f,
+				    int reread_fd, uint64_t reread_base,
+				    stasync_chunk_reader **ret, stasync_error *err);
+
 /* stasync_chunk_reader_read() — stasync_read_fn: up to n bytes, 0 at the
  * end of the stream (the index fully read and checked). */
 ssize_t stasync_chunk_reader_read(void *r, void *p, size_t n, stasync_error *err);

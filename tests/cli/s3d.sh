@@ -15,6 +15,10 @@
 #       may be path-style (http://127.0.0.1:PORT/BUCKET/KEY) or
 #       virtual-hosted (http://BUCKET.localhost:PORT/KEY); radosgw's log,
 #       $S3D_DIR/log/client.rgw.a.log, has each request line as sent.
+#       The OSD keeps at most S3D_MEMSTORE_BYTES of objects in RAM
+#       (default 1 GiB). S3D_TCP_NODELAY=1 turns Nagle's algorithm off on
+#       radosgw's connections: with it on (radosgw's default), the end of
+#       many responses waits for the client's delayed ACK, ~40 ms each.
 #   s3d_stop
 #       stop radosgw, then the OSD, then the monitor, one at a time, with
 #       SIGTERM (SIGKILL after a few seconds); also done on exit.
@@ -98,6 +102,8 @@ _s3d_fail() {
 }
 
 _s3d_conf() {
+	_s3d_nodelay=
+	[ "${S3D_TCP_NODELAY:-0}" != 1 ] || _s3d_nodelay=' tcp_nodelay=1'
 	cat >"$S3D_DIR/ceph.conf" <<EOF
 [global]
 fsid = $_s3d_fsid
@@ -136,13 +142,13 @@ mon data = $S3D_DIR/mon/\$cluster-\$id
 [osd]
 osd data = $S3D_DIR/osd/\$cluster-\$id
 osd objectstore = memstore
-memstore device bytes = 1073741824
+memstore device bytes = ${S3D_MEMSTORE_BYTES:-1073741824}
 osd class update on start = false
 osd crush update on start = false
 
 [client.rgw.a]
 rgw data = $S3D_DIR/rgw
-rgw frontends = beast endpoint=127.0.0.1:$S3D_PORT
+rgw frontends = beast endpoint=127.0.0.1:$S3D_PORT$_s3d_nodelay
 # virtual-hosted requests too: Host BUCKET.localhost (libcurl resolves
 # *.localhost to 127.0.0.1 itself)
 rgw dns name = localhost

@@ -2,7 +2,8 @@
  * the index and the stream digest do not depend on how many threads hash
  * and store, the stream reads back whole with any number of fetching
  * threads, and a missing chunk is reported in order, after every byte
- * before it. */
+ * before it. Written out as it comes, a chunk the index names again is
+ * read back from the output, and fetched when the bytes there are not it. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -103,6 +104,49 @@ static int read_back(int index_fd, const char *dir, unsigned threads, size_t *ma
 	return r;
 }
 
+/* Read the stream back as read_back() does, writing each chunk at `base`
+ * + its offset of out_fd (which the reader reads repeated chunks back
+ * from); once the chunk at stream offset `at` is written, remove the
+ * chunk file `gone` (when not NULL), or spoil its first byte in out_fd. */
+static int read_written(int index_fd, const char *dir, unsigned threads, int out_fd,
+			uint64_t base, uint64_t at, const char *gone, size_t *matched,
+			stasync_error *err)
+{
+	char path[4096];
+	stasync_index_reader *ir = NULL;
+	stasync_chunk_reader *cr = NULL;
+	stasync_store *s = NULL;
+	const void *p;
+	size_t n;
+	int r;
+
+	snprintf(path, sizeof(path), "%s/%s", tap_tmpdir(), dir);
+	if (stasync_store_open(path, 0, &s, err) < 0 || lseek(index_fd, 0, SEEK_SET) != 0 ||
+	    stasync_index_reader_open(dup(index_fd), "index", &ir, err) < 0 || ftruncate(out_fd, 0) < 0)
+		exit(99);
+	stasync_fetch f = { .stores = &s, .n_stores = 1, .threads = threads };
+	r = stasync_chunk_reader_new_reread(ir, &f, out_fd, base, &cr, err);
+	*matched = 0;
+	while (r == 0 && (r = stasync_chunk_reader_next(cr, &p, &n, err)) > 0) {
+		if (*matched + n > STREAM_SIZE || memcmp(stream + *matched, p, n) != 0) {
+			r = -EBADMSG;
+			break;
+		}
+		if (pwrite(out_fd, p, n, (off_t)(base + *matched)) != (ssize_t)n)
+			exit(99);
+		if (*matched == at && gone && unlink(gone) < 0)
+			exit(99);
+		if (*matched == at && !gone && pwrite(out_fd, "x", 1, (off_t)(base + at)) != 1)
+			exit(99);
+		*matched += n;
+		r = 0;
+	}
+	stasync_chunk_reader_free(cr);
+	stasync_index_reader_free(ir);
+	stasync_store_free(s);
+	return r;
+}
+
 int main(void)
 {
 	static const unsigned writers[] = { 1, 2, 8 }, readers[] = { 1, 3, 16 };
@@ -166,6 +210,43 @@ int main(void)
 			       "%u threads: a missing chunk fails after the %llu bytes before it, naming it (%d, %zu, %s)",
 			       readers[i], (unsigned long long)end_before, r, matched, err.message);
 		}
+	}
+
+	/* A chunk named twice, far enough apart that the second is not
+	 * fetched before the first is written. Its file goes once the first
+	 * is written: the second comes from the output. */
+	{
+		size_t items = (index_n[1] - 64 - 48) / 40, first = 0, again = 0;
+		uint64_t at = 0;
+		char path[4096];
+		int out;
+
+		for (size_t j = 0; j < items && !again; j++)
+			for (size_t k = j + 40; k < items && !again; k++)
+				if (memcmp(index[1] + 64 + j * 40 + 8, index[1] + 64 + k * 40 + 8, 32) == 0)
+					first = j, again = k;
+		if (!again)
+			exit(99);
+		for (size_t k = 0; first > 0 && k < 8; k++)
+			at |= (uint64_t)index[1][64 + (first - 1) * 40 + k] << (8 * k);
+		stasync_chunk_id_format((const stasync_chunk_id *)(index[1] + 64 + first * 40 + 8), hex);
+		snprintf(path, sizeof(path), "%s/out", tap_tmpdir());
+		out = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (out < 0)
+			exit(99);
+		for (size_t i = 0; i < 3; i++) {
+			stasync_error_clear(&err);
+			r = read_written(fds[1], "st1", readers[i], out, 100, at, NULL, &matched, &err);
+			tap_ok(r == 0 && matched == STREAM_SIZE,
+			       "%u threads: a repeated chunk spoilt in the output is fetched again (%d, %zu, %s)",
+			       readers[i], r, matched, err.message);
+		}
+		snprintf(path, sizeof(path), "%s/st1/%.4s/%s.cacnk", tap_tmpdir(), hex, hex);
+		r = read_written(fds[1], "st1", 16, out, 100, at, path, &matched, &err);
+		tap_ok(r == 0 && matched == STREAM_SIZE,
+		       "chunk %zu, the same as %zu, is read back from the output (%d, %zu, %s)", again,
+		       first, r, matched, err.message);
+		close(out);
 	}
 
 	for (size_t i = 0; i < 3; i++) {
