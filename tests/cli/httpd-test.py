@@ -14,6 +14,14 @@ Modes:
   endless  answer 200 with a body that never ends (no Content-Length)
   liar     answer 200 announcing --length bytes, then send a few and close
   halt     answer 200 announcing --length bytes, send 100000, then nothing
+  faults   files from --root, each request drawing (from --seed, the path
+           and how many times it was asked before: the same for a seed
+           whatever the order requests come in) one of: a reset
+           connection (--reset RATE), a 503 (--status503 RATE), the body
+           cut half-way (--cut-rate RATE), no answer at all, the connection
+           held silently until the server stops (--hang RATE); else the
+           file. The log's status is then "RST", 503, "CUT", "HANG" or the
+           answer's status
   s3-region  an S3 server whose bucket is in --region: every request is
            400 with "x-amz-bucket-region: REGION", and a GET's answer has
            an AuthorizationHeaderMalformed error body, naming the region
@@ -22,6 +30,9 @@ Modes:
 """
 import argparse
 import os
+import random
+import socket
+import struct
 import posixpath
 import sys
 import threading
@@ -35,7 +46,13 @@ def main():
     ap.add_argument("--port-file", required=True)
     ap.add_argument("--log", required=True)
     ap.add_argument("--mode", default="serve",
-                    choices=["serve", "stall", "endless", "liar", "halt", "s3-region"])
+                    choices=["serve", "stall", "endless", "liar", "halt", "faults",
+                             "s3-region"])
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--reset", type=float, default=0.0)
+    ap.add_argument("--status503", type=float, default=0.0)
+    ap.add_argument("--cut-rate", type=float, default=0.0)
+    ap.add_argument("--hang", type=float, default=0.0)
     ap.add_argument("--region", default="eu-central-1")
     ap.add_argument("--region-in", default="body", choices=["body", "header"])
     ap.add_argument("--root", default=".")
@@ -48,6 +65,7 @@ def main():
     a = ap.parse_args()
 
     lock = threading.Lock()
+    t0 = time.monotonic()
     state = {"requests": 0, "per_path": {}}
     log = open(a.log, "a", buffering=1)
 
@@ -72,7 +90,22 @@ def main():
             pass
 
         def note(self, status):
-            log.write("%s %s %d\n" % (self.command, self.path, status))
+            if a.mode == "faults":
+                # when, in seconds since the start: where a client waited
+                log.write("%s %s %s %.3f\n" % (self.command, self.path, status,
+                                               time.monotonic() - t0))
+            else:
+                log.write("%s %s %s\n" % (self.command, self.path, status))
+
+        def fault(self, k):
+            """The fault drawn for the k-th request of this path, or None."""
+            x = random.Random("%d %s %d" % (a.seed, self.path, k)).random()
+            for name, rate in (("RST", a.reset), ("503", a.status503),
+                               ("CUT", a.cut_rate), ("HANG", a.hang)):
+                if x < rate:
+                    return name
+                x -= rate
+            return None
 
         def reply(self, status, body=b"", length=None):
             self.send_response(status)
@@ -144,7 +177,24 @@ def main():
                     pass
                 return
             k = path_seen(self.path)
-            if k <= a.fail and a.cut is None:
+            f = self.fault(k) if a.mode == "faults" else None
+            if f == "RST":
+                # SO_LINGER 0: close() sends a RST, not a FIN
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                           struct.pack("ii", 1, 0))
+                self.close_connection = True
+                self.note(f)
+                self.connection.close()
+                return
+            if f == "503":
+                self.reply(503, b"failing on purpose\n")
+                return
+            if f == "HANG":
+                self.note(f)
+                # the connection ends when the process does
+                time.sleep(a.lifetime + 5)
+                return
+            if k <= a.fail and a.cut is None and f is None:
                 self.reply(a.fail_status, b"failing on purpose\n")
                 return
             path = urllib.parse.urlsplit(self.path).path
@@ -153,20 +203,20 @@ def main():
                 self.reply(404)
                 return
             try:
-                with open(os.path.join(a.root, path), "rb") as f:
-                    data = f.read()
+                with open(os.path.join(a.root, path), "rb") as fh:
+                    data = fh.read()
             except OSError:
                 self.reply(404, b"no such file\n")
                 return
-            if k <= a.fail:
+            if f == "CUT" or k <= a.fail:
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(data)))
                 self.send_header("Connection", "close")
                 self.end_headers()
                 self.close_connection = True
-                self.note(200)
+                self.note(f or 200)
                 try:
-                    self.wfile.write(data[:a.cut])
+                    self.wfile.write(data[:len(data) // 2 if f == "CUT" else a.cut])
                 except OSError:
                     pass
                 return
