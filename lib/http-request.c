@@ -44,6 +44,21 @@ int sta_http_get(sta_http *h, const char *url, const char *name, uint64_t limit,
 /* How long the thread sleeps at most when nothing happens: stall checks
  * and retry timers need no finer grain. */
 #define POLL_MAX_MS 1000
+/* Hedging: a GET with no answer after HEDGE_FACTOR × the median time to
+ * an answer of recent requests (HEDGE_FLOOR_MS at least), while others
+ * were answered meanwhile, is sent again on a new connection; the first
+ * answer wins. At most HEDGES_MAX(concurrency) of these at once. */
+#define HEDGE_FACTOR 4
+#define HEDGE_FLOOR_MS 300
+#define HEDGE_SAMPLES 32
+#define HEDGES_MAX(c) ((c) / 4 + 2)
+/* Past --retries, a request is tried again while the server keeps
+ * answering others, this many attempts at most. */
+#define RETRY_ATTEMPTS_MAX 10
+/* While other requests succeed, a failure is likely the request's own (a
+ * reset, a cut, one 503), not the server's load: the retries start this
+ * soon (doubling), for the reader waits for the chunk in order. */
+#define RETRY_FAST_MS 100
 
 /* One request and its easy handle; kept on a free list between requests
  * so that handles are set up once. */
@@ -79,6 +94,14 @@ struct xfer {
 	int write_r;
 	curl_off_t last_dlnow;     /* body bytes at the last progress call */
 	uint64_t last_change_ms;   /* when they last grew */
+	uint64_t started_ms;       /* when the attempt started */
+	bool answered;             /* its status line has come */
+	/* hedging: the other transfer of the same request, while two race;
+	 * a hedge is the second one until it wins or its twin ends; the
+	 * loser is marked lost, taken out of the multi handle by the thread
+	 * and never reported */
+	struct xfer *twin;
+	bool hedge, lost;
 };
 
 struct sta_http {
@@ -97,7 +120,12 @@ struct sta_http {
 	/* the thread's own: */
 	struct xfer *waiting;      /* failed once, waiting for the retry */
 	struct xfer *active;       /* in the multi handle */
-	unsigned running;          /* how many there */
+	unsigned running;          /* how many there, hedges apart */
+	unsigned hedges;           /* hedges there */
+	/* times to an answer (ms) of recent requests, a ring */
+	unsigned answer_ms[HEDGE_SAMPLES], n_answers;
+	uint64_t last_answer_ms;   /* when a request last was answered */
+	uint64_t last_success_ms;  /* when a request last ended well */
 	/* --rate-limit-bps: a token bucket all transfers draw from, both
 	 * directions together; a transfer finding it empty pauses until
 	 * it fills again */
@@ -207,12 +235,28 @@ static void header_region(struct xfer *x, const char *p, size_t len)
 		snprintf(x->bucket_region, sizeof(x->bucket_region), "%.*s", (int)len, p);
 }
 
+/* The first answer of an attempt: a time to learn from, and the race
+ * with a twin won. */
+static void xfer_answered(struct xfer *x)
+{
+	sta_http *h = x->h;
+	uint64_t now = monotonic_ms();
+
+	x->answered = true;
+	h->answer_ms[h->n_answers++ % HEDGE_SAMPLES] = (unsigned)MIN(now - x->started_ms, 1u << 30);
+	h->last_answer_ms = now;
+	if (x->twin && !x->lost)
+		x->twin->lost = true;
+}
+
 static size_t on_header(char *p, size_t size, size_t n, void *ctx)
 {
 	struct xfer *x = ctx;
 	size_t len = n;
 
 	(void)size;   /* always 1 */
+	if (x->lost)
+		return 0;
 	/* A status line starts each response (redirects, 100 Continue): keep
 	 * the last one's "CODE REASON". */
 	if (len > 5 && memcmp(p, "HTTP/", 5) == 0) {
@@ -225,6 +269,8 @@ static size_t on_header(char *p, size_t size, size_t n, void *ctx)
 			snprintf(x->status, sizeof(x->status), "%.*s", (int)k, sp + 1);
 		}
 		x->bucket_region[0] = 0;
+		if (!x->answered)
+			xfer_answered(x);
 	} else if (x->h->sigv4)
 		header_region(x, p, len);
 	return n;
@@ -247,6 +293,8 @@ static size_t on_body(char *p, size_t size, size_t n, void *ctx)
 	int r;
 
 	(void)size;   /* always 1 */
+	if (x->lost)
+		return 0;   /* its twin writes this body */
 	if (!x->status_checked) {
 		long code = 0;
 
@@ -543,6 +591,8 @@ static bool xfer_prepare(struct xfer *x)
 	 * wait, without any timeout, for a first response that may never
 	 * come. */
 	curl_easy_setopt(x->curl, CURLOPT_PIPEWAIT, (long)(strncasecmp(x->url, "https:", 6) == 0));
+	/* a hedge must not queue behind the connection its twin waits on */
+	curl_easy_setopt(x->curl, CURLOPT_FRESH_CONNECT, (long)x->hedge);
 
 	switch (x->method) {
 	case STA_HTTP_GET:
@@ -583,7 +633,8 @@ static void attempt_reset(struct xfer *x)
 	x->status_checked = x->status_ok = x->over_limit = x->stalled = false;
 	x->write_r = 0;
 	x->last_dlnow = 0;
-	x->last_change_ms = monotonic_ms();
+	x->last_change_ms = x->started_ms = monotonic_ms();
+	x->answered = false;
 	x->errbuf[0] = 0;
 	x->status[0] = 0;
 }
@@ -747,6 +798,20 @@ static enum outcome attempt_outcome(struct xfer *x, CURLcode rc, sta_http_result
 
 /* ---- the thread that drives the transfers ---------------------------------- */
 
+/* Give a transfer back unused; with the lock held. */
+static void xfer_unused(sta_http *h, struct xfer *x)
+{
+	x->next = h->free_list;
+	h->free_list = x;
+}
+
+static void xfer_unused_locked(sta_http *h, struct xfer *x)
+{
+	pthread_mutex_lock(&h->lock);
+	xfer_unused(h, x);
+	pthread_mutex_unlock(&h->lock);
+}
+
 /* Hand a request its result and take its transfer back. Called on the
  * thread, without the lock. */
 static void xfer_complete(sta_http *h, struct xfer *x, const sta_http_result *res)
@@ -778,7 +843,10 @@ static void active_remove(sta_http *h, struct xfer *x)
 	while (*p != x)
 		p = &(*p)->next;
 	*p = x->next;
-	h->running--;
+	if (x->hedge)
+		h->hedges--;
+	else
+		h->running--;
 	if (x->paused) {
 		x->paused = false;
 		h->n_paused--;
@@ -797,7 +865,132 @@ static void xfer_start(sta_http *h, struct xfer *x)
 	}
 	x->next = h->active;
 	h->active = x;
-	h->running++;
+	if (x->hedge)
+		h->hedges++;
+	else
+		h->running++;
+}
+
+/* Take one transfer of a racing pair out for good, unreported: the other
+ * goes on alone as the request. */
+static void xfer_drop(sta_http *h, struct xfer *x)
+{
+	struct xfer *other = x->twin;
+
+	active_remove(h, x);
+	curl_multi_remove_handle(h->multi, x->curl);
+	if (other) {
+		other->twin = NULL;
+		if (other->hedge) {
+			other->hedge = false;
+			h->hedges--;
+			h->running++;
+		}
+	}
+	x->twin = NULL;
+	x->hedge = x->lost = false;
+	x->write = NULL;
+	x->ctx = NULL;
+	x->body = NULL;
+	x->done = NULL;
+	pthread_mutex_lock(&h->lock);
+	x->next = h->free_list;
+	h->free_list = x;
+	pthread_mutex_unlock(&h->lock);
+}
+
+/* Race x with a second attempt of the same request on a new connection. */
+static void hedge_start(sta_http *h, struct xfer *x)
+{
+	struct xfer *y;
+
+	pthread_mutex_lock(&h->lock);
+	y = h->free_list;
+	if (y)
+		h->free_list = y->next;
+	pthread_mutex_unlock(&h->lock);
+	if (!y && xfer_new(h, &y) < 0)
+		return;   /* no hedge: x goes on alone */
+	free(y->url);
+	free(y->name);
+	y->url = strdup(x->url);
+	y->name = strdup(x->name);
+	y->method = x->method;
+	y->limit = x->limit;
+	y->write = x->write;
+	y->ctx = x->ctx;
+	y->body = NULL;
+	y->body_size = 0;
+	y->create_only = false;
+	curl_slist_free_all(y->own_headers);
+	y->own_headers = NULL;
+	y->done = x->done;
+	y->done_ctx = x->done_ctx;
+	y->attempt = x->attempt;
+	y->delay_ms = x->delay_ms;
+	y->hedge = true;
+	y->lost = false;
+	if (!y->url || !y->name || !xfer_prepare(y)) {
+		xfer_unused_locked(h, y);
+		return;
+	}
+	y->twin = x;
+	x->twin = y;
+	xfer_start(h, y);
+}
+
+/* Hedge what is far slower to answer than its peers; returns how long
+ * until the next check is due (ms). */
+static int hedge_due(sta_http *h)
+{
+	unsigned v[HEDGE_SAMPLES], n = MIN(h->n_answers, (unsigned)HEDGE_SAMPLES), after;
+	uint64_t now = monotonic_ms();
+	int next = POLL_MAX_MS;
+
+	if (n == 0)
+		return next;
+	memcpy(v, h->answer_ms, n * sizeof(v[0]));
+	for (unsigned i = 1; i < n; i++)   /* insertion sort: 32 at most */
+		for (unsigned j = i; j > 0 && v[j - 1] > v[j]; j--) {
+			unsigned t = v[j];
+			v[j] = v[j - 1];
+			v[j - 1] = t;
+		}
+	after = MAX(HEDGE_FACTOR * v[n / 2], (unsigned)HEDGE_FLOOR_MS);
+again:
+	for (struct xfer *x = h->active; x; x = x->next) {
+		struct xfer *y = x->twin;
+
+		if (x->hedge || x->lost || x->answered || x->own_headers ||
+		    (x->method != STA_HTTP_GET && x->method != STA_HTTP_HEAD))
+			continue;
+		if (y) {
+			/* the hedge is slow too: drop the older, hedge the newer */
+			if (y->answered || y->lost)
+				continue;
+			if (now - y->started_ms < after || h->last_answer_ms <= y->started_ms) {
+				next = MIN(next, (int)MAX(1, (int64_t)(y->started_ms + after - now)));
+				continue;
+			}
+			xfer_drop(h, x);
+			goto again;
+		}
+		/* slower than its peers only if they were answered meanwhile */
+		if (h->last_answer_ms <= x->started_ms)
+			continue;
+		if (now - x->started_ms < after) {
+			next = MIN(next, (int)(x->started_ms + after - now));
+			continue;
+		}
+		if (h->hedges >= HEDGES_MAX(h->o.concurrency)) {
+			next = MIN(next, 100);
+			continue;
+		}
+		hedge_start(h, x);
+		if (x->twin)
+			goto again;
+	}
+	return MAX(next, 1);
 }
 
 /* An attempt has ended: retry it later, or hand out the result. */
@@ -807,11 +1000,29 @@ static void xfer_finished(sta_http *h, struct xfer *x, CURLcode rc)
 	sta_http_result res = { 0 };
 	enum outcome out;
 
+	uint64_t now = monotonic_ms();
+	bool progress;
+
+	if (x->twin && !x->twin->lost) {
+		/* it ended before any answer: its twin goes on alone */
+		xfer_drop(h, x);
+		return;
+	}
+	if (x->twin)
+		xfer_drop(h, x->twin);
+	/* has the server answered others well lately? Then the failure is
+	 * likely this request's own */
+	progress = h->last_success_ms && now - h->last_success_ms < (uint64_t)h->o.stall_timeout * 1000;
 	active_remove(h, x);
 	curl_multi_remove_handle(h->multi, x->curl);
 	out = attempt_outcome(x, rc, &res, reason, sizeof(reason));
-	if (out == TRANSIENT && x->attempt <= h->o.retries) {
-		x->retry_at_ms = monotonic_ms() + x->delay_ms;
+	if (out == DONE || out == MISSING)
+		h->last_success_ms = now;
+	if (out == TRANSIENT && (x->attempt <= h->o.retries ||
+				 (progress && x->attempt < RETRY_ATTEMPTS_MAX))) {
+		unsigned fast = RETRY_FAST_MS << MIN(x->attempt - 1, 16u);
+
+		x->retry_at_ms = now + (progress ? MIN(fast, x->delay_ms) : x->delay_ms);
 		x->delay_ms = x->delay_ms > RETRY_DELAY_MAX_MS / 2 ? RETRY_DELAY_MAX_MS
 								   : x->delay_ms * 2;
 		x->attempt++;
@@ -898,8 +1109,20 @@ static void *run(void *arg)
 			if (msg->msg != CURLMSG_DONE)
 				continue;
 			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
-			xfer_finished(h, x, msg->data.result);
+			if (x->lost)
+				xfer_drop(h, x);
+			else
+				xfer_finished(h, x, msg->data.result);
 		}
+		/* the losers of races won meanwhile */
+		for (struct xfer *x = h->active; x;) {
+			struct xfer *n = x->next;
+
+			if (x->lost)
+				xfer_drop(h, x);
+			x = n;
+		}
+		timeout = MIN(timeout, hedge_due(h));
 		/* Finished transfers may have made room: start more before
 		 * sleeping. */
 		timeout = MIN(timeout, start_due(h));
@@ -907,10 +1130,16 @@ static void *run(void *arg)
 		curl_multi_poll(h->multi, NULL, 0, timeout, NULL);
 	}
 
-	/* Stopping: whatever is left is cancelled. */
+	/* Stopping: whatever is left is cancelled, each request once. */
 	while (h->active) {
 		struct xfer *x = h->active;
 
+		if (x->lost || x->hedge) {
+			xfer_drop(h, x);
+			continue;
+		}
+		if (x->twin)
+			xfer_drop(h, x->twin);
 		active_remove(h, x);
 		curl_multi_remove_handle(h->multi, x->curl);
 		xfer_cancel(h, x);
@@ -991,7 +1220,9 @@ int sta_http_new(const stasync_http_options *o, sta_http **ret, stasync_error *e
 		sta_http_free(h);
 		return sta_error(err, -ENOMEM, "out of memory");
 	}
-	curl_multi_setopt(h->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)o->concurrency);
+	/* room for the hedges' fresh connections */
+	curl_multi_setopt(h->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
+			  (long)(o->concurrency + HEDGES_MAX(o->concurrency)));
 	curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, (long)o->concurrency);
 	*ret = h;
 	return 0;
@@ -1119,12 +1350,6 @@ fail:
 	return NULL;
 }
 
-/* Give a transfer back unused. */
-static void xfer_unused(sta_http *h, struct xfer *x)
-{
-	x->next = h->free_list;
-	h->free_list = x;
-}
 
 int sta_http_submit(sta_http *h, const sta_http_request *req, sta_http_done_fn done, void *ctx,
 		    stasync_error *err)
@@ -1160,6 +1385,8 @@ int sta_http_submit(sta_http *h, const sta_http_request *req, sta_http_done_fn d
 	x->done_ctx = ctx;
 	x->attempt = 1;
 	x->delay_ms = h->o.retry_delay_ms;
+	x->twin = NULL;
+	x->hedge = x->lost = false;
 	r = !x->url || !x->name || (req->header && !x->own_headers) ? -ENOMEM :
 	    xfer_prepare(x) ? 0 : -EINVAL;
 
