@@ -18,6 +18,15 @@
  *   `retries` times (3) after retry_delay_ms (500 ms), doubling each time
  *   (at most 30 s); other 4xx, certificate errors and oversized responses
  *   are not retried;
+ * - but while the server answers other requests well (one did within
+ *   stall_timeout), a failure is taken for the request's own: it is
+ *   retried past `retries`, up to 10 attempts (or `retries` + 1 when
+ *   more), 100 ms after the failure, doubling (never later than the
+ *   delays above);
+ * - a GET not answered after 4 × the median time to an answer of recent
+ *   requests (300 ms at least), while others were answered meanwhile, is
+ *   sent again on a new connection (hedged); the first answer wins, the
+ *   other transfer is dropped;
  * so a server that accepts connections and never answers fails after
  * 4 × 15 s + 0.5 + 1 + 2 s ≈ 64 s (plus up to 1 s per attempt), one that
  * drops connection attempts after 4 × 10 s + 3.5 s ≈ 44 s, and a refused
@@ -62,7 +71,9 @@ typedef struct stasync_http_options {
 	 * directory $SSL_CERT_DIR, else libcurl's default. */
 	const char *cacert;
 	bool insecure;              /* do not verify certificates or host names */
-	unsigned retries;           /* extra attempts after a transient failure */
+	/* extra attempts after a transient failure when no other request
+	 * succeeds (more while others do, see above) */
+	unsigned retries;
 	unsigned retry_delay_ms;    /* before the first retry; doubles each time */
 	unsigned connect_timeout;   /* seconds, > 0 */
 	unsigned stall_timeout;     /* seconds without progress, > 0 */
