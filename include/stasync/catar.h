@@ -98,6 +98,15 @@ typedef struct stasync_encode_options {
 int stasync_catar_encode(int dir_fd, const char *root, const stasync_encode_options *o,
 			 stasync_write_fn write, void *ctx, stasync_error *err);
 
+/* stasync_catar_compare() — whether the tree below dir_fd, encoded with
+ * `o` (give the archive's own feature flags), is byte for byte the catar
+ * stream read through `read`. Stops at the first difference; the stream is
+ * then left part-read (read it again from its start to extract). Returns 1
+ * when equal to the end of both, 0 when they differ, or a negative code
+ * with a message when the tree or the stream cannot be read. */
+int stasync_catar_compare(int dir_fd, const char *root, const stasync_encode_options *o,
+			  stasync_read_fn read, void *ctx, stasync_error *err);
+
 /* ---- Decoding ------------------------------------------------------------ */
 typedef struct stasync_catar_decoder stasync_catar_decoder;
 
