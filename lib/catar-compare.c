@@ -48,6 +48,7 @@ int stasync_catar_compare(int dir_fd, const char *root, const stasync_encode_opt
 			  stasync_read_fn read, void *ctx, stasync_error *err)
 {
 	_cleanup_free_ struct compare *c = calloc(1, sizeof(*c));
+	stasync_encode_options eo = *o;
 	uint8_t extra;
 	ssize_t k;
 	int r;
@@ -56,13 +57,16 @@ int stasync_catar_compare(int dir_fd, const char *root, const stasync_encode_opt
 		return sta_error(err, -ENOMEM, "out of memory");
 	c->read = read;
 	c->ctx = ctx;
-	r = stasync_catar_encode(dir_fd, root, o, compare_write, c, err);
+	eo.leave_nothing_out = true;
+	r = stasync_catar_encode(dir_fd, root, &eo, compare_write, c, err);
 	if (c->differs)
 		return 0;
 	if (c->read_failed) {
 		*err = c->read_err;
 		return c->read_err.code < 0 ? c->read_err.code : -EIO;
 	}
+	if (r == -ENOTEMPTY)
+		return 0;
 	if (r < 0)
 		return r;
 	/* the archive must end where the tree's encoding ends */
