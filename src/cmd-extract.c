@@ -232,6 +232,7 @@ static int extract_archive(struct cli *c, const char *input, const char *output,
 	stasync_chunk_stats stats;
 	stasync_error err = { 0, "" };
 	struct cli_archive *a = NULL;
+	double started = 0;
 	bool made;
 	int fd, r;
 
@@ -245,6 +246,10 @@ static int extract_archive(struct cli *c, const char *input, const char *output,
 			return cli_report(c, &(struct cli_report){ .verb = "extract", .what = what,
 								   .stats = &stats },
 					  false);
+		/* the extract starts its counters afresh; its time includes
+		 * the comparison */
+		started = c->started;
+		c->progress = (stasync_progress){ 0 };
 	}
 	made = mkdir(output, 0755) == 0;
 	if (!made && errno != EEXIST)
@@ -253,6 +258,8 @@ static int extract_archive(struct cli *c, const char *input, const char *output,
 	if (fd < 0)
 		return cli_error(c, "%s: cannot open directory: %s", output, strerror(errno));
 	cli_progress_begin(c, "extract");
+	if (started > 0)
+		c->started = started;
 	c->seeding = true;
 	c->seed_target = made ? NULL : output;   /* a directory just made holds nothing */
 	r = cli_archive_open(c, input, what, false, &a);
