@@ -70,6 +70,27 @@ for a in t.caidx t.catar; do
 	status "a subtree counts as a change: exit 0" 0 "$STASYNC" --unchanged-exit=3 extract $a tgt2 sub
 done
 
+# A file the archive's .caexclude left out, in the target: extract removes
+# it, so it is a change even with the directory's mtime put back.
+mkdir ex
+echo a >ex/a
+echo ignored >ex/.caexclude
+echo i >ex/ignored
+"$STASYNC" make ex.catar ex >/dev/null
+rm -rf exo
+"$STASYNC" extract ex.catar exo
+echo i >exo/ignored
+touch -r ex exo
+status "a file .caexclude leaves out, in the target: exit 0" 0 "$STASYNC" --unchanged-exit=3 extract ex.catar exo
+check '[ ! -e exo/ignored ]' "... and it is removed"
+status "... and then exit 3" 3 "$STASYNC" --unchanged-exit=3 extract ex.catar exo
+status "--without= restoring less counts as a change: exit 0" 0 \
+	"$STASYNC" --unchanged-exit=3 --without=xattrs extract ex.catar exo
+echo extra >exo/extra
+status "--delete=no with an extra file counts as a change: exit 0" 0 \
+	"$STASYNC" --unchanged-exit=3 --delete=no extract ex.catar exo
+check '[ -e exo/extra ]' "... and the file stays"
+
 # ---- extract of a blob --------------------------------------------------------------
 rm -f blob
 status "extract blob: exit 0" 0 "$STASYNC" --unchanged-exit=3 extract b.caibx blob
