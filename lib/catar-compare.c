@@ -2,7 +2,9 @@
  * `make` would encode it and its bytes are matched against the stream's as
  * both come, so that an extract which would change nothing can be told
  * apart before anything is written. */
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <stasync/catar.h>
 #include "util.h"
@@ -51,14 +53,22 @@ int stasync_catar_compare(int dir_fd, const char *root, const stasync_encode_opt
 	stasync_encode_options eo = *o;
 	uint8_t extra;
 	ssize_t k;
-	int r;
+	int fd, r;
 
 	if (!c)
 		return sta_error(err, -ENOMEM, "out of memory");
 	c->read = read;
 	c->ctx = ctx;
 	eo.leave_nothing_out = true;
-	r = stasync_catar_encode(dir_fd, root, &eo, compare_write, c, err);
+	/* a descriptor of its own: the encoder lists the directory from the
+	 * descriptor's position, which a caller's earlier reads may have moved */
+	fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		int e = -errno;
+		return sta_error(err, e, "%s: cannot open: %s", root, stasync_strerror(e));
+	}
+	r = stasync_catar_encode(fd, root, &eo, compare_write, c, err);
+	close(fd);
 	if (c->differs)
 		return 0;
 	if (c->read_failed) {
