@@ -6,7 +6,11 @@
 # shellcheck disable=SC2016 # check() evals its condition
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/cli/lib.sh"
 
+# shellcheck source=httpd.sh
+. "$top_srcdir/tests/cli/httpd.sh"
+
 require_stasync
+unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY
 command -v python3 >/dev/null 2>&1 || skip_all "python3 not installed"
 
 # status DESC WANT CMD...: run and expect exit status WANT
@@ -161,6 +165,28 @@ check 'json_check j5 false "assert o[\"bytes_written\"] == 0"' "extract --json a
 "$STASYNC" --json extract b.caibx - >j6.bin 2>j6
 check 'json_check j6 true "assert o[\"bytes\"] == 300001" && cmp -s j6.bin src/big.bin' \
 	"extract --json to stdout: the blob on stdout, the object on stderr" || diag_file json j6
+
+# ---- over HTTP: the archive is fetched again, the index's chunks come
+# from --cache the second time ---------------------------------------------------------
+if have_nginx; then
+	mkdir -p www
+	cp t.catar t.caidx www/ && cp -R default.castr www/
+	nginx_start www "$T/www"
+	U=http://127.0.0.1:$NGINX_PORT
+	status "extract of a .catar URL: exit 0" 0 "$STASYNC" --unchanged-exit=3 extract "$U/t.catar" hc
+	status "... and again: exit 3" 3 "$STASYNC" --unchanged-exit=3 extract "$U/t.catar" hc
+	status "extract of a .caidx URL with --cache: exit 0" 0 \
+		"$STASYNC" --unchanged-exit=3 --cache="$T/hcache" extract "$U/t.caidx" hi
+	"$STASYNC" --json --unchanged-exit=3 --cache="$T/hcache" extract "$U/t.caidx" hi >hj 2>"$T/err"
+	rc=$?
+	check '[ "$rc" -eq 3 ] && python3 -c "
+import json, sys
+o = json.load(open(sys.argv[1]))
+assert o[\"changed\"] is False and o[\"chunks_from_cache\"] == o[\"chunks\"] > 0, o
+" hj' "... and again: exit 3, the compared chunks all from the cache" || { diag_file json hj; show_run; }
+else
+	skip "extract of URLs twice" "nginx not installed"
+fi
 
 # ---- README recipes ---------------------------------------------------------------
 # Ansible: the task's command, run twice; rc 0 is "changed", 3 is "ok".
