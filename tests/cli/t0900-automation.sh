@@ -3,7 +3,7 @@
 # automation recipes: exit 0 when something was written, N when the output
 # was already right, 1 on errors; the JSON summary parsed with python3.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
-# shellcheck disable=SC2016 # check() evals its condition
+# shellcheck disable=SC2016,SC2317 # check() evals its condition; json_check is called through it
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/cli/lib.sh"
 
 # shellcheck source=httpd.sh
@@ -190,7 +190,7 @@ fi
 
 # ---- README recipes ---------------------------------------------------------------
 # Ansible: the task's command, run twice; rc 0 is "changed", 3 is "ok".
-rm -rf /tmp/stasync-t0900-$$ && mkdir -p "$T/srv"
+mkdir -p "$T/srv"
 status "Ansible recipe, first run: changed (0)" 0 \
 	"$STASYNC" extract --unchanged-exit=3 --cache="$T/cache" t.caidx "$T/srv/app"
 status "Ansible recipe, second run: ok (3)" 3 \
@@ -203,7 +203,8 @@ status "CI recipe: extract --cache" 0 "$STASYNC" extract --store="$T/ci.castr" \
 	--cache="$T/ci-cache" "$T/ci.caidx" "$T/deploy"
 check 'diff -r src "$T/deploy" >/dev/null' "CI recipe: the tree arrives"
 # systemd: the units verify (or at least parse as INI)
-units="$top_srcdir/doc/examples/stasync-pull.service $top_srcdir/doc/examples/stasync-pull.timer"
+svc=$top_srcdir/doc/examples/stasync-pull.service
+tmr=$top_srcdir/doc/examples/stasync-pull.timer
 python3 -c '
 import configparser, sys
 for f in sys.argv[1:]:
@@ -214,10 +215,11 @@ s = configparser.ConfigParser(strict=False, interpolation=None)
 s.read_string(open(sys.argv[1]).read())
 assert "--unchanged-exit=3" in s["Service"]["ExecStart"]
 assert s["Service"]["SuccessExitStatus"] == "3"
-' $units 2>"$T/py.err"
-check '[ $? -eq 0 ]' "systemd recipe: the units parse as INI, exit 3 is success" || diag_file py "$T/py.err"
+' "$svc" "$tmr" 2>"$T/py.err"
+py_rc=$?
+is "$py_rc" 0 "systemd recipe: the units parse as INI, exit 3 is success" || diag_file py "$T/py.err"
 if command -v systemd-analyze >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
-	mkdir -p units && cp $units units/
+	mkdir -p units && cp "$svc" "$tmr" units/
 	sed -i "s|/usr/bin/stasync|$STASYNC|" units/stasync-pull.service
 	status "systemd-analyze verify the units" 0 systemd-analyze verify units/stasync-pull.service units/stasync-pull.timer
 else
