@@ -221,3 +221,49 @@ int stasync_blob_digest(int fd, const char *input, stasync_digest_type type,
 	stasync_digest_free(d);
 	return r;
 }
+
+int stasync_blob_matches(stasync_index_reader *r, int fd, const char *output, stasync_error *err)
+{
+	stasync_digest_type type = stasync_index_reader_digest_type(r);
+	const stasync_index_header *h = stasync_index_reader_header(r);
+	_cleanup_free_ uint8_t *buf = NULL;
+	stasync_index_item item;
+	stasync_chunk_id id;
+	uint64_t end = 0;
+	struct stat st;
+	int k;
+
+	if (fstat(fd, &st) < 0) {
+		int e = -errno;
+		return sta_error(err, e, "%s: cannot stat: %s", output, stasync_strerror(e));
+	}
+	if (h->chunk_size_max == 0 || h->chunk_size_max > ((uint64_t)1 << 30))
+		return sta_error(err, -EBADMSG, "bad maximal chunk size in the index");
+	buf = malloc((size_t)h->chunk_size_max);
+	if (!buf)
+		return sta_error(err, -ENOMEM, "out of memory");
+	/* sequential reads; the index's own digest decides, as on extract */
+	while ((k = stasync_index_reader_next(r, &item, err)) > 0) {
+		ssize_t n;
+
+		if (item.size > h->chunk_size_max)
+			return sta_error(err, -EBADMSG, "chunk larger than the index's maximum");
+		n = sta_read_full(fd, buf, (size_t)item.size);
+		if (n < 0)
+			return sta_error(err, (int)n, "%s: cannot read: %s", output,
+					 stasync_strerror((int)n));
+		if ((uint64_t)n != item.size)
+			return 0;    /* shorter than the blob */
+		stasync_digest_buffer(type, buf, (size_t)n, &id);
+		if (!stasync_chunk_id_equal(&id, &item.id))
+			return 0;
+		end = item.offset + item.size;
+	}
+	if (k < 0)
+		return k;
+	/* a regular file is cut to the blob's size on extract: a longer one
+	 * differs; a device keeps what lies past the blob */
+	if (S_ISREG(st.st_mode) && (uint64_t)st.st_size != end)
+		return 0;
+	return 1;
+}

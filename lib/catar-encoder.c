@@ -392,6 +392,8 @@ static int step(struct enc *c)
 	if (r < 0)
 		goto fail;
 	r = skip_child(c, f, &n);
+	if (r > 0 && c->o->leave_nothing_out)
+		r = sta_error(c->err, -ENOTEMPTY, "%s: would be left out", cur_path(c));
 	if (r < 0)
 		goto fail;
 	if (r > 0) {

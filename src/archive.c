@@ -316,3 +316,58 @@ int cli_archive_finish(struct cli_archive *a, int r, const stasync_error *err)
 	free(a);
 	return status;
 }
+
+/* The compare pass reads the archive's first bytes to learn its feature
+ * flags, then hands them over before the rest. */
+struct compare_src {
+	struct cli_archive *a;
+	uint8_t head[24];
+	size_t head_len, head_pos;
+	uint64_t bytes;
+};
+
+static ssize_t compare_read(void *ctx, void *p, size_t n, stasync_error *err)
+{
+	struct compare_src *s = ctx;
+
+	if (s->head_pos < s->head_len) {
+		size_t k = MIN(n, s->head_len - s->head_pos);
+		memcpy(p, s->head + s->head_pos, k);
+		s->head_pos += k;
+		s->bytes += k;
+		return (ssize_t)k;
+	}
+	ssize_t k = archive_read(s->a, p, n, err);
+	if (k > 0)
+		s->bytes += (uint64_t)k;
+	return k;
+}
+
+int cli_archive_compare(struct cli_archive *a, int dir_fd, const char *root,
+			uint64_t *bytes, stasync_error *err)
+{
+	int r;
+
+	struct compare_src s = { .a = a };
+	stasync_encode_options o = { 0 };
+	uint64_t flags = 0;
+
+	while (s.head_len < sizeof(s.head)) {
+		ssize_t k = archive_read(a, s.head + s.head_len, sizeof(s.head) - s.head_len, err);
+		if (k < 0)
+			return (int)k;
+		if (k == 0)
+			return 0;   /* too short to be an archive: let extract say so */
+		s.head_len += (size_t)k;
+	}
+	for (int i = 7; i >= 0; i--)
+		flags = flags << 8 | s.head[16 + i];
+	/* features the archive has that this extract would not restore: the
+	 * tree may differ there and still be what extract leaves */
+	if (flags & STASYNC_WITH_ALL & ~cli_restore_mask(a->c))
+		return 0;
+	o.feature_flags = flags;
+	r = stasync_catar_compare(dir_fd, root, &o, compare_read, &s, err);
+	*bytes = s.bytes;
+	return r;
+}

@@ -65,6 +65,9 @@ struct cli {
 	const char *cache;            /* --cache */
 	/* store maintenance: gc --dry-run, verify --repair, info --json */
 	bool dry_run, repair, json;
+	/* --unchanged-exit=N: the exit status when make or extract found the
+	 * output already as it would leave it (0: not given, casync's 0/1) */
+	int unchanged_exit;
 	bool want_help;               /* -h: shown once the verb is known */
 	/* --progress; the counters the library advances; src/progress.c */
 	enum progress_mode progress_mode;
@@ -161,6 +164,14 @@ int cli_archive_digest(struct cli_archive *a, stasync_chunk_id *ret);
 /* cli_archive_chunk_stats() — what the chunk reader of an index read; false
  * when the archive did not come from an index. */
 bool cli_archive_chunk_stats(const struct cli_archive *a, stasync_chunk_stats *ret);
+/* cli_archive_compare() — before anything else is read from it: whether
+ * the tree below dir_fd, encoded with the archive's own feature flags, is
+ * the archive byte for byte (stasync_catar_compare()); *bytes: how far
+ * it read. 1 equal, 0 not (or
+ * --without= leaves some of its features unrestored), or a negative code
+ * with a message in err. */
+int cli_archive_compare(struct cli_archive *a, int dir_fd, const char *root,
+			uint64_t *bytes, stasync_error *err);
 /* cli_archive_finish() — free everything. r and err are the verb's own
  * outcome; the exit status is returned after printing the error that
  * explains it best (a failing directory encoder explains a short stream
@@ -208,6 +219,27 @@ void cli_progress_end(struct cli *c, bool ok);
 double cli_elapsed(const struct cli *c);
 /* cli_summary() — under -v, what make (made) or extract did, and how fast */
 void cli_summary(const struct cli *c, bool made, const stasync_chunk_stats *s);
+
+/* ---- automation (progress.c) ---- */
+/* cli_same_output() — whether the output file at `path` (a local file
+ * that exists) already holds exactly the bytes written to `out` so far
+ * (not committed yet). False when it cannot tell. */
+struct stasync_output;
+bool cli_same_output(const struct stasync_output *out, const char *path);
+
+struct cli_report {
+	const char *verb;             /* "make" or "extract" */
+	enum what what;
+	bool changed;
+	const stasync_chunk_stats *stats; /* NULL: nothing known (zeros) */
+	uint64_t bytes_written;
+	const stasync_chunk_id *digest;   /* make: what it prints; else NULL */
+};
+/* cli_report() — under --json, the JSON object of the schema in the
+ * README, on stdout (on stderr when to_stderr: stdout carries data).
+ * Returns the exit status of a successful run: --unchanged-exit's when
+ * nothing changed, else 0. */
+int cli_report(const struct cli *c, const struct cli_report *r, bool to_stderr);
 
 int cmd_gc(struct cli *c);
 int cmd_verify(struct cli *c);

@@ -33,6 +33,46 @@ static int index_open(struct cli *c, const char *path, const char *seed_output,
 	return r < 0 ? cli_fail(c, &err) : 0;
 }
 
+/* --unchanged-exit, a blob: whether `output` holds the blob already. 1 it
+ * does (stats filled), 0 it does not (or is not there), 2 an error shown. */
+static int blob_unchanged(struct cli *c, const char *index_path, const char *output,
+			  stasync_chunk_stats *stats)
+{
+	stasync_index_reader *idx = NULL;
+	stasync_error err = { 0, "" };
+	char *name = NULL;
+	int fd, out_fd, r;
+
+	if (!index_path || strcmp(index_path, "-") == 0) {
+		cli_error(c, "--unchanged-exit needs an index that can be read twice, not standard input");
+		return 2;
+	}
+	if (strcmp(output, "-") == 0)
+		return 0;   /* written to stdout: always a change */
+	out_fd = open(output, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (out_fd < 0)
+		return 0;
+	if (cli_index_fd_open(c, index_path, &fd, &name)) {
+		close(out_fd);
+		return 2;
+	}
+	r = stasync_index_reader_open(fd, name, &idx, &err);
+	if (r == 0) {
+		*stats = (stasync_chunk_stats){ 0 };
+		(void)stasync_index_reader_totals(idx, &stats->chunks, &stats->bytes);
+		r = stasync_blob_matches(idx, out_fd, output, &err);
+		stats->chunks_in_place = stats->chunks;   /* read there, not fetched */
+	}
+	stasync_index_reader_free(idx);
+	close(out_fd);
+	free(name);
+	if (r < 0) {
+		cli_fail(c, &err);
+		return 2;
+	}
+	return r;
+}
+
 int cli_blob_index_run(struct cli *c, const char *index_path, const char *output,
 		       stasync_chunk_id *digest)
 {
@@ -50,6 +90,18 @@ int cli_blob_index_run(struct cli *c, const char *index_path, const char *output
 
 	if (writing)
 		cli_progress_begin(c, "extract");
+	if (writing && c->unchanged_exit) {
+		r = blob_unchanged(c, index_path, output, &stats);
+		if (r) {
+			cli_progress_end(c, r == 1);
+			if (r == 2)
+				return 1;
+			return cli_report(c, &(struct cli_report){ .verb = "extract",
+								   .what = WHAT_BLOB_INDEX,
+								   .stats = &stats },
+					  false);
+		}
+	}
 	r = index_open(c, index_path, writing ? output : NULL, &idx);
 	if (r) {
 		cli_progress_end(c, false);
@@ -95,7 +147,14 @@ out:
 		cli_summary(c, false, &stats);
 	stasync_index_reader_free(idx);
 	cli_stores_free(stores, n_stores);
-	return r < 0 ? cli_fail(c, &err) : 0;
+	if (r < 0)
+		return cli_fail(c, &err);
+	if (!writing)
+		return 0;
+	return cli_report(c, &(struct cli_report){ .verb = "extract", .what = WHAT_BLOB_INDEX,
+						   .changed = true, .stats = &stats,
+						   .bytes_written = stats.bytes },
+			  strcmp(output, "-") == 0);
 }
 
 /* --hardlink: the files of the tree that the --seed directories hold
@@ -124,6 +183,47 @@ static int hardlink_seeds(struct cli *c, int target_fd, const char *target, stas
 	return r;
 }
 
+/* --unchanged-exit, a tree: whether the directory `output` is the archive
+ * already, as extract would leave it. 1 it is (stats filled), 0 it is not,
+ * 2 an error shown. Options that make the tree differ from the archive on
+ * purpose (a subtree, --uid-shift) count as a change without looking. */
+static int tree_unchanged(struct cli *c, const char *input, const char *output,
+			  const char *subtree, enum what what, stasync_chunk_stats *stats)
+{
+	stasync_error err = { 0, "" };
+	struct cli_archive *a = NULL;
+	bool seeding = c->seeding;
+	uint64_t bytes = 0;
+	struct stat st;
+	int fd, r;
+
+	if (!input || strcmp(input, "-") == 0) {
+		cli_error(c, "--unchanged-exit needs an archive that can be read twice, not standard input");
+		return 2;
+	}
+	if (subtree || c->uid_shift_apply)
+		return 0;
+	if (lstat(output, &st) < 0 || !S_ISDIR(st.st_mode))
+		return 0;
+	fd = open(output, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	c->seeding = false;   /* a plain read of the archive, no seeds */
+	r = cli_archive_open(c, input, what, false, &a);
+	c->seeding = seeding;
+	if (r) {
+		close(fd);
+		return 2;
+	}
+	r = cli_archive_compare(a, fd, output, &bytes, &err);
+	close(fd);
+	if (!cli_archive_chunk_stats(a, stats))
+		*stats = (stasync_chunk_stats){ .bytes = bytes };
+	if (cli_archive_finish(a, r < 0 ? r : 0, &err))
+		return 2;
+	return r;
+}
+
 /* A directory archive (.catar, .caidx) into a directory, made if missing. */
 static int extract_archive(struct cli *c, const char *input, const char *output,
 			   const char *subtree, enum what what)
@@ -132,9 +232,25 @@ static int extract_archive(struct cli *c, const char *input, const char *output,
 	stasync_chunk_stats stats;
 	stasync_error err = { 0, "" };
 	struct cli_archive *a = NULL;
+	double started = 0;
 	bool made;
 	int fd, r;
 
+	if (c->unchanged_exit) {
+		cli_progress_begin(c, "extract");
+		r = tree_unchanged(c, input, output, subtree, what, &stats);
+		cli_progress_end(c, r == 1);
+		if (r == 2)
+			return 1;
+		if (r == 1)
+			return cli_report(c, &(struct cli_report){ .verb = "extract", .what = what,
+								   .stats = &stats },
+					  false);
+		/* the extract starts its counters afresh; its time includes
+		 * the comparison */
+		started = c->started;
+		c->progress = (stasync_progress){ 0 };
+	}
 	made = mkdir(output, 0755) == 0;
 	if (!made && errno != EEXIST)
 		return cli_error(c, "%s: cannot create directory: %s", output, strerror(errno));
@@ -142,6 +258,8 @@ static int extract_archive(struct cli *c, const char *input, const char *output,
 	if (fd < 0)
 		return cli_error(c, "%s: cannot open directory: %s", output, strerror(errno));
 	cli_progress_begin(c, "extract");
+	if (started > 0)
+		c->started = started;
 	c->seeding = true;
 	c->seed_target = made ? NULL : output;   /* a directory just made holds nothing */
 	r = cli_archive_open(c, input, what, false, &a);
@@ -167,7 +285,10 @@ static int extract_archive(struct cli *c, const char *input, const char *output,
 		r = hardlink_seeds(c, fd, output, &err);
 	close(fd);
 	cli_progress_end(c, r == 0);
-	if (r == 0 && cli_archive_chunk_stats(a, &stats))
+	if (!cli_archive_chunk_stats(a, &stats))
+		stats = (stasync_chunk_stats){
+			.bytes = stasync_catar_decoder_offset(cli_archive_decoder(a)) };
+	else if (r == 0)
 		cli_summary(c, false, &stats);
 	r = cli_archive_finish(a, r, &err);
 	cli_seed_close(c);
@@ -175,7 +296,12 @@ static int extract_archive(struct cli *c, const char *input, const char *output,
 	 * all (a URL that is missing) goes again; one with entries stays */
 	if (r && made)
 		(void)rmdir(output);
-	return r;
+	if (r)
+		return r;
+	return cli_report(c, &(struct cli_report){ .verb = "extract", .what = what,
+						   .changed = true, .stats = &stats,
+						   .bytes_written = stats.bytes },
+			  false);
 }
 
 int cmd_extract(struct cli *c)

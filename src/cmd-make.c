@@ -19,6 +19,7 @@ struct catar_sink {
 	struct cli *c;                 /* for the progress */
 	uint8_t buf[1 << 18];
 	size_t len;
+	uint64_t total;                /* the archive's size, for --json */
 };
 
 static int sink_flush(struct catar_sink *s, stasync_error *err)
@@ -41,6 +42,7 @@ static int sink_write(void *ctx, const void *p, size_t n, stasync_error *err)
 
 	stasync_digest_write(s->digest, p, n);
 	cli_progress_bytes(s->c, n);
+	s->total += n;
 	while (n > 0) {
 		size_t k = sizeof(s->buf) - s->len < n ? sizeof(s->buf) - s->len : n;
 		memcpy(s->buf + s->len, q, k);
@@ -68,7 +70,10 @@ static int make_archive(struct cli *c, const char *output, const char *shown, co
 	struct catar_sink *sink = NULL;
 	stasync_chunk_id digest;
 	stasync_chunk_stats stats = { 0 };
+	uint64_t sink_bytes = 0;
 	stasync_output out;
+	bool unchanged = false;
+	uint64_t written = 0;
 	int dir_fd, r;
 
 	dir_fd = open(input, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -119,14 +124,26 @@ static int make_archive(struct cli *c, const char *output, const char *shown, co
 				stasync_digest_final(sink->digest, &digest);
 		}
 	}
-	if (r == 0)
+	/* --unchanged-exit: the same bytes as the file there already (and,
+	 * for an index, no chunk new) leave that file untouched */
+	if (r == 0 && c->unchanged_exit && out.path && !out.upload &&
+	    (what != WHAT_ARCHIVE_INDEX || stats.chunks_new == 0) && cli_same_output(&out, out.path)) {
+		unchanged = true;
+		stasync_output_abort(&out);
+	} else if (r == 0) {
+		struct stat st;
+
+		if (fstat(out.fd, &st) == 0 && S_ISREG(st.st_mode))
+			written = (uint64_t)st.st_size;
 		r = stasync_output_commit(&out, &err);
-	else
+	} else
 		stasync_output_abort(&out);
 	cli_progress_end(c, r == 0);
 done:
-	if (sink)
+	if (sink) {
+		sink_bytes = sink->total;
 		stasync_digest_free(sink->digest);
+	}
 	free(sink);
 	stasync_chunk_writer_free(cw);
 	cli_stores_free(stores, n_stores);
@@ -135,11 +152,17 @@ done:
 		return cli_fail(c, &err);
 	if (what == WHAT_ARCHIVE_INDEX)
 		cli_summary(c, true, &stats);
-	if (output && strcmp(output, "-")) {
+	else
+		stats.bytes = sink_bytes;
+	if (output && strcmp(output, "-") && !c->json) {
 		char hex[STASYNC_DIGEST_HEX_SIZE];
 		printf("%s\n", stasync_chunk_id_format(&digest, hex));
 	}
-	return 0;
+	return cli_report(c, &(struct cli_report){ .verb = "make", .what = what,
+						   .changed = !unchanged, .stats = &stats,
+						   .bytes_written = unchanged ? 0 : written,
+						   .digest = &digest },
+			  !output || !strcmp(output, "-"));
 }
 
 /* output: the file to make; shown: its name in messages. */
@@ -157,7 +180,8 @@ static int make(struct cli *c, const char *output, const char *shown)
 	size_t n_stores = 0;
 	enum what what;
 	struct stat st;
-	uint64_t size = 0;
+	uint64_t size = 0, written = 0;
+	bool unchanged = false;
 	int fd, r;
 
 	if (c->argc > 2)
@@ -218,9 +242,15 @@ static int make(struct cli *c, const char *output, const char *shown)
 	}
 	r = stasync_blob_make(fd, input_name, out.fd, to_stdout ? "standard output" : shown, &o,
 			      &digest, &stats, &err);
-	if (r == 0)
+	if (r == 0 && c->unchanged_exit && out.path && !out.upload && stats.chunks_new == 0 &&
+	    cli_same_output(&out, out.path)) {
+		unchanged = true;
+		stasync_output_abort(&out);
+	} else if (r == 0) {
+		if (fstat(out.fd, &st) == 0 && S_ISREG(st.st_mode))
+			written = (uint64_t)st.st_size;
 		r = stasync_output_commit(&out, &err);
-	else
+	} else
 		stasync_output_abort(&out);
 	cli_progress_end(c, r == 0);
 	cli_stores_free(stores, n_stores);
@@ -232,11 +262,15 @@ static int make(struct cli *c, const char *output, const char *shown)
 	cli_summary(c, true, &stats);
 	/* casync prints the blob's digest; not when the index itself went to
 	 * stdout, where it would corrupt the index. */
-	if (!to_stdout) {
+	if (!to_stdout && !c->json) {
 		char hex[STASYNC_DIGEST_HEX_SIZE];
 		printf("%s\n", stasync_chunk_id_format(&digest, hex));
 	}
-	return 0;
+	return cli_report(c, &(struct cli_report){ .verb = "make", .what = what,
+						   .changed = !unchanged, .stats = &stats,
+						   .bytes_written = unchanged ? 0 : written,
+						   .digest = &digest },
+			  to_stdout);
 }
 
 int cmd_make(struct cli *c)

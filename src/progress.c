@@ -2,11 +2,13 @@
  * one line of key=value pairs a second for scripts (--progress=plain). A
  * thread of its own reads the library's counters; the work never waits for
  * it. */
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -253,4 +255,69 @@ void cli_summary(const struct cli *c, bool made, const stasync_chunk_stats *s)
 			 " of them from the cache, %" PRIu64 " from the seeds, %" PRIu64
 			 " already in place; %.2f s, %s/s", s->bytes, s->chunks, s->chunks_cached,
 			 s->chunks_seeded, s->chunks_in_place, t, rate);
+}
+
+bool cli_same_output(const struct stasync_output *out, const char *path)
+{
+	static uint8_t a[1 << 16], b[1 << 16];
+	struct stat sa, sb;
+	bool same = false;
+	int fa, fb;
+
+	fa = stasync_output_reopen(out);
+	if (fa < 0)
+		return false;
+	fb = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fb >= 0 && fstat(fa, &sa) == 0 && fstat(fb, &sb) == 0 && S_ISREG(sb.st_mode) &&
+	    sa.st_size == sb.st_size) {
+		for (;;) {
+			ssize_t ka = read(fa, a, sizeof(a)), kb;
+
+			if (ka < 0)
+				break;
+			kb = read(fb, b, (size_t)ka);
+			if (kb != ka || memcmp(a, b, (size_t)ka) != 0)
+				break;
+			if (ka == 0) {
+				same = true;
+				break;
+			}
+		}
+	}
+	if (fb >= 0)
+		close(fb);
+	close(fa);
+	return same;
+}
+
+int cli_report(const struct cli *c, const struct cli_report *r, bool to_stderr)
+{
+	static const stasync_chunk_stats zero;
+	const stasync_chunk_stats *s = r->stats ? r->stats : &zero;
+	bool make = strcmp(r->verb, "make") == 0;
+	FILE *f = to_stderr ? stderr : stdout;
+
+	if (c->json) {
+		uint64_t got = s->chunks_cached + s->chunks_seeded + s->chunks_in_place;
+
+		fprintf(f, "{\"verb\": \"%s\", \"kind\": \"%s\", \"changed\": %s", r->verb,
+			cli_what_name(r->what), r->changed ? "true" : "false");
+		fprintf(f, ", \"bytes\": %" PRIu64 ", \"chunks\": %" PRIu64
+			", \"chunks_new\": %" PRIu64 ", \"chunks_reused\": %" PRIu64
+			", \"chunks_fetched\": %" PRIu64 ", \"chunks_from_cache\": %" PRIu64
+			", \"chunks_from_seeds\": %" PRIu64 ", \"chunks_in_place\": %" PRIu64
+			", \"bytes_cloned\": %" PRIu64 ", \"bytes_written\": %" PRIu64,
+			s->bytes, s->chunks, make ? s->chunks_new : 0,
+			make ? s->chunks - s->chunks_new : 0,
+			!make && s->chunks > got ? s->chunks - got : 0, s->chunks_cached,
+			s->chunks_seeded, s->chunks_in_place, s->bytes_cloned, r->bytes_written);
+		fprintf(f, ", \"elapsed_seconds\": %.3f", cli_elapsed(c));
+		if (r->digest) {
+			char hex[STASYNC_DIGEST_HEX_SIZE];
+			fprintf(f, ", \"digest\": \"%s\"", stasync_chunk_id_format(r->digest, hex));
+		}
+		fprintf(f, "}\n");
+		fflush(f);
+	}
+	return !r->changed && c->unchanged_exit ? c->unchanged_exit : 0;
 }

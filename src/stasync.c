@@ -26,6 +26,7 @@ enum {
 	H_PROGRESS = 1 << 10,
 	H_MOUNT = 1 << 11,
 	H_MKDEV = 1 << 12,
+	H_AUTOMATION = 1 << 13,
 };
 
 struct verb {
@@ -39,10 +40,10 @@ struct verb {
 static const struct verb verbs[] = {
 	{ "make", cmd_make, "make [ARCHIVE|ARCHIVE_INDEX|BLOB_INDEX] [PATH]",
 	  "Chunk a directory, file or block device into a store; write the index.",
-	  H_GENERAL | H_PROGRESS | H_STORES | H_MAKE | H_FEATURES | H_REMOTE },
+	  H_GENERAL | H_PROGRESS | H_STORES | H_MAKE | H_FEATURES | H_REMOTE | H_AUTOMATION },
 	{ "extract", cmd_extract, "extract [ARCHIVE|ARCHIVE_INDEX|BLOB_INDEX] [PATH]",
 	  "Put a directory, file or block device back together from an index or archive.",
-	  H_GENERAL | H_PROGRESS | H_STORES | H_FEATURES | H_EXTRACT | H_REMOTE },
+	  H_GENERAL | H_PROGRESS | H_STORES | H_FEATURES | H_EXTRACT | H_REMOTE | H_AUTOMATION },
 	{ "digest", cmd_digest, "digest [ARCHIVE|ARCHIVE_INDEX|BLOB|BLOB_INDEX|DIR] [PATH]",
 	  "Print the digest casync prints (with PATH: of an entry inside an archive).",
 	  H_GENERAL | H_STORES | H_FEATURES | H_REMOTE },
@@ -170,6 +171,11 @@ static const struct {
 	  "     --repair               Remove the chunk files found bad\n"
 	  "     --concurrency=N        Chunk files checked at once (default: one per\n"
 	  "                            CPU, at most 8)\n" },
+	{ H_AUTOMATION, "Automation (make, extract)",
+	  "     --unchanged-exit=N     Exit N (2-255) when the output was already as\n"
+	  "                            it would be made: nothing written\n"
+	  "     --json                 Sum up in one JSON object on stdout (stderr\n"
+	  "                            when stdout carries data)\n" },
 	{ H_INFO, "info",
 	  "     --json                 One JSON object instead of text\n" },
 };
@@ -193,7 +199,8 @@ static void help(const struct cli *c, const struct verb *v)
 	for (size_t i = 0; i < N_ELEMENTS(help_groups); i++)
 		if (groups & help_groups[i].group)
 			printf("\n%s:\n%s", help_groups[i].title, help_groups[i].text);
-	printf("\nExit status: 0 on success, 1 on failure.\n");
+	printf("\nExit status: 0 on success, 1 on failure (with --unchanged-exit=N: N\n"
+	       "when nothing changed).\n");
 }
 
 enum {
@@ -233,6 +240,7 @@ enum {
 	ARG_MKDIR,
 	ARG_CHUNK_CACHE,
 	ARG_NBD_SOCKET,
+	ARG_UNCHANGED_EXIT,
 };
 
 static int parse_what(struct cli *c, const char *v)
@@ -401,6 +409,7 @@ static int parse_options(struct cli *c, int argc, char **argv)
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "repair", no_argument, NULL, ARG_REPAIR },
 		{ "json", no_argument, NULL, ARG_JSON },
+		{ "unchanged-exit", required_argument, NULL, ARG_UNCHANGED_EXIT },
 		{ "progress", required_argument, NULL, ARG_PROGRESS },
 		{ "cache", required_argument, NULL, ARG_CACHE },
 		{ "cache-auto", no_argument, NULL, 'c' },
@@ -604,6 +613,15 @@ static int parse_options(struct cli *c, int argc, char **argv)
 		case ARG_JSON:
 			c->json = true;
 			break;
+		case ARG_UNCHANGED_EXIT: {
+			unsigned n;
+
+			/* 0 and 1 already mean success and failure */
+			if (parse_unsigned(c, "unchanged-exit", optarg, 2, 255, &n))
+				return 1;
+			c->unchanged_exit = (int)n;
+			break;
+		}
 		case ARG_PROGRESS:
 			if (strcmp(optarg, "auto") == 0)
 				c->progress_mode = PROGRESS_AUTO;

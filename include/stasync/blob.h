@@ -51,6 +51,15 @@ int stasync_blob_extract(stasync_index_reader *r, const stasync_fetch *f, int ou
 			 const char *output, unsigned flags, stasync_digest_type content_type,
 			 stasync_chunk_id *content, stasync_chunk_stats *stats, stasync_error *err);
 
+/* stasync_blob_matches() — whether fd (a regular file or block device,
+ * read sequentially from its current offset, normally 0) already holds
+ * exactly the blob the index describes: every chunk read at its place
+ * hashes to its id (with the index's digest), and a regular file is no
+ * longer than the blob. Reads the index to its end. Returns 1 when it
+ * does, 0 when not, or a negative code with a message. */
+int stasync_blob_matches(stasync_index_reader *r, int fd, const char *output,
+			 stasync_error *err);
+
 /* stasync_blob_digest() — the digest of all bytes readable from fd. */
 int stasync_blob_digest(int fd, const char *input, stasync_digest_type type,
 			stasync_chunk_id *ret, stasync_error *err);

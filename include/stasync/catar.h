@@ -89,6 +89,10 @@ typedef struct stasync_encode_options {
 	 * (id − uid_shift) mod uid_range (no modulo when 0); an id below the
 	 * shift is an error. */
 	uid_t uid_shift, uid_range;
+	/* fail with -ENOTEMPTY where a node would be left out (a type the
+	 * features lack, chattr +d, another mount, .caexclude): a tree being
+	 * compared with an archive differs there, since extract removes it */
+	bool leave_nothing_out;
 } stasync_encode_options;
 
 /* stasync_catar_encode() — serialize the tree below dir_fd (a directory
@@ -97,6 +101,17 @@ typedef struct stasync_encode_options {
  * cannot be read is an error naming the file, not a silent gap. */
 int stasync_catar_encode(int dir_fd, const char *root, const stasync_encode_options *o,
 			 stasync_write_fn write, void *ctx, stasync_error *err);
+
+/* stasync_catar_compare() — whether the tree below dir_fd, encoded with
+ * `o` (give the archive's own feature flags), is byte for byte the catar
+ * stream read through `read`. Stops at the first difference; the stream is
+ * then left part-read (read it again from its start to extract). A node
+ * of the tree that the flags would leave out is a difference (extract
+ * would remove it): o->leave_nothing_out is set for the pass. Returns 1
+ * when equal to the end of both, 0 when they differ, or a negative code
+ * with a message when the tree or the stream cannot be read. */
+int stasync_catar_compare(int dir_fd, const char *root, const stasync_encode_options *o,
+			  stasync_read_fn read, void *ctx, stasync_error *err);
 
 /* ---- Decoding ------------------------------------------------------------ */
 typedef struct stasync_catar_decoder stasync_catar_decoder;
