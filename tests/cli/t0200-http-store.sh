@@ -280,7 +280,11 @@ else
 		same_file "$T/blob.bin" "$T/o14.bin" "  the blob is byte-identical"
 	is "$(( $(line_count "$LOG") - before ))" 0 "  without a single request to the server"
 	n_refs=$(( ($(file_size "$S/blob.caibx") - 104) / 40 ))
-	err_has "from $n_refs chunks, $n_refs of them from the cache" "  -v says all $n_refs came from the cache"
+	# (a chunk the blob repeats may be read back from the output instead,
+	# counted with the seeds, when its first copy is written by then)
+	from=$(sed -n 's/.* from \([0-9]*\) chunks, \([0-9]*\) of them from the cache, \([0-9]*\) from the seeds.*/\1 \2 \3/p' "$T/err")
+	check "[ -n '$from' ] && [ \$(echo $from | awk '{ print (\$1 == $n_refs && \$2 + \$3 == $n_refs) }') -eq 1 ]" \
+		"  -v says all $n_refs came from the cache (or, repeated, from the output)" || show_run
 	# a corrupt chunk in the cache is fetched again and replaced
 	first=$(head -n 1 "$T/cache-chunks")
 	second=$(sed -n 2p "$T/cache-chunks")
