@@ -115,6 +115,9 @@ struct dir_frame {
 	char **names;       /* children the archive lists (delete_extra) */
 	size_t n_names, cap_names;
 	bool names_sorted;
+	/* whether it has a default ACL, which its new children inherit:
+	 * looked up once (it is set only when the directory ends) */
+	enum { DACL_UNKNOWN, DACL_NONE, DACL_SOME } default_acl;
 };
 
 #define ID_CACHE_SIZE 16u
@@ -159,6 +162,10 @@ struct node {
 	const char *name; /* in dir_fd (a temporary name before install) */
 	mode_t type;      /* S_IFMT bits */
 	const char *path; /* inside the archive */
+	/* owner and mode both need it: one fstat serves both, unless the
+	 * chown in between may have changed the mode bits */
+	struct stat st;
+	bool have_st;
 };
 
 /* ---- messages ---------------------------------------------------------------- */
@@ -740,13 +747,20 @@ static int apply_acl(struct extractor *x, const struct node *n, const stasync_en
 	if (r < 0)
 		return r == -ENOMEM ? fail(x, r, n->path, NULL, "cannot set ACL") : r;
 	if (size == 0) {
-		/* A node just made inherits only its directory's default ACL:
-		 * where there is none, there is nothing to remove (and no need
-		 * for /proc, which an empty root may lack). */
-		if (n->opath && !def) {
+		/* A node just made (all but directories, which may have been
+		 * there) inherits only its directory's default ACL: where
+		 * there is none, there is nothing to remove (and no need for
+		 * /proc, which an empty root may lack). */
+		if (n->type != S_IFDIR && !def && x->n_frames > 0) {
+			struct dir_frame *p = &x->frames[x->n_frames - 1];
 			int pfd = n->dir_fd >= 0 ? n->dir_fd : x->target_fd;
-			if (fgetxattr(pfd, STA_ACL_XATTR_DEFAULT, NULL, 0) < 0 &&
-			    (errno == ENODATA || errno == EOPNOTSUPP))
+
+			if (p->default_acl == DACL_UNKNOWN)
+				p->default_acl = fgetxattr(pfd, STA_ACL_XATTR_DEFAULT, NULL, 0) < 0 &&
+							 (errno == ENODATA || errno == EOPNOTSUPP)
+						 ? DACL_NONE
+						 : DACL_SOME;
+			if (p->default_acl == DACL_NONE)
 				return 0;
 		}
 		r = node_removexattr(n, xname);
@@ -841,8 +855,17 @@ static int apply_xattrs(struct extractor *x, const struct node *n, const stasync
 }
 
 /* ---- early properties (right after creation) ------------------------------------ */
+/* What a file's chattr flags were last read or set to: a regular file's
+ * flags stay as set right after creation until its late flags, so they
+ * are read once, not twice. */
+struct fs_flags_known {
+	bool known;
+	int r;          /* of reading them */
+	unsigned v;
+};
+
 static int apply_chattr(struct extractor *x, int fd, const stasync_entry *e, unsigned only,
-			const char *path)
+			const char *path, struct fs_flags_known *k)
 {
 	unsigned mask = sta_features_to_chattr(x->eff) & only;
 	unsigned value = sta_features_to_chattr(e->flags) & mask;
@@ -851,7 +874,14 @@ static int apply_chattr(struct extractor *x, int fd, const stasync_entry *e, uns
 
 	if (mask == 0)
 		return 0;
-	r = get_fs_flags(fd, &old);
+	if (k && k->known) {
+		r = k->r;
+		old = k->v;
+	} else {
+		r = get_fs_flags(fd, &old);
+		if (k)
+			*k = (struct fs_flags_known){ .known = true, .r = r, .v = old };
+	}
 	if (r < 0) {
 		if (sta_errno_unsupported(r) && value == 0)
 			return 0;
@@ -861,6 +891,8 @@ static int apply_chattr(struct extractor *x, int fd, const stasync_entry *e, uns
 		if (nw == old)
 			return 0;
 		r = set_fs_flags(fd, nw);
+		if (k)
+			k->known = false;
 		if (r == 0)
 			return 0;
 	}
@@ -909,9 +941,10 @@ error:
 		    "cannot set quota project id %" PRIu64, e->quota_projid);
 }
 
-static int apply_early(struct extractor *x, int fd, const stasync_entry *e, const char *path)
+static int apply_early(struct extractor *x, int fd, const stasync_entry *e, const char *path,
+		       struct fs_flags_known *k)
 {
-	int r = apply_chattr(x, fd, e, EARLY_FS_FLAGS, path);
+	int r = apply_chattr(x, fd, e, EARLY_FS_FLAGS, path, k);
 
 	return r < 0 ? r : apply_projid(x, fd, e, path);
 }
@@ -931,10 +964,19 @@ static mode_t wanted_mode(struct extractor *x, const stasync_entry *e)
 	return (mode_t)(e->mode & 0777) & ~x->umask;
 }
 
-static int apply_owner(struct extractor *x, const struct node *n, const stasync_entry *e)
+static int node_stat(struct extractor *x, struct node *n)
+{
+	if (n->have_st)
+		return 0;
+	if (fstat(n->fd, &n->st) < 0)
+		return fail(x, -errno, n->path, NULL, "cannot stat");
+	n->have_st = true;
+	return 0;
+}
+
+static int apply_owner(struct extractor *x, struct node *n, const stasync_entry *e)
 {
 	uint32_t uid, gid;
-	struct stat st;
 	int r;
 
 	if (!(x->eff & WITH_UIDS))
@@ -945,10 +987,12 @@ static int apply_owner(struct extractor *x, const struct node *n, const stasync_
 	r = resolve_id(x, e->gid, e->group, true, n->path, &gid);
 	if (r < 0)
 		return r;
-	if (fstat(n->fd, &st) < 0)
-		return fail(x, -errno, n->path, NULL, "cannot stat");
-	if (st.st_uid == uid && st.st_gid == gid)
+	if ((r = node_stat(x, n)) < 0)
+		return r;
+	if (n->st.st_uid == uid && n->st.st_gid == gid)
 		return 0;
+	/* a chown clears setuid and setgid bits: stat again for the mode */
+	n->have_st = false;
 	if (n->opath)
 		r = fchownat(n->fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
 	else
@@ -959,18 +1003,17 @@ static int apply_owner(struct extractor *x, const struct node *n, const stasync_
 	return 0;
 }
 
-static int apply_mode(struct extractor *x, const struct node *n, const stasync_entry *e)
+static int apply_mode(struct extractor *x, struct node *n, const stasync_entry *e)
 {
 	mode_t m = wanted_mode(x, e);
-	struct stat st;
 	char p[64];
 	int r;
 
 	if (n->type == S_IFLNK)
 		return 0;
-	if (fstat(n->fd, &st) < 0)
-		return fail(x, -errno, n->path, NULL, "cannot stat");
-	if ((st.st_mode & 07777) == m)
+	if ((r = node_stat(x, n)) < 0)
+		return r;
+	if ((n->st.st_mode & 07777) == m)
 		return 0;
 	if (n->opath) {
 		proc_path(p, n->fd);
@@ -1038,7 +1081,7 @@ static int apply_mtime(struct extractor *x, const struct node *n, const stasync_
 
 /* apply_meta() — everything up to (not including) the rename and the
  * chattr flags. `existed`: a directory that was there before. */
-static int apply_meta(struct extractor *x, const struct node *n, const stasync_entry *e,
+static int apply_meta(struct extractor *x, struct node *n, const stasync_entry *e,
 		      bool existed)
 {
 	int r;
@@ -1063,12 +1106,13 @@ static int apply_meta(struct extractor *x, const struct node *n, const stasync_e
 }
 
 /* apply_late() — flags that must come after everything else. */
-static int apply_late(struct extractor *x, int fd, const stasync_entry *e, const char *path)
+static int apply_late(struct extractor *x, int fd, const stasync_entry *e, const char *path,
+		      struct fs_flags_known *k)
 {
 	uint32_t mask = sta_features_to_fat(x->eff), value = sta_features_to_fat(e->flags) & mask;
 	int r;
 
-	r = apply_chattr(x, fd, e, ~0u, path);
+	r = apply_chattr(x, fd, e, ~0u, path, k);
 	if (r < 0)
 		return r;
 	/* only FAT has these; elsewhere only asking for one is an error */
@@ -1103,15 +1147,20 @@ static int install(struct extractor *x, int dir_fd, const char *tmp, const char 
 	struct stat st;
 	int r;
 
+	/* the rename alone in the usual case: a directory in the way makes
+	 * it fail (EISDIR), and only then is the name looked at */
+	if (renameat(dir_fd, tmp, dir_fd, name) == 0)
+		return 0;
+	r = -errno;
 	if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) {
 		r = remove_tree(x, dir_fd, name);
 		if (r < 0)
 			return fail(x, r, path, hint_remove(x, r),
 				    "cannot remove the directory in the way");
+		if (renameat(dir_fd, tmp, dir_fd, name) == 0)
+			return 0;
+		r = -errno;
 	}
-	if (renameat(dir_fd, tmp, dir_fd, name) == 0)
-		return 0;
-	r = -errno;
 	if (r == -EPERM && x->o->undo_immutable) {
 		r = clear_immutable_at(dir_fd, name);
 		if (r > 0)
@@ -1171,6 +1220,7 @@ static int extract_file(struct extractor *x, const stasync_entry *e, const char 
 			const char *path)
 {
 	_cleanup_close_ int fd = -EBADF;
+	struct fs_flags_known flags = { .known = false };
 	int dir_fd = top_dir_fd(x);
 	int r;
 
@@ -1184,12 +1234,12 @@ static int extract_file(struct extractor *x, const stasync_entry *e, const char 
 			return fail(x, -errno, path, hint_immutable(x, -errno), "cannot create");
 	}
 	x->tmp_dir_fd = dir_fd;
-	struct node n = { fd, false, dir_fd, x->tmp_name, S_IFREG, path };
-	if ((r = apply_early(x, fd, e, path)) < 0 || (r = write_payload(x, fd, e, path)) < 0 ||
+	struct node n = { .fd = fd, .dir_fd = dir_fd, .name = x->tmp_name, .type = S_IFREG, .path = path };
+	if ((r = apply_early(x, fd, e, path, &flags)) < 0 || (r = write_payload(x, fd, e, path)) < 0 ||
 	    (r = apply_meta(x, &n, e, false)) < 0 || (r = install(x, dir_fd, x->tmp_name, name, path)) < 0)
 		goto fail;
 	tmp_forget(x);
-	if ((r = apply_late(x, fd, e, path)) < 0)
+	if ((r = apply_late(x, fd, e, path, &flags)) < 0)
 		return r;
 	if (close(TAKE_FD(fd)) < 0)
 		return fail(x, -errno, path, NULL, "cannot write");
@@ -1274,7 +1324,8 @@ static int extract_special(struct extractor *x, const stasync_entry *e, const ch
 		r = fail(x, -ESTALE, path, NULL, "the new %s was replaced", what);
 		goto fail;
 	}
-	struct node n = { fd, true, dir_fd, x->tmp_name, type, path };
+	struct node n = { .fd = fd, .opath = true, .dir_fd = dir_fd, .name = x->tmp_name,
+			  .type = type, .path = path, .st = st, .have_st = true };
 	if ((r = apply_meta(x, &n, e, false)) < 0 || (r = install(x, dir_fd, x->tmp_name, name, path)) < 0)
 		goto fail;
 	tmp_forget(x);
@@ -1420,7 +1471,7 @@ static int extract_dir(struct extractor *x, const stasync_entry *e, const char *
 			return fail(x, r, path, hint_immutable(x, r), "cannot remove the file in the way");
 	}
 	r = frame_push(x, fd, true, name, path, e);
-	return r < 0 ? r : apply_early(x, fd, e, path);
+	return r < 0 ? r : apply_early(x, fd, e, path, NULL);
 }
 
 /* ---- the end of a directory ---------------------------------------------------------- */
@@ -1540,10 +1591,10 @@ static int finish_dir(struct extractor *x)
 		return fd;
 	if ((r = delete_extra(x, f, fd, !x->o->delete_extra)) < 0)
 		return r;
-	struct node n = { fd, false, -EBADF, f->name, S_IFDIR, f->path };
+	struct node n = { .fd = fd, .dir_fd = -EBADF, .name = f->name, .type = S_IFDIR, .path = f->path };
 	/* a directory we reused may carry stale xattrs; a new one has none,
 	 * so listing them is harmless either way */
-	if ((r = apply_meta(x, &n, &f->meta, true)) < 0 || (r = apply_late(x, fd, &f->meta, f->path)) < 0)
+	if ((r = apply_meta(x, &n, &f->meta, true)) < 0 || (r = apply_late(x, fd, &f->meta, f->path, NULL)) < 0)
 		return r;
 	if ((x->eff & STASYNC_WITH_SUBVOLUME_RO) && (f->meta.flags & STASYNC_WITH_SUBVOLUME) &&
 	    is_btrfs_subvolume(fd) > 0) {
@@ -1669,7 +1720,7 @@ static int on_entry(struct extractor *x, const stasync_entry *e)
 		if (x->o->undo_immutable && (r = clear_immutable_fd(x->target_fd)) < 0)
 			return fail(x, r, path, NULL, "cannot prepare %s", x->target);
 		r = frame_push(x, x->target_fd, false, NULL, path, e);
-		return r < 0 ? r : apply_early(x, x->target_fd, e, path);
+		return r < 0 ? r : apply_early(x, x->target_fd, e, path, NULL);
 	}
 	if (!x->started || x->n_frames == 0)
 		return 0; /* below a subtree root that was already done */
