@@ -812,6 +812,18 @@ static void xfer_unused_locked(sta_http *h, struct xfer *x)
 	pthread_mutex_unlock(&h->lock);
 }
 
+/* A transfer for a new request: one given back earlier, else a new one.
+ * 0 or -ENOMEM. */
+static int xfer_take(sta_http *h, struct xfer **ret)
+{
+	pthread_mutex_lock(&h->lock);
+	*ret = h->free_list;
+	if (*ret)
+		h->free_list = (*ret)->next;
+	pthread_mutex_unlock(&h->lock);
+	return *ret ? 0 : xfer_new(h, ret);
+}
+
 /* Hand a request its result and take its transfer back. Called on the
  * thread, without the lock. */
 static void xfer_complete(sta_http *h, struct xfer *x, const sta_http_result *res)
@@ -821,8 +833,7 @@ static void xfer_complete(sta_http *h, struct xfer *x, const sta_http_result *re
 	x->ctx = NULL;
 	x->body = NULL;
 	pthread_mutex_lock(&h->lock);
-	x->next = h->free_list;
-	h->free_list = x;
+	xfer_unused(h, x);
 	h->submitted--;
 	pthread_cond_broadcast(&h->cond);
 	pthread_mutex_unlock(&h->lock);
@@ -893,10 +904,7 @@ static void xfer_drop(sta_http *h, struct xfer *x)
 	x->ctx = NULL;
 	x->body = NULL;
 	x->done = NULL;
-	pthread_mutex_lock(&h->lock);
-	x->next = h->free_list;
-	h->free_list = x;
-	pthread_mutex_unlock(&h->lock);
+	xfer_unused_locked(h, x);
 }
 
 /* Race x with a second attempt of the same request on a new connection. */
@@ -904,12 +912,7 @@ static void hedge_start(sta_http *h, struct xfer *x)
 {
 	struct xfer *y;
 
-	pthread_mutex_lock(&h->lock);
-	y = h->free_list;
-	if (y)
-		h->free_list = y->next;
-	pthread_mutex_unlock(&h->lock);
-	if (!y && xfer_new(h, &y) < 0)
+	if (xfer_take(h, &y) < 0)
 		return;   /* no hedge: x goes on alone */
 	free(y->url);
 	free(y->name);
@@ -1358,12 +1361,7 @@ int sta_http_submit(sta_http *h, const sta_http_request *req, sta_http_done_fn d
 	bool on_thread;
 	int r;
 
-	pthread_mutex_lock(&h->lock);
-	x = h->free_list;
-	if (x)
-		h->free_list = x->next;
-	pthread_mutex_unlock(&h->lock);
-	if (!x && (r = xfer_new(h, &x)) < 0)
+	if ((r = xfer_take(h, &x)) < 0)
 		return sta_error(err, r, "%s: cannot set up libcurl: %s", req->name, stasync_strerror(r));
 
 	free(x->url);
