@@ -221,11 +221,6 @@ double cli_elapsed(const struct cli *c);
 void cli_summary(const struct cli *c, bool made, const stasync_chunk_stats *s);
 
 /* ---- automation (progress.c) ---- */
-/* cli_same_output() — whether the output file at `path` (a local file
- * that exists) already holds exactly the bytes written to `out` so far
- * (not committed yet). False when it cannot tell. */
-struct stasync_output;
-bool cli_same_output(const struct stasync_output *out, const char *path);
 
 struct cli_report {
 	const char *verb;             /* "make" or "extract" */

@@ -22,6 +22,68 @@ struct catar_sink {
 	uint64_t total;                /* the archive's size, for --json */
 };
 
+/* Whether the output file at `path` (a local file that exists) already
+ * holds exactly the bytes written to `out` (not committed yet). False
+ * when it cannot tell. */
+static bool same_output(const struct stasync_output *out, const char *path)
+{
+	static uint8_t a[1 << 16], b[1 << 16];
+	struct stat sa, sb;
+	bool same = false;
+	int fa, fb;
+
+	fa = stasync_output_reopen(out);
+	if (fa < 0)
+		return false;
+	fb = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fb >= 0 && fstat(fa, &sa) == 0 && fstat(fb, &sb) == 0 && S_ISREG(sb.st_mode) &&
+	    sa.st_size == sb.st_size) {
+		for (;;) {
+			ssize_t ka = read(fa, a, sizeof(a)), kb;
+
+			if (ka < 0)
+				break;
+			kb = read(fb, b, (size_t)ka);
+			if (kb != ka || memcmp(a, b, (size_t)ka) != 0)
+				break;
+			if (ka == 0) {
+				same = true;
+				break;
+			}
+		}
+	}
+	if (fb >= 0)
+		close(fb);
+	close(fa);
+	return same;
+}
+
+/* The end of a make whose result is r: the output committed, or, with
+ * --unchanged-exit when nothing else changed (`may_be_same`) and the file
+ * there holds the same bytes, dropped and that file left untouched
+ * (*unchanged); else aborted. *written: the size committed, for --json. */
+static int output_finish(const struct cli *c, stasync_output *out, int r, bool may_be_same,
+			 bool *unchanged, uint64_t *written, stasync_error *err)
+{
+	struct stat st;
+
+	*unchanged = false;
+	*written = 0;
+	if (r < 0) {
+		stasync_output_abort(out);
+		return r;
+	}
+	if (c->unchanged_exit && out->path && !out->upload && may_be_same &&
+	    same_output(out, out->path)) {
+		*unchanged = true;
+		stasync_output_abort(out);
+		return 0;
+	}
+	if (fstat(out->fd, &st) == 0 && S_ISREG(st.st_mode))
+		*written = (uint64_t)st.st_size;
+	return stasync_output_commit(out, err);
+}
+
 static int sink_flush(struct catar_sink *s, stasync_error *err)
 {
 	int e = cli_write_full(s->fd, s->buf, s->len);
@@ -124,20 +186,9 @@ static int make_archive(struct cli *c, const char *output, const char *shown, co
 				stasync_digest_final(sink->digest, &digest);
 		}
 	}
-	/* --unchanged-exit: the same bytes as the file there already (and,
-	 * for an index, no chunk new) leave that file untouched */
-	if (r == 0 && c->unchanged_exit && out.path && !out.upload &&
-	    (what != WHAT_ARCHIVE_INDEX || stats.chunks_new == 0) && cli_same_output(&out, out.path)) {
-		unchanged = true;
-		stasync_output_abort(&out);
-	} else if (r == 0) {
-		struct stat st;
-
-		if (fstat(out.fd, &st) == 0 && S_ISREG(st.st_mode))
-			written = (uint64_t)st.st_size;
-		r = stasync_output_commit(&out, &err);
-	} else
-		stasync_output_abort(&out);
+	/* --unchanged-exit: for an index, no chunk new either */
+	r = output_finish(c, &out, r, what != WHAT_ARCHIVE_INDEX || stats.chunks_new == 0, &unchanged,
+			  &written, &err);
 	cli_progress_end(c, r == 0);
 done:
 	if (sink) {
@@ -242,16 +293,7 @@ static int make(struct cli *c, const char *output, const char *shown)
 	}
 	r = stasync_blob_make(fd, input_name, out.fd, to_stdout ? "standard output" : shown, &o,
 			      &digest, &stats, &err);
-	if (r == 0 && c->unchanged_exit && out.path && !out.upload && stats.chunks_new == 0 &&
-	    cli_same_output(&out, out.path)) {
-		unchanged = true;
-		stasync_output_abort(&out);
-	} else if (r == 0) {
-		if (fstat(out.fd, &st) == 0 && S_ISREG(st.st_mode))
-			written = (uint64_t)st.st_size;
-		r = stasync_output_commit(&out, &err);
-	} else
-		stasync_output_abort(&out);
+	r = output_finish(c, &out, r, stats.chunks_new == 0, &unchanged, &written, &err);
 	cli_progress_end(c, r == 0);
 	cli_stores_free(stores, n_stores);
 	if (fd != STDIN_FILENO)

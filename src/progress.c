@@ -2,13 +2,11 @@
  * one line of key=value pairs a second for scripts (--progress=plain). A
  * thread of its own reads the library's counters; the work never waits for
  * it. */
-#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -255,39 +253,6 @@ void cli_summary(const struct cli *c, bool made, const stasync_chunk_stats *s)
 			 " of them from the cache, %" PRIu64 " from the seeds, %" PRIu64
 			 " already in place; %.2f s, %s/s", s->bytes, s->chunks, s->chunks_cached,
 			 s->chunks_seeded, s->chunks_in_place, t, rate);
-}
-
-bool cli_same_output(const struct stasync_output *out, const char *path)
-{
-	static uint8_t a[1 << 16], b[1 << 16];
-	struct stat sa, sb;
-	bool same = false;
-	int fa, fb;
-
-	fa = stasync_output_reopen(out);
-	if (fa < 0)
-		return false;
-	fb = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fb >= 0 && fstat(fa, &sa) == 0 && fstat(fb, &sb) == 0 && S_ISREG(sb.st_mode) &&
-	    sa.st_size == sb.st_size) {
-		for (;;) {
-			ssize_t ka = read(fa, a, sizeof(a)), kb;
-
-			if (ka < 0)
-				break;
-			kb = read(fb, b, (size_t)ka);
-			if (kb != ka || memcmp(a, b, (size_t)ka) != 0)
-				break;
-			if (ka == 0) {
-				same = true;
-				break;
-			}
-		}
-	}
-	if (fb >= 0)
-		close(fb);
-	close(fa);
-	return same;
 }
 
 int cli_report(const struct cli *c, const struct cli_report *r, bool to_stderr)
