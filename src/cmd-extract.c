@@ -40,8 +40,7 @@ static int blob_unchanged(struct cli *c, const char *index_path, const char *out
 {
 	stasync_index_reader *idx = NULL;
 	stasync_error err = { 0, "" };
-	char *name = NULL;
-	int fd, out_fd, r;
+	int out_fd, r;
 
 	if (!index_path || strcmp(index_path, "-") == 0) {
 		cli_error(c, "--unchanged-exit needs an index that can be read twice, not standard input");
@@ -52,20 +51,16 @@ static int blob_unchanged(struct cli *c, const char *index_path, const char *out
 	out_fd = open(output, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (out_fd < 0)
 		return 0;
-	if (cli_index_fd_open(c, index_path, &fd, &name)) {
+	if (index_open(c, index_path, NULL, &idx)) {
 		close(out_fd);
 		return 2;
 	}
-	r = stasync_index_reader_open(fd, name, &idx, &err);
-	if (r == 0) {
-		*stats = (stasync_chunk_stats){ 0 };
-		(void)stasync_index_reader_totals(idx, &stats->chunks, &stats->bytes);
-		r = stasync_blob_matches(idx, out_fd, output, &err);
-		stats->chunks_in_place = stats->chunks;   /* read there, not fetched */
-	}
+	*stats = (stasync_chunk_stats){ 0 };
+	(void)stasync_index_reader_totals(idx, &stats->chunks, &stats->bytes);
+	r = stasync_blob_matches(idx, out_fd, output, &err);
+	stats->chunks_in_place = stats->chunks;   /* read there, not fetched */
 	stasync_index_reader_free(idx);
 	close(out_fd);
-	free(name);
 	if (r < 0) {
 		cli_fail(c, &err);
 		return 2;
