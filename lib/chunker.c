@@ -206,11 +206,19 @@ done:
 }
 
 /* Lemire's fast remainder: h % d with two multiplications instead of a
- * division per byte. Exact for all 32-bit h and d. */
+ * division per byte. Exact for all 32-bit h and d. The high 64 bits of the
+ * 96-bit product low * d: one 64x64->128 multiplication where the compiler
+ * has 128-bit integers; on 32-bit targets (ARMv7) they come from the two
+ * 32-bit halves of low, which cannot overflow 64 bits. */
 static inline uint32_t fastmod(uint32_t h, uint64_t m, uint32_t d)
 {
 	uint64_t low = m * h;
+#ifdef __SIZEOF_INT128__
 	return (uint32_t)(((__uint128_t)low * d) >> 64);
+#else
+	uint64_t lo = (low & 0xffffffffu) * d;
+	return (uint32_t)(((low >> 32) * d + (lo >> 32)) >> 32);
+#endif
 }
 
 int stasync_chunker_init(stasync_chunker *c, const stasync_chunk_sizes *s)
