@@ -1,20 +1,28 @@
 #!/bin/sh
-# Build ./stasync-static: one fully static, stripped x86_64 binary (musl libc)
-# with zstd, liblzma (xz), zlib, expat, libgcrypt/libgpg-error, libcurl, nghttp2
-# (HTTP/2), mbedTLS and libfuse3 (mount) linked in.
+# Build ./stasync-static: one fully static, stripped binary (musl libc) for
+# x86_64, or for ARM with a cross compiler, with zstd, liblzma (xz), zlib,
+# expat, libgcrypt/libgpg-error, libcurl, nghttp2 (HTTP/2), mbedTLS and
+# libfuse3 (mount) linked in.
 #
 #   scripts/build-static.sh [options]
 #
+#   --arch=ARCH          x86_64 (default), aarch64 (ARMv8, 64-bit) or armv7
+#                        (ARMv7-A, hard-float, 32-bit); ARM is cross-compiled
+#                        with Debian's gcc-aarch64-linux-gnu / gcc-arm-linux-gnueabihf
+#                        and musl-dev:arm64 / musl-dev:armhf (multiarch)
 #   --source=debian|upstream  where the pinned sources come from (static/deps.lock):
 #                        Debian source packages through this machine's apt sources,
 #                        or the projects' release tarballs (default: debian where
 #                        apt-get and dpkg-source exist, else upstream)
-#   --output=FILE        where the binary goes (default: ./stasync-static)
+#   --output=FILE        where the binary goes (default: ./stasync-static for
+#                        x86_64, ./stasync-static-ARCH for the others)
 #   --lock=FILE          another lock file (default: static/deps.lock)
 #   --deps-only          build (or find) the cached library prefix, link nothing
 #   --print-prefix       print the cached prefix's path; exit 1 if it is not built
 #   --size-report        after linking, say how many bytes each library adds
-#   --install-deps       first apt-get install the build tools (uses sudo unless root)
+#   --install-deps       first apt-get install the build tools (uses sudo unless
+#                        root); for ARM also the cross compiler and musl of the
+#                        target (dpkg --add-architecture arm64|armhf first)
 #   --update-lock        re-pin the Debian packages in static/deps.lock to the
 #                        versions the archive has now, then exit
 #   -j N, --jobs=N       parallel make jobs (default: number of CPUs)
@@ -22,9 +30,10 @@
 # Environment:
 #   STASYNC_STATIC_CACHE   cache directory (default ${XDG_CACHE_HOME:-$HOME/.cache}/stasync-static);
 #                          holds sources/ (downloads, by file name, re-checked every use)
-#                          and <key>/prefix, the built libraries, where <key> is a hash
-#                          of the lock file's lines in use, the library recipe below,
-#                          musl's libc.a and the compiler version
+#                          and ARCH-<key>/prefix, the built libraries, where <key> is a
+#                          hash of the architecture, the lock file's lines in use, the
+#                          library recipe below, musl's libc.a and the compiler version
+#   STASYNC_STATIC_ARCH    same as --arch
 #   STASYNC_STATIC_MIRROR  upstream only: fetch MIRROR/FILE instead of the lock's URL
 #                          (any URL curl or wget understands, file:// included)
 #   STASYNC_STATIC_SOURCE  same as --source
@@ -40,7 +49,8 @@ now() { date +%s; }
 
 srcdir=$(cd "$(dirname "$0")/.." && pwd)
 lock=$srcdir/static/deps.lock
-out=$srcdir/stasync-static
+out=
+arch=${STASYNC_STATIC_ARCH:-x86_64}
 jobs=$(nproc 2>/dev/null || echo 2)
 mode=${STASYNC_STATIC_SOURCE:-}
 action=build
@@ -49,6 +59,7 @@ install_deps=no
 
 while [ $# -gt 0 ]; do
 	case "$1" in
+	--arch=*) arch=${1#--arch=} ;;
 	--source=*) mode=${1#--source=} ;;
 	--output=*) out=${1#--output=} ;;
 	--lock=*) lock=${1#--lock=} ;;
@@ -65,6 +76,19 @@ while [ $# -gt 0 ]; do
 	esac
 	shift
 done
+# The target: musl's compiler wrapper for it (Debian's musl-dev of that
+# architecture installs one), the GNU triplet of its binutils and kernel
+# headers, and the --host the libraries are configured for (none: native).
+case "$arch" in
+x86_64) CC=musl-gcc gnu=x86_64-linux-gnu host='' debarch=amd64 ;;
+aarch64) CC=aarch64-linux-musl-gcc gnu=aarch64-linux-gnu host=aarch64-linux-musl debarch=arm64 ;;
+armv7) CC=arm-linux-musleabihf-gcc gnu=arm-linux-gnueabihf host=arm-linux-musleabihf debarch=armhf ;;
+*) die "--arch must be x86_64, aarch64 or armv7, not '$arch'" ;;
+esac
+if [ -z "$out" ]; then
+	out=$srcdir/stasync-static
+	[ "$arch" = x86_64 ] || out=$out-$arch
+fi
 case "$out" in /*) ;; *) out=$PWD/$out ;; esac
 case "$lock" in /*) ;; *) lock=$PWD/$lock ;; esac
 
@@ -75,6 +99,14 @@ if [ "$install_deps" = yes ]; then
 		musl-tools musl-dev dpkg-dev build-essential autoconf automake libtool \
 		pkg-config file xz-utils bzip2 patch git ca-certificates \
 		meson ninja-build </dev/null
+	if [ -n "$host" ]; then
+		# the cross compiler, and musl and the kernel headers of the target
+		# through Debian's multiarch
+		$sudo dpkg --add-architecture "$debarch"
+		$sudo apt-get update -qq </dev/null
+		DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+			"gcc-$gnu" "binutils-$gnu" "musl-dev:$debarch" "linux-libc-dev:$debarch" </dev/null
+	fi
 fi
 
 have() { command -v "$1" >/dev/null 2>&1; }
@@ -83,7 +115,13 @@ if [ -z "$mode" ]; then
 fi
 case "$mode" in debian|upstream) ;; *) die "--source must be debian or upstream, not '$mode'" ;; esac
 [ -r "$lock" ] || die "no lock file at $lock"
-have musl-gcc || die "musl-gcc not found: apt-get install musl-tools (or run with --install-deps)"
+if [ -z "$host" ]; then
+	have musl-gcc || die "musl-gcc not found: apt-get install musl-tools (or run with --install-deps)"
+else
+	if ! have "$CC" || ! have "$gnu-gcc" || ! have "$gnu-ar"; then
+		die "$CC or $gnu-gcc not found: dpkg --add-architecture $debarch; apt-get update; apt-get install gcc-$gnu musl-dev:$debarch linux-libc-dev:$debarch (or run with --install-deps)"
+	fi
+fi
 have sha256sum || die "sha256sum not found"
 
 if [ -n "${STASYNC_STATIC_CACHE:-}" ]; then cache=$STASYNC_STATIC_CACHE
@@ -210,7 +248,7 @@ unpack() { # name dir: the verified source tree of name, ready to build, in dir
 # Everything between the two markers is part of the cache key: change a flag
 # here and the next run rebuilds the prefix.
 # >>> recipe
-CC=musl-gcc
+# $CC, $AR, $RANLIB and $host (empty when not cross-compiling) come from --arch.
 DEP_CFLAGS="-O2 -ffunction-sections -fdata-sections"
 # libgcrypt: only what stasync uses (SHA-512/256, SHA-256), what the library's own
 # random generator and self-tests need, and blake2 (Argon2 needs it).
@@ -220,7 +258,7 @@ GCRYPT_PUBKEYS="ecc"
 
 build_zstd() { # srcdir
 	make -C "$1/lib" -j"$jobs" libzstd.a libzstd.pc ZSTD_LEGACY_SUPPORT=0 \
-		CC="$CC" CFLAGS="$DEP_CFLAGS" PREFIX="$prefix"
+		CC="$CC" AR="$AR" CFLAGS="$DEP_CFLAGS" PREFIX="$prefix"
 	make -C "$1/lib" install-static install-includes install-pc \
 		PREFIX="$prefix" ZSTD_LEGACY_SUPPORT=0 CC="$CC"
 }
@@ -233,7 +271,7 @@ build_zstd() { # srcdir
 # CRC tables would be set up without a lock. The encoder is the same code as
 # in Debian's full build, so preset 6 + CRC64 output is byte for byte the same.
 build_xz() {
-	(cd "$1" && ./configure CC="$CC" CFLAGS="$DEP_CFLAGS" --prefix="$prefix" \
+	(cd "$1" && ./configure CC="$CC" CFLAGS="$DEP_CFLAGS" --prefix="$prefix" ${host:+--host="$host"} \
 		--disable-shared --enable-static --disable-xz --disable-xzdec \
 		--disable-lzmadec --disable-lzmainfo --disable-lzma-links \
 		--disable-scripts --disable-doc --disable-nls --disable-threads \
@@ -247,7 +285,8 @@ build_xz() {
 # zlib: gzip chunks. The static library and zlib.pc; Debian's patches touch
 # only minizip, which is not built.
 build_zlib() {
-	(cd "$1" && CC="$CC" CFLAGS="$DEP_CFLAGS" ./configure --static --prefix="$prefix")
+	(cd "$1" && CC="$CC" AR="$AR" RANLIB="$RANLIB" CFLAGS="$DEP_CFLAGS" \
+		./configure --static --prefix="$prefix")
 	make -C "$1" -j"$jobs" libz.a
 	make -C "$1" install
 }
@@ -261,7 +300,28 @@ build_zlib() {
 # so bindir is /usr/bin (where distributions put it) and nothing is installed
 # there.
 build_fuse3() {
-	(cd "$1" && CC="$CC" CFLAGS="$DEP_CFLAGS" meson setup "$1/_build" \
+	cross=
+	if [ -n "$host" ]; then
+		case "$arch" in aarch64) fam=aarch64 ;; armv7) fam=arm ;; *) fam=$arch ;; esac
+		# shellcheck disable=SC2086 # DEP_CFLAGS: one flag per word
+		printf "'%s', " $DEP_CFLAGS >"$1/cflags"
+		cat >"$1/cross.ini" <<-EOF
+		[binaries]
+		c = '$CC'
+		ar = '$AR'
+		strip = '$host-strip'
+		pkgconfig = 'pkg-config'
+		[built-in options]
+		c_args = [$(cat "$1/cflags")]
+		[host_machine]
+		system = 'linux'
+		cpu_family = '$fam'
+		cpu = '$arch'
+		endian = 'little'
+		EOF
+		cross=--cross-file=$1/cross.ini
+	fi
+	(cd "$1" && CC="$CC" CFLAGS="$DEP_CFLAGS" meson setup "$1/_build" ${cross:+"$cross"} \
 		--prefix="$prefix" --libdir=lib --bindir=/usr/bin \
 		--buildtype=plain --wrap-mode=nodownload \
 		-Ddefault_library=static -Db_staticpic=false \
@@ -282,7 +342,7 @@ build_expat() {
 	d=$1
 	[ ! -d "$d/expat" ] || d=$d/expat
 	[ -x "$d/configure" ] || (cd "$d" && ./buildconf.sh)
-	(cd "$d" && ./configure CC="$CC" CFLAGS="$DEP_CFLAGS" --prefix="$prefix" \
+	(cd "$d" && ./configure CC="$CC" CFLAGS="$DEP_CFLAGS" --prefix="$prefix" ${host:+--host="$host"} \
 		--disable-shared --enable-static --without-xmlwf --without-examples \
 		--without-tests --without-docbook)
 	make -C "$d/lib" -j"$jobs"
@@ -291,7 +351,7 @@ build_expat() {
 }
 
 build_libgpg_error() {
-	(cd "$1" && ./configure CC="$CC" CFLAGS="$DEP_CFLAGS" --prefix="$prefix" \
+	(cd "$1" && ./configure CC="$CC" CFLAGS="$DEP_CFLAGS" --prefix="$prefix" ${host:+--host="$host"} \
 		--disable-shared --enable-static --disable-nls --disable-doc \
 		--disable-tests --disable-languages)
 	make -C "$1" -j"$jobs"
@@ -299,7 +359,7 @@ build_libgpg_error() {
 }
 
 build_libgcrypt() {
-	(cd "$1" && ./configure CC="$CC" CFLAGS="$DEP_CFLAGS" --prefix="$prefix" \
+	(cd "$1" && ./configure CC="$CC" CFLAGS="$DEP_CFLAGS" --prefix="$prefix" ${host:+--host="$host"} \
 		GPGRT_CONFIG="$prefix/bin/gpgrt-config" \
 		--with-libgpg-error-prefix="$prefix" \
 		--disable-shared --enable-static --disable-doc --enable-random=linux \
@@ -320,7 +380,7 @@ build_mbedtls() {
 		sed -i -e 's|^//\(#define MBEDTLS_THREADING_C\)$|\1|' \
 			-e 's|^//\(#define MBEDTLS_THREADING_PTHREAD\)$|\1|' "$h"
 	done
-	make -C "$1/library" -j"$jobs" CC="$CC" CFLAGS="$DEP_CFLAGS" \
+	make -C "$1/library" -j"$jobs" CC="$CC" AR="$AR" CFLAGS="$DEP_CFLAGS" \
 		libmbedtls.a libmbedx509.a libmbedcrypto.a
 	mkdir -p "$prefix/include" "$prefix/lib"
 	cp -R "$1/include/mbedtls" "$1/include/psa" "$prefix/include/"
@@ -331,7 +391,7 @@ build_nghttp2() {
 	# Debian's source is GitHub's tag archive, without a generated configure.
 	[ -x "$1/configure" ] || (cd "$1" && autoreconf -fi)
 	# The library only: no applications, tools, examples, Python or docs.
-	(cd "$1" && ./configure CC="$CC" CFLAGS="$DEP_CFLAGS" --prefix="$prefix" \
+	(cd "$1" && ./configure CC="$CC" CFLAGS="$DEP_CFLAGS" --prefix="$prefix" ${host:+--host="$host"} \
 		PKG_CONFIG_LIBDIR="$prefix/lib/pkgconfig" PKG_CONFIG_PATH= PYTHON=: \
 		--disable-shared --enable-static --enable-lib-only \
 		--disable-failmalloc --disable-werror --disable-debug)
@@ -352,7 +412,7 @@ build_curl() {
 	h2=--without-nghttp2
 	[ ! -f "$prefix/lib/libnghttp2.a" ] || h2=--with-nghttp2=$prefix
 	# HTTP and HTTPS only; no CA path compiled in (found at run time).
-	(cd "$1" && ./configure CC="$CC" CFLAGS="$DEP_CFLAGS" --prefix="$prefix" \
+	(cd "$1" && ./configure CC="$CC" CFLAGS="$DEP_CFLAGS" --prefix="$prefix" ${host:+--host="$host"} \
 		PKG_CONFIG_LIBDIR="$prefix/lib/pkgconfig" PKG_CONFIG_PATH= \
 		--disable-shared --enable-static --with-mbedtls="$prefix" \
 		--without-ca-bundle --without-ca-path --enable-threaded-resolver \
@@ -376,13 +436,14 @@ build_curl() {
 cache_key() {
 	{
 		echo "mode=$mode"
+		echo "arch=$arch CC=$CC host=$host"
 		lock_lines "$mode" | sort
 		sed -n '/^# >>> recipe$/,/^# <<< recipe$/p' "$0"
 		# musl's libc.a, found beside the specs file the musl-gcc wrapper names
-		specs=$(sed -n 's/.*-specs "\{0,1\}\([^" ]*\).*/\1/p' "$(command -v musl-gcc)")
+		specs=$(sed -n 's/.*-specs "\{0,1\}\([^" ]*\).*/\1/p' "$(command -v "$CC")")
 		if [ -f "${specs%/*}/libc.a" ]; then sha256sum <"${specs%/*}/libc.a"
-		else sha256sum <"$(command -v musl-gcc)"; fi
-		musl-gcc -dumpfullversion 2>/dev/null || musl-gcc -dumpversion
+		else sha256sum <"$(command -v "$CC")"; fi
+		"$CC" -dumpfullversion 2>/dev/null || "$CC" -dumpversion
 	} | sha256sum | cut -c1-16
 }
 
@@ -431,10 +492,24 @@ if [ "$action" = update-lock ]; then
 fi
 
 key=$(cache_key)
-base=$cache/$key
+base=$cache/$arch-$key
 prefix=$base/prefix
-# Headers for <linux/...>: musl-gcc sees none, these are the host's.
+# Headers for <linux/...>: musl-gcc sees none, these are the host's (for
+# ARM, those of the target's multiarch linux-libc-dev).
 kinclude=$base/kinclude
+
+# Cross-compiling: configure --host=aarch64-linux-musl (say) looks for
+# aarch64-linux-musl-ar and the like; they are the target's GNU binutils.
+AR=ar RANLIB=ranlib STRIP=strip
+if [ -n "$host" ]; then
+	tools=$base/tools
+	mkdir -p "$tools"
+	for t in ar as ld nm objcopy objdump ranlib readelf strip; do
+		ln -sfn "$(command -v "$gnu-$t")" "$tools/$host-$t"
+	done
+	PATH=$tools:$PATH
+	AR=$host-ar RANLIB=$host-ranlib STRIP=$host-strip
+fi
 
 build_prefix() {
 	t0=$(now)
@@ -452,8 +527,7 @@ build_prefix() {
 	fi
 	rm -rf "$base/prefix" "$base/work" "$kinclude"
 	mkdir -p "$base/work" "$prefix" "$kinclude"
-	multiarch=$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
-	for d in linux asm-generic "$multiarch/asm"; do
+	for d in linux asm-generic "$gnu/asm"; do
 		[ -d "/usr/include/$d" ] && ln -s "/usr/include/$d" "$kinclude/$(basename "$d")"
 	done
 	# every source fetched and checked before anything is built
@@ -524,7 +598,7 @@ if ! (
 	cd "$tree"
 	mkdir -p m4
 	autoreconf -fi
-	./configure CC="$CC" CPPFLAGS="-idirafter $kinclude" \
+	./configure CC="$CC" ${host:+--host="$host"} CPPFLAGS="-idirafter $kinclude" \
 		CFLAGS="-O2 -ffunction-sections -fdata-sections" \
 		LDFLAGS="-static -Wl,--gc-sections" \
 		PKG_CONFIG="pkg-config --static" \
@@ -538,7 +612,7 @@ if ! (
 	die "stasync: build failed"
 fi
 grep '^note:' "$log" >&2 || true
-strip --strip-all -R .comment -o "$out.tmp" "$tree/stasync"
+$STRIP --strip-all -R .comment -o "$out.tmp" "$tree/stasync"
 mv -f "$out.tmp" "$out"
 say "stasync linked in $(( $(now) - t0 )) s"
 
@@ -547,7 +621,7 @@ if have readelf && readelf -d "$out" 2>/dev/null | grep -q 'NEEDED\|Dynamic sect
 	die "$out has a dynamic section"
 fi
 size=$(wc -c <"$out")
-say "$out: $size bytes ($(awk -v s="$size" 'BEGIN { printf "%.2f", s / 1048576 }') MiB), static, stripped"
+say "$out: $size bytes ($(awk -v s="$size" 'BEGIN { printf "%.2f", s / 1048576 }') MiB), $arch, static, stripped"
 
 # ---- where the bytes come from ------------------------------------------------
 # size_report MAP: sums the input sections the linker kept (from its map) per
@@ -616,7 +690,7 @@ if [ "$size_report" = yes ]; then
 			$(PKG_CONFIG_LIBDIR="$prefix/lib/pkgconfig" pkg-config --static --cflags libcurl) \
 			-o "$work/tls-probe" "$probe" -Wl,-Map,"$work/tls-probe.map" \
 			$(PKG_CONFIG_LIBDIR="$prefix/lib/pkgconfig" pkg-config --static --libs libcurl) 2>"$work/probe.log"; then
-			strip --strip-all -R .comment "$work/tls-probe"
+			$STRIP --strip-all -R .comment "$work/tls-probe"
 			say "a static HTTPS client (tests/static/tls-probe.c), $(wc -c <"$work/tls-probe") bytes stripped:"
 			size_report "$work/tls-probe.map" tls-probe
 		else

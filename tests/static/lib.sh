@@ -2,20 +2,76 @@
 # Shared setup for the tests of the static binary (tests/static/t*.sh):
 # the TAP helpers and temp directory of tests/cli/lib.sh, plus
 #
+#   STATIC_ARCH     its architecture: x86_64 (default), aarch64 or armv7; an
+#                   ARM binary runs under qemu-user (Debian's qemu-user-static)
 #   STASYNC_STATIC  the static binary under test (default $top_builddir/stasync-static,
-#                   made by `make static` / scripts/build-static.sh)
+#                   or stasync-static-ARCH, made by `make static [STATIC_ARCH=ARCH]`
+#                   / scripts/build-static.sh [--arch=ARCH])
+#   STATIC_QEMU     the emulator for an ARM binary (default qemu-aarch64-static
+#                   or qemu-arm-static); empty for x86_64
 #   NOSYS           tests/static/nosys, the "old kernel" seccomp helper; built
 #                   here with ${CC:-cc} when `make check` has not built it
+#
+# After require_static, $S runs the binary under test (through a wrapper
+# that execs the emulator, for ARM), STATIC_CC is the musl compiler for its
+# architecture and target CMD... runs a probe built with it.
 #
 # shellcheck source-path=SCRIPTDIR source=../cli/lib.sh
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/cli/lib.sh"
 
-: "${STASYNC_STATIC:=$top_builddir/stasync-static}"
-export STASYNC_STATIC
+: "${STATIC_ARCH:=x86_64}"
+case $STATIC_ARCH in
+x86_64) _static_bin=stasync-static STATIC_CC=musl-gcc _static_qemu='' ;;
+aarch64) _static_bin=stasync-static-aarch64 STATIC_CC=aarch64-linux-musl-gcc _static_qemu=qemu-aarch64-static ;;
+armv7) _static_bin=stasync-static-armv7 STATIC_CC=arm-linux-musleabihf-gcc _static_qemu=qemu-arm-static ;;
+*) bail_out "STATIC_ARCH must be x86_64, aarch64 or armv7, not '$STATIC_ARCH'" ;;
+esac
+: "${STASYNC_STATIC:=$top_builddir/$_static_bin}"
+: "${STATIC_QEMU=$_static_qemu}"
+export STATIC_ARCH STASYNC_STATIC STATIC_QEMU
 
+# require_static: skip unless the binary (and, for ARM, its emulator) is
+# there; then set S.
 require_static() {
 	[ -x "$STASYNC_STATIC" ] ||
 		skip_all "no static binary at $STASYNC_STATIC (make static, or scripts/build-static.sh)"
+	S=$STASYNC_STATIC
+	[ -n "$STATIC_QEMU" ] || return 0
+	find_emulator
+	S=$T/bin/stasync
+	mkdir -p "$T/bin"
+	# shellcheck disable=SC2016 # $0 and $@ of the wrapper
+	printf '#!/bin/sh\nexec "%s" -0 "$0" "%s" "$@"\n' "$STATIC_QEMU" "$STASYNC_STATIC" >"$S"
+	chmod +x "$S"
+}
+
+# find_emulator: for ARM, the emulator's full path in STATIC_QEMU, or skip
+# the whole test.
+find_emulator() {
+	case $STATIC_QEMU in
+	'' | /*) ;;
+	*) STATIC_QEMU=$(command -v "$STATIC_QEMU") ||
+		skip_all "no $_static_qemu to run $STATIC_ARCH programs (apt-get install qemu-user-static)" ;;
+	esac
+}
+
+# target CMD ARGS...: run a program built for STATIC_ARCH (under the emulator).
+target() {
+	if [ -n "$STATIC_QEMU" ]; then
+		"$STATIC_QEMU" "$@"
+	else
+		"$@"
+	fi
+}
+
+# find_prefix: set prefix to the cached library prefix of STATIC_ARCH, or
+# skip the whole test when it is not built (or the compiler for it is missing).
+find_prefix() {
+	command -v "$STATIC_CC" >/dev/null 2>&1 || skip_all "$STATIC_CC not installed"
+	find_emulator
+	# shellcheck disable=SC2034 # for the caller
+	prefix=$("$top_srcdir/scripts/build-static.sh" --arch="$STATIC_ARCH" --print-prefix 2>"$T/prefix.err") ||
+		skip_all "no built library prefix for $STATIC_ARCH (make static STATIC_ARCH=$STATIC_ARCH first): $(cat "$T/prefix.err")"
 }
 
 require_root() {

@@ -1,7 +1,8 @@
 #!/bin/sh
 # The static binary is one self-contained ELF file: statically linked, no
 # dynamic section, no program interpreter, stripped, within the size budget,
-# and it runs.
+# and it runs: for x86_64, or (STATIC_ARCH) an ARMv8 AArch64 or ARMv7-A
+# hard-float executable, run under qemu-user.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/static/lib.sh"
 require_static
@@ -32,7 +33,24 @@ if command -v readelf >/dev/null 2>&1; then
 	check '! grep -q -e INTERP -e "Requesting program interpreter" "$T/phdr"' \
 		"readelf -l: no program interpreter" || diag_file "readelf -l" "$T/phdr"
 	readelf -h "$STASYNC_STATIC" >"$T/hdr" 2>&1
-	check 'grep -q "Machine:.*X86-64" "$T/hdr"' "an x86_64 executable" || diag_file "readelf -h" "$T/hdr"
+	case $STATIC_ARCH in
+	x86_64) machine=X86-64 ;;
+	aarch64) machine=AArch64 ;;
+	armv7) machine=ARM ;;
+	esac
+	check 'grep -q "Machine:.* $machine\$" "$T/hdr"' "an $STATIC_ARCH executable ($machine)" ||
+		diag_file "readelf -h" "$T/hdr"
+	if [ "$STATIC_ARCH" = armv7 ]; then
+		# 32-bit, A profile, arguments in VFP registers (hard-float). Its
+		# Tag_CPU_arch is the highest of its objects': v8, from libgcrypt's
+		# ARMv8 Crypto Extensions code, which runs only where the CPU has
+		# them; that it runs on an ARMv7-A CPU is checked below.
+		readelf -A "$STASYNC_STATIC" >"$T/attr" 2>&1
+		check 'grep -q "Class: *ELF32" "$T/hdr" &&
+			grep -q "Tag_CPU_arch_profile: Application" "$T/attr" &&
+			grep -q "Tag_ABI_VFP_args: VFP registers" "$T/attr"' \
+			"32-bit ARM, A profile, hard-float (readelf -A)" || diag_file "readelf -A" "$T/attr"
+	fi
 else
 	skip "readelf -d: no dynamic section" "readelf not installed"
 fi
@@ -41,7 +59,23 @@ size=$(file_size "$STASYNC_STATIC")
 diag "size: $size bytes"
 check '[ "$size" -le "$budget" ]' "at most 4 MiB ($size bytes)"
 
-run_ok "--version runs" env -i "$STASYNC_STATIC" --version
+run_ok "--version runs" env -i "$S" --version
 check 'grep -q "^stasync " "$T/out"' "--version names stasync" || show_run
+
+# ARM: the oldest CPU of the kind runs it too (qemu's default CPU has every
+# extension): a Cortex-A8 (ARMv7-A, VFPv3, NEON) or a Cortex-A53 (ARMv8.0-A)
+case $STATIC_ARCH in
+armv7) cpu=cortex-a8 ;;
+aarch64) cpu=cortex-a53 ;;
+*) cpu= ;;
+esac
+if [ -n "$cpu" ]; then
+	mkdata mixed 101 3000000 blob
+	run_ok "make on a $cpu" env QEMU_CPU=$cpu "$S" make --store=s.castr a.caibx blob
+	run_ok "make on qemu's default CPU" "$S" make --store=s.castr b.caibx blob
+	same_file a.caibx b.caibx "the same index on both"
+	run_ok "extract on a $cpu" env QEMU_CPU=$cpu "$S" extract --store=s.castr a.caibx blob.out
+	same_file blob.out blob "extracted copy equals the original (cmp)"
+fi
 
 done_testing

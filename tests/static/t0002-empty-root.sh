@@ -7,6 +7,10 @@
 # The tree is also extracted in the same root with /proc added (a private
 # mount namespace): metadata of fifos, sockets, devices and symlinks goes
 # through /proc/self/fd where there is one.
+#
+# An ARM binary (STATIC_ARCH) runs under qemu-user, which is static too: the
+# root holds the emulator beside the binary, and the indexes it makes must be
+# the ones the x86_64 build makes of the same data.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/static/lib.sh"
 # shellcheck source=../cli/mktree.sh
@@ -19,18 +23,31 @@ CHROOT=$(command -v chroot) || skip_all "chroot not installed"
 R=$T/root
 mkdir -p "$R/dev" "$R/data"
 cp "$STASYNC_STATIC" "$R/stasync"
+# the command that runs the binary in the root (no blanks in its words)
+root_cmd=/stasync
+expected=". ./data ./dev ./dev/urandom ./stasync "
+if [ -n "$STATIC_QEMU" ]; then
+	cp "$STATIC_QEMU" "$R/qemu"
+	# static or static-pie: no program interpreter to find in the root
+	readelf -lW "$R/qemu" 2>/dev/null | grep -q "Requesting program interpreter" &&
+		skip_all "$STATIC_QEMU is not statically linked: it cannot run in an empty root"
+	root_cmd="/qemu -0 /stasync /stasync"
+	expected=". ./data ./dev ./dev/urandom ./qemu ./stasync "
+fi
 mknod -m 0666 "$R/dev/urandom" c 1 9 2>"$T/mknod.err" ||
 	skip_all "cannot mknod /dev/urandom here: $(cat "$T/mknod.err")"
-chroot "$R" /stasync --version >/dev/null 2>"$T/chroot.err" ||
+# shellcheck disable=SC2086
+chroot "$R" $root_cmd --version >/dev/null 2>"$T/chroot.err" ||
 	skip_all "cannot chroot here: $(cat "$T/chroot.err")"
 
 # in_root ARGS...: run the binary inside the root, empty environment
 in_root() {
-	env -i "$CHROOT" "$R" /stasync "$@"
+	# shellcheck disable=SC2086
+	env -i "$CHROOT" "$R" $root_cmd "$@"
 }
 
 listing=$(cd "$R" && find . | sort | tr '\n' ' ')
-is "$listing" ". ./data ./dev ./dev/urandom ./stasync " "the root holds only the binary, /dev/urandom and data/"
+is "$listing" "$expected" "the root holds only the binary${STATIC_QEMU:+ and the emulator}, /dev/urandom and data/"
 
 # ---- a blob ------------------------------------------------------------------------
 mkdata mixed 201 5000000 "$R/data/blob"
@@ -56,14 +73,16 @@ run_ok "tree: extract it without /proc" \
 # ---- the same root plus /proc: all metadata ----------------------------------------
 UNSHARE=$(command -v unshare) || true
 mkdir "$R/proc"
-if [ -z "$UNSHARE" ] || ! env -i "$UNSHARE" --mount-proc="$R/proc" "$CHROOT" "$R" /stasync --version \
+# shellcheck disable=SC2086
+if [ -z "$UNSHARE" ] || ! env -i "$UNSHARE" --mount-proc="$R/proc" "$CHROOT" "$R" $root_cmd --version \
 		>/dev/null 2>"$T/unshare.err"; then
 	skip "tree with /proc" "cannot mount /proc in a private namespace: $(cat "$T/unshare.err" 2>/dev/null)"
 	done_testing
 fi
 # in_root_proc ARGS...: as in_root, with /proc mounted (gone when it exits)
 in_root_proc() {
-	env -i "$UNSHARE" --mount-proc="$R/proc" "$CHROOT" "$R" /stasync "$@"
+	# shellcheck disable=SC2086
+	env -i "$UNSHARE" --mount-proc="$R/proc" "$CHROOT" "$R" $root_cmd "$@"
 }
 rm -rf "$R/data/tree.out"
 run_ok "tree+proc: make .caidx" in_root_proc make --store=/data/tree2.castr /data/tree2.caidx /data/tree

@@ -5,18 +5,17 @@
 # `openssl s_server` whose certificate a throw-away CA signed. The peer is
 # verified against that CA only (nothing is compiled in), a wrong CA or host
 # name is refused, and it works on an "old kernel" too (mbedTLS's entropy).
+# For ARM (STATIC_ARCH), the probe is built for it and runs under qemu-user.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/static/lib.sh"
 
-command -v musl-gcc >/dev/null 2>&1 || skip_all "musl-gcc not installed"
 command -v openssl >/dev/null 2>&1 || skip_all "openssl not installed"
-prefix=$("$top_srcdir/scripts/build-static.sh" --print-prefix 2>"$T/err") ||
-	skip_all "no built library prefix (make static first): $(cat "$T/err")"
+find_prefix
 pc() { PKG_CONFIG_LIBDIR="$prefix/lib/pkgconfig" PKG_CONFIG_PATH='' pkg-config --static "$@" libcurl; }
 
 # shellcheck disable=SC2046
 run_ok "tls-probe links statically against the prefix" \
-	musl-gcc -O2 -static $(pc --cflags) -o probe "$top_srcdir/tests/static/tls-probe.c" $(pc --libs)
+	"$STATIC_CC" -O2 -static $(pc --cflags) -o probe "$top_srcdir/tests/static/tls-probe.c" $(pc --libs)
 [ -x probe ] || bail_out "no probe"
 if command -v readelf >/dev/null 2>&1; then
 	check '! readelf -d probe 2>/dev/null | grep -q NEEDED' "tls-probe has no dynamic section"
@@ -47,16 +46,16 @@ done
 [ -n "$port" ] || { diag_file "s_server" srv.out; bail_out "openssl s_server did not start"; }
 pin=localhost:$port:127.0.0.1
 
-run_ok "HTTPS GET verified against the test CA" ./probe "https://localhost:$port/" ca.pem "$pin"
+run_ok "HTTPS GET verified against the test CA" target ./probe "https://localhost:$port/" ca.pem "$pin"
 check 'grep -q "^ok 200 " "$T/out"' "HTTP 200 with a body" || show_run
-run "./probe" "https://localhost:$port/" other.pem "$pin"
+run target ./probe "https://localhost:$port/" other.pem "$pin"
 check '[ "$rc" -eq 1 ] && grep -q "^error 60:" "$T/out"' "a certificate from another CA is refused" || show_run
-run "./probe" "https://wrong.test:$port/" ca.pem "wrong.test:$port:127.0.0.1"
+run target ./probe "https://wrong.test:$port/" ca.pem "wrong.test:$port:127.0.0.1"
 check '[ "$rc" -eq 1 ] && grep -q "^error 60:" "$T/out"' "a certificate for another host name is refused" || show_run
-run "./probe" "https://localhost:$port/" /nonexistent/ca.pem "$pin"
+run target ./probe "https://localhost:$port/" /nonexistent/ca.pem "$pin"
 check '[ "$rc" -eq 1 ]' "a missing CA file is an error, not an unverified connection" || show_run
 if find_nosys soft; then
-	run_ok "HTTPS GET on an \"old kernel\" (nosys)" "$NOSYS" ./probe "https://localhost:$port/" ca.pem "$pin"
+	run_ok "HTTPS GET on an \"old kernel\" (nosys)" "$NOSYS" $STATIC_QEMU ./probe "https://localhost:$port/" ca.pem "$pin"
 else
 	skip "HTTPS GET on an \"old kernel\" (nosys)" "$NOSYS_WHY"
 fi
