@@ -23,6 +23,9 @@
 #   --install-deps       first apt-get install the build tools (uses sudo unless
 #                        root); for ARM also the cross compiler and musl of the
 #                        target (dpkg --add-architecture arm64|armhf first)
+#   --licenses=DIR       copy the licence files of every pinned library (from its
+#                        unpacked, checked source: COPYING*, LICENSE*, debian/copyright...)
+#                        into DIR/NAME/, then exit (for scripts/dist-static.sh)
 #   --update-lock        re-pin the Debian packages in static/deps.lock to the
 #                        versions the archive has now, then exit
 #   -j N, --jobs=N       parallel make jobs (default: number of CPUs)
@@ -68,6 +71,7 @@ while [ $# -gt 0 ]; do
 	--size-report) size_report=yes ;;
 	--install-deps) install_deps=yes ;;
 	--update-lock) action=update-lock ;;
+	--licenses=*) action=licenses licdir=${1#--licenses=} ;;
 	-j) [ $# -ge 2 ] || die "-j needs a number"; jobs=$2; shift ;;
 	-j*) jobs=${1#-j} ;;
 	--jobs=*) jobs=${1#--jobs=} ;;
@@ -488,6 +492,38 @@ update_lock() {
 
 if [ "$action" = update-lock ]; then
 	update_lock
+	exit 0
+fi
+
+# licenses DIR: each pinned library's licence files, as its source has them.
+licenses() {
+	mkdir -p "$1"
+	lw=$(mktemp -d "${TMPDIR:-/tmp}/stasync-licenses.XXXXXX")
+	for name in $(lock_names); do
+		"fetch_$mode" "$name"
+		verify "$name"
+		unpack "$name" "$lw/$name"
+		d=$lw/$name/src
+		[ ! -d "$d/expat" ] || d=$d/expat
+		dest=$1/$name
+		rm -rf "$dest"; mkdir -p "$dest"
+		found=
+		for f in "$d"/COPYING* "$d"/LICENSE* "$d"/LICENCE* "$d"/COPYRIGHT* "$d"/LGPL* "$d"/GPL* \
+				"$lw/$name"/src/debian/copyright; do
+			[ -f "$f" ] || continue
+			cp "$f" "$dest/"
+			found="$found ${f##*/}"
+		done
+		# zlib states its licence in README (and zlib.h) only
+		[ "$name" != zlib ] || { cp "$d/README" "$dest/"; found="$found README"; }
+		[ -n "$found" ] || { rm -rf "$lw"; die "$name: no licence file found"; }
+		lock_lines "$mode" | awk -v n="$name" '$1 == n { print n, $2; exit }' >"$dest/VERSION"
+		say "  $name:$found"
+	done
+	rm -rf "$lw"
+}
+if [ "$action" = licenses ]; then
+	licenses "$licdir"
 	exit 0
 fi
 
