@@ -23,6 +23,7 @@
 #   --install-deps       first apt-get install the build tools (uses sudo unless
 #                        root); for ARM also the cross compiler and musl of the
 #                        target (dpkg --add-architecture arm64|armhf first)
+#   --install-deps-only  the same, then exit (to install before parallel builds)
 #   --licenses=DIR       copy the licence files of every pinned library (from its
 #                        unpacked, checked source: COPYING*, LICENSE*, debian/copyright...)
 #                        into DIR/NAME/, then exit (for scripts/dist-static.sh)
@@ -70,6 +71,7 @@ while [ $# -gt 0 ]; do
 	--print-prefix) action=print-prefix ;;
 	--size-report) size_report=yes ;;
 	--install-deps) install_deps=yes ;;
+	--install-deps-only) install_deps=yes action=none ;;
 	--update-lock) action=update-lock ;;
 	--licenses=*) action=licenses licdir=${1#--licenses=} ;;
 	-j) [ $# -ge 2 ] || die "-j needs a number"; jobs=$2; shift ;;
@@ -112,6 +114,7 @@ if [ "$install_deps" = yes ]; then
 			"gcc-$gnu" "binutils-$gnu" "musl-dev:$debarch" "linux-libc-dev:$debarch" </dev/null
 	fi
 fi
+[ "$action" != none ] || exit 0
 
 have() { command -v "$1" >/dev/null 2>&1; }
 if [ -z "$mode" ]; then
