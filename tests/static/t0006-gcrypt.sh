@@ -58,7 +58,7 @@ esac
 # an older CPU: what libgcrypt finds there, and the digests it makes with it
 case $STATIC_ARCH in
 armv7) cpu=cortex-a8 ;; # ARMv7-A with NEON, no Crypto Extensions
-aarch64) cpu=cortex-a53 ;; # ARMv8.0-A (a Raspberry Pi 3's), with the Crypto Extensions
+aarch64) cpu=cortex-a53 ;; # ARMv8.0-A; qemu's model has the optional Crypto Extensions
 *) cpu= ;;
 esac
 if [ -n "$cpu" ] && [ -n "$STATIC_QEMU" ]; then
