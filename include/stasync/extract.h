@@ -23,11 +23,14 @@ typedef struct stasync_extract_options {
 	bool punch_holes;          /* write runs of zeros as holes */
 	const char *subtree;       /* extract only this path (NULL: all); as in
 				    * casync it lands at TARGET/<its name> */
+	int file_threads;          /* threads writing regular files beside the
+				    * one decoding: -1 one per CPU (at most 4,
+				    * none on one CPU), 0 none */
 } stasync_extract_options;
 
 /* stasync_extract_options_init() — casync's defaults: restore everything,
  * no shift, no range, delete what the archive lacks, leave immutable
- * files alone, punch holes. */
+ * files alone, punch holes; and file_threads -1. */
 void stasync_extract_options_init(stasync_extract_options *o);
 
 /* What an extraction changed in the target, entry by entry (files,
