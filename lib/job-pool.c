@@ -162,28 +162,29 @@ uint64_t sta_job_pool_submitted(const struct sta_job_pool *p)
 	return p->tail;
 }
 
-int sta_job_pool_wait(struct sta_job_pool *p, uint64_t upto)
+/* wait_until() — until every job numbered below `upto` has finished,
+ * or, unless `through_errors`, until one failed. */
+static int wait_until(struct sta_job_pool *p, uint64_t upto, bool through_errors)
 {
 	int r;
 
 	pthread_mutex_lock(&p->lock);
-	while (p->error == 0 && p->head < upto)
+	while ((through_errors || p->error == 0) && p->head < upto)
 		pthread_cond_wait(&p->finished, &p->lock);
 	r = p->error;
 	pthread_mutex_unlock(&p->lock);
 	return r;
 }
 
+int sta_job_pool_wait(struct sta_job_pool *p, uint64_t upto)
+{
+	return wait_until(p, upto, false);
+}
+
 int sta_job_pool_drain(struct sta_job_pool *p)
 {
-	int r;
-
-	pthread_mutex_lock(&p->lock);
-	while (p->head < p->tail)
-		pthread_cond_wait(&p->finished, &p->lock);
-	r = p->error;
-	pthread_mutex_unlock(&p->lock);
-	return r;
+	/* after a failure the jobs not started are dropped: quick */
+	return wait_until(p, p->tail, true);
 }
 
 int sta_job_pool_failed_worker(struct sta_job_pool *p)

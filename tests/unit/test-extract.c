@@ -21,41 +21,8 @@
 
 #include <stasync/catar.h>
 #include <stasync/extract.h>
+#include "mem-stream.h"
 #include "tap.h"
-
-struct mem {
-	uint8_t *p;
-	size_t n, alloc, pos;
-};
-
-static int mem_write(void *ctx, const void *p, size_t n, stasync_error *err)
-{
-	struct mem *m = ctx;
-
-	(void)err;
-	if (m->n + n > m->alloc) {
-		m->alloc = (m->n + n) * 2;
-		m->p = realloc(m->p, m->alloc);
-		if (!m->p)
-			exit(99);
-	}
-	memcpy(m->p + m->n, p, n);
-	m->n += n;
-	return 0;
-}
-
-static ssize_t mem_read(void *ctx, void *p, size_t n, stasync_error *err)
-{
-	struct mem *m = ctx;
-	size_t k = m->n - m->pos;
-
-	(void)err;
-	if (k > n)
-		k = n;
-	memcpy(p, m->p + m->pos, k);
-	m->pos += k;
-	return (ssize_t)k;
-}
 
 static void put(int dir, const char *name, size_t size, unsigned seed)
 {
@@ -107,21 +74,7 @@ static void make_tree(const char *root)
 	close(dir);
 }
 
-static void encode(const char *root, struct mem *m)
-{
-	stasync_encode_options o = { .feature_flags = STASYNC_FEATURES_DEFAULT };
-	stasync_error err = { 0, "" };
-	int dir = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	m->n = 0;
-	if (dir < 0 || stasync_catar_encode(dir, "tree", &o, mem_write, m, &err) < 0) {
-		tap_diag("encode: %s", err.message);
-		exit(99);
-	}
-	close(dir);
-}
-
-static int extract(struct mem *m, const char *target, int threads, uid_t uid_shift,
+static int extract(struct mem_stream *m, const char *target, int threads, uid_t uid_shift,
 		   stasync_extract_stats *st, stasync_error *err)
 {
 	stasync_catar_decoder *d = NULL;
@@ -134,7 +87,7 @@ static int extract(struct mem *m, const char *target, int threads, uid_t uid_shi
 	if (fd < 0)
 		exit(99);
 	m->pos = 0;
-	if (stasync_catar_decoder_new(mem_read, m, "tree.catar", &d, err) < 0)
+	if (stasync_catar_decoder_new(mem_stream_read, m, "tree.catar", &d, err) < 0)
 		exit(99);
 	stasync_extract_options_init(&o);
 	o.file_threads = threads;
@@ -145,7 +98,7 @@ static int extract(struct mem *m, const char *target, int threads, uid_t uid_shi
 	return r;
 }
 
-static int compare(const char *target, struct mem *m)
+static int compare(const char *target, struct mem_stream *m)
 {
 	stasync_encode_options o = { .feature_flags = STASYNC_FEATURES_DEFAULT };
 	stasync_error err = { 0, "" };
@@ -154,7 +107,7 @@ static int compare(const char *target, struct mem *m)
 	if (dir < 0)
 		return -errno;
 	m->pos = 0;
-	r = stasync_catar_compare(dir, "tree", &o, mem_read, m, &err);
+	r = stasync_catar_compare(dir, "tree", &o, mem_stream_read, m, &err);
 	if (r < 0)
 		tap_diag("compare: %s", err.message);
 	close(dir);
@@ -193,13 +146,13 @@ int main(void)
 {
 	stasync_extract_stats s0, s3;
 	stasync_error err = { 0, "" };
-	struct mem m = { 0 };
+	struct mem_stream m = { 0 };
 	const char *root = tap_tmp_path("tree");
 	char one[4096], par[4096];
 	int r;
 
 	make_tree(root);
-	encode(root, &m);
+	mem_stream_encode(root, &m);
 	snprintf(one, sizeof(one), "%s", tap_tmp_path("one"));
 	snprintf(par, sizeof(par), "%s", tap_tmp_path("par"));
 
