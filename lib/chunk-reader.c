@@ -43,9 +43,13 @@ struct stasync_chunk_reader {
 	struct slot *slots;
 	size_t window;
 
+	/* Each is signalled only when its waiter can go on, and after the
+	 * lock is let go, so that a thread woken does not at once wait
+	 * for the lock (futex calls, on two cores, cost system time). */
 	pthread_mutex_t lock;
-	pthread_cond_t ready;   /* a slot became ready, or the index ended */
-	pthread_cond_t room;    /* a slot was released, or stop */
+	pthread_cond_t ready;   /* the head's slot became ready, or the index ended */
+	pthread_cond_t room;    /* a slot was released (one more chunk can be taken), or stop */
+	pthread_cond_t written; /* the stream has more bytes released, or stop */
 	/* under lock: */
 	uint64_t next_seq;      /* the next chunk of the index to hand out */
 	uint64_t head;          /* the chunk the reader hands out next */
@@ -84,7 +88,7 @@ static bool reread_wait(stasync_chunk_reader *r, const stasync_index_item *item,
 	/* Those before it are all taken by workers that fetch, or wait for
 	 * earlier ones still: the caller gets there. */
 	while (!r->stop && r->released < *at + size)
-		pthread_cond_wait(&r->room, &r->lock);
+		pthread_cond_wait(&r->written, &r->lock);
 	return !r->stop;
 }
 
@@ -134,6 +138,7 @@ static void *worker(void *arg)
 			r->end_err = err;
 			pthread_cond_broadcast(&r->ready);
 			pthread_cond_broadcast(&r->room);
+			pthread_cond_broadcast(&r->written);
 			break;
 		}
 		r->next_seq++;
@@ -157,7 +162,12 @@ static void *worker(void *arg)
 
 		pthread_mutex_lock(&r->lock);
 		s->state = SLOT_READY;
-		pthread_cond_broadcast(&r->ready);
+		/* the reader waits for the head's slot only */
+		if (seq == r->head) {
+			pthread_mutex_unlock(&r->lock);
+			pthread_cond_signal(&r->ready);
+			pthread_mutex_lock(&r->lock);
+		}
 	}
 	pthread_mutex_unlock(&r->lock);
 	stasync_codec_free(c);
@@ -169,6 +179,7 @@ static void stop_workers(stasync_chunk_reader *r)
 	pthread_mutex_lock(&r->lock);
 	r->stop = true;
 	pthread_cond_broadcast(&r->room);
+	pthread_cond_broadcast(&r->written);
 	pthread_mutex_unlock(&r->lock);
 	for (unsigned i = 0; i < r->n_threads; i++)
 		pthread_join(r->threads[i], NULL);
@@ -213,6 +224,7 @@ int stasync_chunk_reader_new_reread(stasync_index_reader *index, const stasync_f
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->ready, NULL);
 	pthread_cond_init(&r->room, NULL);
+	pthread_cond_init(&r->written, NULL);
 	r->slots = calloc(r->window, sizeof(*r->slots));
 	r->threads = calloc(threads, sizeof(*r->threads));
 	if (!r->slots || !r->threads ||
@@ -251,14 +263,18 @@ int stasync_chunk_reader_next(stasync_chunk_reader *r, const void **p, size_t *n
 	struct slot *s;
 	int e;
 
-	pthread_mutex_lock(&r->lock);
 	if (r->holding) {
+		pthread_mutex_lock(&r->lock);
 		r->slots[r->head % r->window].state = SLOT_FREE;
 		r->released += r->slots[r->head % r->window].len;
 		r->head++;
 		r->holding = false;
-		pthread_cond_broadcast(&r->room);
+		pthread_mutex_unlock(&r->lock);
+		/* one more chunk may be taken: by one worker */
+		pthread_cond_signal(&r->room);
+		pthread_cond_broadcast(&r->written);
 	}
+	pthread_mutex_lock(&r->lock);
 	for (;;) {
 		s = &r->slots[r->head % r->window];
 		if (r->head >= r->end_seq || (r->head < r->next_seq && s->state == SLOT_READY))
@@ -334,5 +350,6 @@ void stasync_chunk_reader_free(stasync_chunk_reader *r)
 	pthread_mutex_destroy(&r->lock);
 	pthread_cond_destroy(&r->ready);
 	pthread_cond_destroy(&r->room);
+	pthread_cond_destroy(&r->written);
 	free(r);
 }
