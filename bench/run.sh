@@ -83,7 +83,9 @@
 #                   BENCH_KEEP=1). A BENCH_DIR given is kept, and its data
 #                   is reused by the next run with the same sizes. Needs
 #                   room for about 8× the tree plus 4× the blob.
-#   BENCH_OUT       the Markdown file written (overwritten) at the end
+#   BENCH_OUT       the Markdown file written at the end: its first section
+#                   (up to the next "# " heading) is replaced, the sections
+#                   after it (other benchmarks, notes) are kept
 #                   (default: bench/RESULTS.md of this tree; "none": none)
 #   BENCH_SYNC=0    no sync before each timed run
 #   BENCH_COLD=1    drop the page cache (sync; echo 3 >drop_caches) before
@@ -470,7 +472,7 @@ table() {
 # missed, with the figures it was judged on (the medians of the table)
 verdict() {
 	if [ "$tree_size" -lt 1000 ] || [ "$BENCH_BLOB_MB" -lt 1024 ] || [ "$REPS" -lt 3 ]; then
-		printf 'Not a verdict on the issue: the targets are for data sets of at least 1 GB and medians of at least 3 runs; this run had a tree of %s MB, a blob of %s MiB and %s runs.\n\n' \
+		printf 'Not a verdict on the issue: the targets are for data sets of at least 1 GB and medians of at least 3 runs; this run had a tree of %s MB, a blob of %s MiB and REPS=%s.\n\n' \
 			"$tree_size" "$BENCH_BLOB_MB" "$REPS"
 	fi
 	printf '| case | target | verdict | figures |\n'
@@ -480,7 +482,10 @@ verdict() {
 		printf "| %s | %s | %s | %s |\n", c, target, ok ? "met" : "**missed**", fig
 		if (ok) met++; else missed++
 	}
-	function na(c, target, why) { printf "| %s | %s | — | %s |\n", c, target, why }
+	function na(c, target) {
+		printf "| %s | %s | — | %s |\n", c, target,
+			index(c, "digest") == 1 ? "desync has no digest" : "desync not run"
+	}
 	!($1 in seen) { seen[$1] = 1; cases[++n] = $1 }
 	{ w[$1, $2] = $3; cpu[$1, $2] = $4; sys[$1, $2] = $5; rss[$1, $2] = $6; has[$1, $2] = 1 }
 	END {
@@ -492,7 +497,7 @@ verdict() {
 				dw = w[c, "desync"]
 				line(c, "wall ≥ 1.5× faster than desync", dw >= 1.5 * sw,
 					sprintf("%.2f s against %.2f s: %s×", sw, dw, sw > 0 ? sprintf("%.2f", dw / sw) : "∞"))
-			} else na(c, "wall ≥ 1.5× faster than desync", "desync not run in this case")
+			} else na(c, "wall ≥ 1.5× faster than desync")
 			if (has[c, "casync"]) {
 				cw = w[c, "casync"]
 				line(c, "wall ≥ 1.8× faster than casync", cw >= 1.8 * sw,
@@ -507,7 +512,7 @@ verdict() {
 				ds = sys[c, "desync"]
 				line(c, "system ≤ 1.2 × desync system", ss <= 1.2 * ds,
 					sprintf("%.2f s against %.2f s: %s×", ss, ds, ds > 0 ? sprintf("%.2f", ss / ds) : "—"))
-			} else na(c, "system ≤ 1.2 × desync system", "desync not run in this case")
+			} else na(c, "system ≤ 1.2 × desync system")
 			line(c, "peak RSS ≤ 64 MiB", rss[c, "stasync"] <= 64,
 				sprintf("%.1f MiB", rss[c, "stasync"]))
 		}
@@ -528,9 +533,11 @@ verdict
 
 [ "$BENCH_OUT" != none ] || exit 0
 bq='`'
+# the sections after this script's own, kept
+awk 'NR > 1 && /^# / { keep = 1 } keep' "$BENCH_OUT" >"$D/out.kept" 2>/dev/null || : >"$D/out.kept"
 {
-	printf '# stasync beside casync: benchmark results\n\n'
-	printf 'Written by %sbench/run.sh%s (see %sbench/run.sh -h%s); every run overwrites it.\n\n' "$bq" "$bq" "$bq" "$bq"
+	printf '# stasync beside casync%s: benchmark results\n\n' "${DESYNC:+ and desync}"
+	printf 'Written by %sbench/run.sh%s (see %sbench/run.sh -h%s); every run replaces this section (the ones below it are kept).\n\n' "$bq" "$bq" "$bq" "$bq"
 	printf -- '- date: %s\n' "$(date -u '+%Y-%m-%d %H:%M UTC')"
 	printf -- '- command: %s%s%s\n' "$bq" "$settings" "$bq"
 	printf -- '- machine: %s, %s cores, %s RAM, Linux %s; data on %s\n' \
@@ -551,5 +558,10 @@ bq='`'
 	printf '\n## The targets of issue 16 ("Performance restated for two cores")\n\n'
 	printf 'Judged on the medians above: wall time at least 1.5× faster than desync'"'"'s and 1.8× faster than casync'"'"'s; wall at most 0.6 × stasync'"'"'s own CPU time, and that CPU at most casync'"'"'s; system time at most 1.2 × desync'"'"'s; peak RSS at most 64 MiB.\n\n'
 	verdict
-} >"$BENCH_OUT"
+	if [ -s "$D/out.kept" ]; then
+		printf '\n'
+		cat "$D/out.kept"
+	fi
+} >"$D/out.new" && cat "$D/out.new" >"$BENCH_OUT"
+rm -f "$D/out.kept" "$D/out.new"
 bench_say "wrote $BENCH_OUT"
