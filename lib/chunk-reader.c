@@ -4,7 +4,10 @@
  * order: while one chunk is being used, the next ones are on their way.
  * The ring bounds memory; a worker that gets ahead by a whole ring waits.
  * Given the stream as the caller writes it (a blob's output), a chunk the
- * index names again is read back from there instead of fetched again. */
+ * index names again is read back from there instead of fetched again.
+ * An all-zero chunk a worker has met before (a run of zeros in a disk
+ * image, cut into chunks of the largest size) is neither: its bytes are
+ * known from its id. */
 #include <inttypes.h>
 #include <pthread.h>
 
@@ -110,6 +113,15 @@ static int reread(stasync_chunk_reader *r, stasync_codec *c, const stasync_index
 	return 0;
 }
 
+/* Whether id is the all-zero chunk of `size` bytes, as far as codec c
+ * knows: the last all-zero chunk it hashed (sta_chunk_digest). */
+static bool known_zero(const stasync_codec *c, stasync_digest_type type, uint64_t size,
+		       const stasync_chunk_id *id)
+{
+	return c && c->zero.valid && c->zero.type == type && c->zero.size == size &&
+	       stasync_chunk_id_equal(&c->zero.id, id);
+}
+
 static void *worker(void *arg)
 {
 	stasync_chunk_reader *r = arg;
@@ -122,7 +134,7 @@ static void *worker(void *arg)
 		stasync_error err = { 0, "" };
 		struct slot *s;
 		uint64_t seq, at = 0;
-		bool again;
+		bool again, zero;
 		int e;
 
 		while (!r->stop && r->next_seq < r->end_seq && r->next_seq >= r->head + r->window)
@@ -144,7 +156,8 @@ static void *worker(void *arg)
 		r->next_seq++;
 		s = &r->slots[seq % r->window];
 		s->state = SLOT_BUSY;
-		again = reread_wait(r, &item, &at);
+		zero = codec_r >= 0 && known_zero(c, r->type, item.size, &item.id);
+		again = !zero && reread_wait(r, &item, &at);
 		pthread_mutex_unlock(&r->lock);
 
 		if (codec_r < 0)
@@ -152,7 +165,12 @@ static void *worker(void *arg)
 		else if (!s->buf && !(s->buf = malloc(r->chunk_max)))
 			e = sta_error(&s->err, -ENOMEM, "out of memory for a chunk of %zu bytes",
 				      r->chunk_max);
-		else if (again && reread(r, c, &item, at, s) == 0)
+		else if (zero) {
+			memset(s->buf, 0, (size_t)item.size);
+			/* counted as seeded, as a chunk read back is */
+			s->got = (struct sta_fetch_result){ .seeded = true, .from.fd = -1 };
+			e = 0;
+		} else if (again && reread(r, c, &item, at, s) == 0)
 			e = 0;
 		else
 			e = sta_fetch_chunk(&r->f, c, r->type, &item.id, s->buf, (size_t)item.size,
