@@ -115,6 +115,7 @@ struct dir_frame {
 	char **names;       /* children the archive lists (delete_extra) */
 	size_t n_names, cap_names;
 	bool names_sorted;
+	bool fresh;         /* made by this run: nothing was in it before */
 	/* whether it has a default ACL, which its new children inherit:
 	 * looked up once (it is set only when the directory ends) */
 	enum { DACL_UNKNOWN, DACL_NONE, DACL_SOME } default_acl;
@@ -152,6 +153,7 @@ struct extractor {
 	/* the temporary file being made, removed on error */
 	int tmp_dir_fd;
 	char tmp_name[32];
+	stasync_extract_stats st;
 };
 
 /* One node whose metadata is being applied. */
@@ -315,14 +317,29 @@ static int unlink_at(struct extractor *x, int dir_fd, const char *name, bool dir
 {
 	int flags = dir ? AT_REMOVEDIR : 0;
 
-	if (unlinkat(dir_fd, name, flags) == 0 || errno == ENOENT)
+	if (unlinkat(dir_fd, name, flags) == 0) {
+		x->st.removed++;
+		return 0;
+	}
+	if (errno == ENOENT)
 		return 0;
 	if (errno != EPERM || !x->o->undo_immutable)
 		return -errno;
 	int r = clear_immutable_at(dir_fd, name);
 	if (r <= 0)
 		return r < 0 ? r : -EPERM;
-	return unlinkat(dir_fd, name, flags) < 0 ? -errno : 0;
+	if (unlinkat(dir_fd, name, flags) < 0)
+		return -errno;
+	x->st.removed++;
+	return 0;
+}
+
+/* counted_in_place() — an entry removed to make way for the archive's
+ * one of the same name was replaced, not removed. */
+static void counted_in_place(struct extractor *x)
+{
+	x->st.removed--;
+	x->st.replaced++;
 }
 
 struct rm_level {
@@ -1147,6 +1164,13 @@ static int install(struct extractor *x, int dir_fd, const char *tmp, const char 
 	struct stat st;
 	int r;
 
+	/* for the counts: in a directory this run made, the name is new
+	 * without looking */
+	if (x->frames[x->n_frames - 1].fresh ||
+	    fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		x->st.created++;
+	else
+		x->st.replaced++;
 	/* the rename alone in the usual case: a directory in the way makes
 	 * it fail (EISDIR), and only then is the name looked at */
 	if (renameat(dir_fd, tmp, dir_fd, name) == 0)
@@ -1157,6 +1181,7 @@ static int install(struct extractor *x, int dir_fd, const char *tmp, const char 
 		if (r < 0)
 			return fail(x, r, path, hint_remove(x, r),
 				    "cannot remove the directory in the way");
+		x->st.removed--;   /* it was replaced, counted above */
 		if (renameat(dir_fd, tmp, dir_fd, name) == 0)
 			return 0;
 		r = -errno;
@@ -1428,6 +1453,7 @@ static int extract_dir(struct extractor *x, const stasync_entry *e, const char *
 	bool subvol = (x->eff & STASYNC_WITH_SUBVOLUME) && (e->flags & STASYNC_WITH_SUBVOLUME);
 	int dir_fd = top_dir_fd(x);
 	int fd = -EBADF, r;
+	bool made = false, in_way = false;
 
 	if (dir_fd < 0)
 		return dir_fd;
@@ -1437,6 +1463,7 @@ static int extract_dir(struct extractor *x, const stasync_entry *e, const char *
 		r = make_dir(x, dir_fd, name, subvol, path);
 		if (r < 0 && r != -EEXIST)
 			return r;
+		made = r == 0;
 		fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
 		if (fd >= 0) {
 			if (r == -EEXIST) {
@@ -1459,6 +1486,7 @@ static int extract_dir(struct extractor *x, const stasync_entry *e, const char *
 					if ((r = remove_tree(x, dir_fd, name)) < 0)
 						return fail(x, r, path, hint_remove(x, r),
 							    "cannot remove the directory in the way");
+					in_way = true;
 				}
 			}
 			continue;
@@ -1469,9 +1497,17 @@ static int extract_dir(struct extractor *x, const stasync_entry *e, const char *
 		r = unlink_at(x, dir_fd, name, false);
 		if (r < 0)
 			return fail(x, r, path, hint_immutable(x, r), "cannot remove the file in the way");
+		in_way = true;
 	}
+	if (in_way)
+		counted_in_place(x);
+	else if (made)
+		x->st.created++;
 	r = frame_push(x, fd, true, name, path, e);
-	return r < 0 ? r : apply_early(x, fd, e, path, NULL);
+	if (r < 0)
+		return r;
+	x->frames[x->n_frames - 1].fresh = made;
+	return apply_early(x, fd, e, path, NULL);
 }
 
 /* ---- the end of a directory ---------------------------------------------------------- */
@@ -1755,7 +1791,7 @@ void stasync_extract_options_init(stasync_extract_options *o)
 }
 
 int stasync_extract(stasync_catar_decoder *d, int target_fd, const char *target,
-		    const stasync_extract_options *o, stasync_error *err)
+		    const stasync_extract_options *o, stasync_extract_stats *stats, stasync_error *err)
 {
 	stasync_extract_options defaults;
 	struct extractor x = {
@@ -1843,6 +1879,8 @@ int stasync_extract(stasync_catar_decoder *d, int target_fd, const char *target,
 		r = 0;
 out:
 	tmp_remove(&x);
+	if (stats)
+		*stats = x.st;
 	while (x.n_frames > 0)
 		frame_free(&x.frames[--x.n_frames]);
 	free(x.frames);
