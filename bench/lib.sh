@@ -26,7 +26,7 @@
 #       first tool compares with each other one. With $BENCH_RESULTS set,
 #       also append them to that file as a Markdown table; with $BENCH_ROWS
 #       set, append one line per tool to that file: case, tool, wall s,
-#       CPU s, peak RSS MiB, separated by tabs.
+#       CPU s, system s, peak RSS MiB, separated by tabs (each a median).
 #   bench_compare A B
 #       after bench_measure: how tool A compares with tool B of the same
 #       case (both named as in bench_tool), one line as bench_measure
@@ -215,17 +215,18 @@ bench_measure() {
 		_r=$((_r + 1))
 	done
 
-	# medians: wall, user+sys, peak RSS
+	# medians: wall, user+sys, peak RSS, sys
 	for _i in $BENCH_TOOLS; do
-		awk '{ print $1, $2 + $3, $4 / 1024 }' "$BENCH_TMP/c$_c.t$_i" >"$BENCH_TMP/c$_c.m$_i"
+		awk '{ print $1, $2 + $3, $4 / 1024, $3 }' "$BENCH_TMP/c$_c.t$_i" >"$BENCH_TMP/c$_c.m$_i"
 		eval "bench_wall_$_i=\$(bench_median \"\$BENCH_TMP/c\$_c.m\$_i\" 1)"
 		eval "bench_cpu_$_i=\$(bench_median \"\$BENCH_TMP/c\$_c.m\$_i\" 2)"
 		eval "bench_rss_$_i=\$(bench_median \"\$BENCH_TMP/c\$_c.m\$_i\" 3)"
+		eval "bench_sys_$_i=\$(bench_median \"\$BENCH_TMP/c\$_c.m\$_i\" 4)"
 	done
 	printf '\n== %s (median of %d runs)\n' "$BENCH_CASE" "$_reps"
-	printf '%-10s %10s %10s %14s\n' tool "wall s" "CPU s" "peak RSS MiB"
+	printf '%-10s %10s %10s %10s %14s\n' tool "wall s" "CPU s" "sys s" "peak RSS MiB"
 	for _i in $BENCH_TOOLS; do
-		eval "printf '%-10s %10.2f %10.2f %14.1f\n' \"\$bench_name_$_i\" \"\$bench_wall_$_i\" \"\$bench_cpu_$_i\" \"\$bench_rss_$_i\""
+		eval "printf '%-10s %10.2f %10.2f %10.2f %14.1f\n' \"\$bench_name_$_i\" \"\$bench_wall_$_i\" \"\$bench_cpu_$_i\" \"\$bench_sys_$_i\" \"\$bench_rss_$_i\""
 	done
 	_first=${BENCH_TOOLS# }
 	_first=${_first%% *}
@@ -240,7 +241,7 @@ bench_measure() {
 
 	if [ -n "${BENCH_ROWS:-}" ]; then
 		for _i in $BENCH_TOOLS; do
-			eval "printf '%s\t%s\t%.2f\t%.2f\t%.1f\n' \"\$BENCH_CASE\" \"\$bench_name_$_i\" \"\$bench_wall_$_i\" \"\$bench_cpu_$_i\" \"\$bench_rss_$_i\""
+			eval "printf '%s\t%s\t%.2f\t%.2f\t%.2f\t%.1f\n' \"\$BENCH_CASE\" \"\$bench_name_$_i\" \"\$bench_wall_$_i\" \"\$bench_cpu_$_i\" \"\$bench_sys_$_i\" \"\$bench_rss_$_i\""
 		done >>"$BENCH_ROWS"
 	fi
 

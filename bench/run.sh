@@ -1,7 +1,8 @@
 #!/bin/sh
-# bench/run.sh — stasync side by side with Debian's casync (and desync, when
-# it is on PATH): make, extract, digest and extract over HTTP, on the same
-# data, in one run, and the results as one Markdown table.
+# bench/run.sh — stasync side by side with Debian's casync and desync (when
+# it is on PATH or named by DESYNC): make, extract, digest and extract over
+# HTTP, on the same data, in one run; the results as one Markdown table and
+# a verdict on each performance target (below).
 #
 # usage: bench/run.sh [-h]
 #
@@ -32,13 +33,32 @@
 # before each run. Checks: the indexes made by stasync and casync must be
 # byte-identical and their stores must hold the same chunks; extracted
 # blobs are compared with cmp, trees with diff -r; digests must be equal.
-# desync (optional, as yet untried; not checked for make, left out of
-# digest) makes with `make`/`tar -i` and extracts with `extract`/`untar -i`.
+#
+# desync (optional) runs with its defaults (10 goroutines) in every case
+# but digest: it makes with `make` (blob) and `tar -i` (tree), extracts
+# with `extract` and `untar -i`, from the local store or from nginx (store
+# and index by URL), and is checked as the others are: the chunks of a
+# blob it makes must be stasync's; a tree it makes (desync's archive is
+# not casync's byte for byte) is extracted once by stasync from desync's
+# store and compared with diff -r; what it extracts, with cmp or diff -r.
+# It has no counterpart of digest (`verify-index` compares an index with
+# a file, `cat` only writes the blob), so digest is left to stasync and
+# casync.
 #
 # It prints each case as it ends (medians of wall time, CPU time = user +
-# system including children, peak RSS of the largest process; how stasync
-# compares), then one table of all cases, which it also writes to
-# BENCH_OUT with the machine, the versions, the date and the settings.
+# system including children, system time, peak RSS of the largest
+# process; how stasync compares), then one table of all cases with stasync's
+# wall ÷ CPU (below 1: it ran on more than one core), then the verdict:
+# one line per case and target of issue 16 ("Performance restated for two
+# cores"), met or missed, with the figures:
+#   - wall time ≥ 1.5× faster than desync's, ≥ 1.8× faster than casync's;
+#   - wall ≤ 0.6 × stasync's own CPU time, and that CPU ≤ casync's;
+#   - system time ≤ 1.2 × desync's;
+#   - peak RSS ≤ 64 MiB.
+# The targets are stated for data sets of at least 1 GB and medians of at
+# least 3 runs: the verdict says when a run is below that (BENCH_QUICK).
+# Table and verdict are also written to BENCH_OUT with the machine, the
+# versions, the date and the settings.
 #
 # The data stays in the page cache (unless BENCH_COLD=1): this measures the
 # tools, not a disk. Before each timed run the setup calls sync, so that
@@ -49,6 +69,7 @@
 #   STASYNC         the binary to time (default: ./stasync of this tree)
 #   CASYNC          Debian's casync (default: casync on PATH)
 #   DESYNC          desync (default: desync on PATH; DESYNC=none leaves it out)
+#   DESYNC_VERSION  desync's version, for the results (it has no --version)
 #   NGINX           nginx (default: nginx on PATH, else /usr/sbin/nginx)
 #   REPS            timed runs per tool and case (default 3)
 #   BENCH_QUICK=1   small data, for trying it: 100 MB tree, 100 MiB blob
@@ -62,7 +83,9 @@
 #                   BENCH_KEEP=1). A BENCH_DIR given is kept, and its data
 #                   is reused by the next run with the same sizes. Needs
 #                   room for about 8× the tree plus 4× the blob.
-#   BENCH_OUT       the Markdown file written (overwritten) at the end
+#   BENCH_OUT       the Markdown file written at the end: its first section
+#                   (up to the next "# " heading) is replaced, the sections
+#                   after it (other benchmarks, notes) are kept
 #                   (default: bench/RESULTS.md of this tree; "none": none)
 #   BENCH_SYNC=0    no sync before each timed run
 #   BENCH_COLD=1    drop the page cache (sync; echo 3 >drop_caches) before
@@ -103,6 +126,7 @@ STASYNC=${STASYNC:-$top/stasync}
 CASYNC=${CASYNC:-$(command -v casync 2>/dev/null || true)}
 DESYNC=${DESYNC:-$(command -v desync 2>/dev/null || true)}
 [ "$DESYNC" != none ] || DESYNC=
+[ -z "$DESYNC" ] || [ -x "$DESYNC" ] || bench_die "no desync at $DESYNC (or DESYNC=none)"
 REPS=${REPS:-3}
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
 	BENCH_TREE_MB=${BENCH_TREE_MB:-100}
@@ -145,6 +169,8 @@ settings="REPS=$REPS BENCH_TREE_MB=$BENCH_TREE_MB BENCH_BLOB_MB=$BENCH_BLOB_MB"
 [ "$BENCH_COLD" = 0 ] || settings="$settings BENCH_COLD=$BENCH_COLD"
 [ "$BENCH_FS" = loop ] || settings="$settings BENCH_FS=$BENCH_FS"
 [ -n "$DESYNC" ] || [ -z "$(command -v desync 2>/dev/null)" ] || settings="$settings DESYNC=none"
+# (not this machine's path)
+[ -z "$DESYNC" ] || [ "$DESYNC" = "$(command -v desync 2>/dev/null)" ] || settings="$settings DESYNC=/path/to/desync"
 settings="$settings bench/run.sh"
 
 bench_init
@@ -160,7 +186,10 @@ O=$D/out
 out_fs=
 finish() {
 	bench_nginx_stop
-	[ -z "$out_fs" ] || umount "$O" || bench_say "could not unmount $O"
+	if [ -n "$out_fs" ]; then
+		# lazily if something still holds it: the loop device goes with it
+		umount "$O" 2>/dev/null || umount -l "$O" || bench_say "could not unmount $O"
+	fi
 	rm -rf "$O" "$D/out.img" "$D/rows"
 	if [ "$keep_dir" = 1 ]; then
 		bench_say "data kept in $D"
@@ -248,21 +277,50 @@ fresh() {
 	settle
 }
 
+# fresh_store TOOL STORE NAME...: fresh TOOL NAME..., with the directory
+# STORE there (desync makes into an existing store only)
+fresh_store() {
+	_t=$1 _s=$2
+	shift 2
+	for _f in "$@"; do
+		rm -rf "${O:?}/$_t/$_f"
+	done
+	mkdir -p "$O/$_t/$_s"
+	settle
+}
+
 # chunk names in a store, sorted
 chunks() {
 	find "$1" -type f -name '*.cacnk' | sed 's|.*/||' | sort
 }
 
+# same_chunks TOOL STORE: TOOL's store holds the chunks of stasync's
+same_chunks() {
+	chunks "$O/stasync/$2" >"$O/chunks.stasync"
+	chunks "$O/$1/$2" >"$O/chunks.$1"
+	[ -s "$O/chunks.$1" ] || { echo "no chunks in $1's store" >&2; return 1; }
+	cmp "$O/chunks.stasync" "$O/chunks.$1" || { echo "the stores of stasync and $1 differ" >&2; return 1; }
+}
+
 # made TOOL INDEX STORE: the index exists; casync's is the same as stasync's
-# and so are the chunks in their stores
+# and so are the chunks in their stores; desync's blob store holds
+# stasync's chunks, and its tree, extracted by stasync, is the tree
 made() {
 	[ -s "$O/$1/$2" ] || { echo "no $2 made by $1" >&2; return 1; }
-	[ "$1" = casync ] || return 0
-	cmp "$O/stasync/$2" "$O/casync/$2" || return 1
-	chunks "$O/stasync/$3" >"$O/chunks.stasync"
-	chunks "$O/casync/$3" >"$O/chunks.casync"
-	[ -s "$O/chunks.casync" ] || { echo "no chunks in casync's store" >&2; return 1; }
-	cmp "$O/chunks.stasync" "$O/chunks.casync" || { echo "the stores differ" >&2; return 1; }
+	case "$1/$2" in
+	casync/*)
+		cmp "$O/stasync/$2" "$O/casync/$2" || return 1
+		same_chunks casync "$3"
+		;;
+	desync/*.caidx)
+		rm -rf "$O/desync/readback"
+		"$STASYNC" extract --store="$O/desync/$3" "$O/desync/$2" "$O/desync/readback" ||
+			{ echo "stasync cannot extract desync's $2" >&2; return 1; }
+		same_tree desync readback || return 1
+		rm -rf "$O/desync/readback"
+		;;
+	desync/*) same_chunks desync "$3" ;;
+	esac
 }
 
 # same_blob TOOL NAME / same_tree TOOL NAME: the extracted output is the input
@@ -296,7 +354,7 @@ export BENCH_ROWS
 S=$D/srv/store
 
 tool_versions="stasync: $("$STASYNC" --version 2>&1 | head -n 1); casync: $("$CASYNC" --version 2>&1 | head -n 1)"
-[ -z "$DESYNC" ] || tool_versions="$tool_versions; desync: $("$DESYNC" --version 2>&1 | head -n 1)"
+[ -z "$DESYNC" ] || tool_versions="$tool_versions; desync: ${DESYNC_VERSION:-version not given (it has no --version)}"
 printf '%s\n' "$tool_versions"
 printf 'machine: %s\n' "$(bench_machine)"
 printf 'data: tree %s MB, %s entries; blob %s MiB; tree.catar %s MB; in %s\n' \
@@ -319,9 +377,9 @@ make_case() {
 		"$CASYNC" make --store="$O/casync/$_st" "$O/casync/$_idx" "$_in"
 	if [ -n "$DESYNC" ]; then
 		case "$_idx" in
-		*.caidx) bench_tool desync "fresh desync $_rm" "made desync $_idx $_st" \
+		*.caidx) bench_tool desync "fresh_store desync $_st $_rm" "made desync $_idx $_st" \
 			"$DESYNC" tar -i -s "$O/desync/$_st" "$O/desync/$_idx" "$_in" ;;
-		*) bench_tool desync "fresh desync $_rm" "made desync $_idx $_st" \
+		*) bench_tool desync "fresh_store desync $_st $_rm" "made desync $_idx $_st" \
 			"$DESYNC" make -s "$O/desync/$_st" "$O/desync/$_idx" "$_in" ;;
 		esac
 	fi
@@ -345,13 +403,12 @@ extract_case() {
 	bench_tool casync "fresh casync $_out" "$_ck casync $_out" \
 		"$CASYNC" extract --store="$_st" "$_idx" "$O/casync/$_out"
 	if [ -n "$DESYNC" ]; then
-		# desync reads the index from a file (not from an index URL)
-		_didx=$D/srv/${_idx##*/}
+		# the same store and index (path or URL) as the others
 		case "$_idx" in
 		*.caidx) bench_tool desync "fresh desync $_out" "$_ck desync $_out" \
-			"$DESYNC" untar -i -s "$_st" "$_didx" "$O/desync/$_out" ;;
+			"$DESYNC" untar -i -s "$_st" "$_idx" "$O/desync/$_out" ;;
 		*) bench_tool desync "fresh desync $_out" "$_ck desync $_out" \
-			"$DESYNC" extract -s "$_st" "$_didx" "$O/desync/$_out" ;;
+			"$DESYNC" extract -s "$_st" "$_idx" "$O/desync/$_out" ;;
 		esac
 	fi
 	bench_measure "$REPS"
@@ -361,7 +418,7 @@ extract_case() {
 extract_case extract-tree "extract tree.caidx, local store" "$S" "$D/srv/tree.caidx" tree same_tree
 extract_case extract-blob "extract blob.caibx, local store" "$S" "$D/srv/blob.caibx" blob.img same_blob
 
-# digest_case NAME TITLE INDEX
+# digest_case NAME TITLE INDEX (desync has no digest)
 digest_case() {
 	want "$1" || return 0
 	bench_case "$2"
@@ -384,28 +441,82 @@ if want http-blob || want http-tree; then
 fi
 
 # ---- one table of all cases ---------------------------------------------------------------
-# the rows of $rows as Markdown; the ratios are each tool's figure divided by
-# stasync's in the same case (above 1: stasync is faster or smaller)
+# the rows of $rows ("case, tool, wall, CPU, sys, RSS") as Markdown; the
+# ratios are each tool's figure divided by stasync's in the same case (above
+# 1: stasync is faster or smaller); wall ÷ CPU is stasync's own (below 1: it
+# kept more than one core busy)
 table() {
-	printf '| case | tool | wall s | CPU s | peak RSS MiB | wall ÷ stasync | CPU ÷ stasync | RSS ÷ stasync |\n'
-	printf '|---|---|---:|---:|---:|---:|---:|---:|\n'
+	printf '| case | tool | wall s | CPU s | sys s | peak RSS MiB | wall ÷ CPU | wall ÷ stasync | CPU ÷ stasync | sys ÷ stasync | RSS ÷ stasync |\n'
+	printf '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n'
 	awk -F '\t' '
 	function ratio(a, b) { return (b > 0) ? sprintf("%.2f", a / b) : "—" }
-	$2 == "stasync" { w = $3; c = $4; m = $5 }
+	$2 == "stasync" { w = $3; c = $4; y = $5; m = $6 }
 	{
-		if ($2 == "stasync") r = "| — | — | —"
-		else r = "| " ratio($3, w) " | " ratio($4, c) " | " ratio($5, m)
-		printf "| %s | %s | %.2f | %.2f | %.1f %s |\n", $1, $2, $3, $4, $5, r
-		if (!($2 in peak) || $5 > peak[$2]) peak[$2] = $5
+		if ($2 == "stasync") r = "| " ratio($3, $4) " | — | — | — | —"
+		else r = "| — | " ratio($3, w) " | " ratio($4, c) " | " ratio($5, y) " | " ratio($6, m)
+		printf "| %s | %s | %.2f | %.2f | %.2f | %.1f %s |\n", $1, $2, $3, $4, $5, $6, r
+		if (!($2 in peak) || $6 > peak[$2]) peak[$2] = $6
 		if (!($2 in seen)) { seen[$2] = 1; order[++n] = $2 }
 	}
 	END {
 		for (i = 1; i <= n; i++) {
 			t = order[i]
-			if (t == "stasync") r = "| — | — | —"
-			else r = "| — | — | " ratio(peak[t], peak["stasync"])
-			printf "| peak RSS, largest of all cases | %s | — | — | %.1f %s |\n", t, peak[t], r
+			if (t == "stasync") r = "| — | — | — | — | —"
+			else r = "| — | — | — | — | " ratio(peak[t], peak["stasync"])
+			printf "| peak RSS, largest of all cases | %s | — | — | — | %.1f %s |\n", t, peak[t], r
 		}
+	}' "$rows"
+}
+
+# the verdict on issue 16's targets: one line per case and target, met or
+# missed, with the figures it was judged on (the medians of the table)
+verdict() {
+	if [ "$tree_size" -lt 1000 ] || [ "$BENCH_BLOB_MB" -lt 1024 ] || [ "$REPS" -lt 3 ]; then
+		printf 'Not a verdict on the issue: the targets are for data sets of at least 1 GB and medians of at least 3 runs; this run had a tree of %s MB, a blob of %s MiB and REPS=%s.\n\n' \
+			"$tree_size" "$BENCH_BLOB_MB" "$REPS"
+	fi
+	printf '| case | target | verdict | figures |\n'
+	printf '|---|---|---|---|\n'
+	awk -F '\t' '
+	function line(c, target, ok, fig) {
+		printf "| %s | %s | %s | %s |\n", c, target, ok ? "met" : "**missed**", fig
+		if (ok) met++; else missed++
+	}
+	function na(c, target) {
+		printf "| %s | %s | — | %s |\n", c, target,
+			index(c, "digest") == 1 ? "desync has no digest" : "desync not run"
+	}
+	!($1 in seen) { seen[$1] = 1; cases[++n] = $1 }
+	{ w[$1, $2] = $3; cpu[$1, $2] = $4; sys[$1, $2] = $5; rss[$1, $2] = $6; has[$1, $2] = 1 }
+	END {
+		for (i = 1; i <= n; i++) {
+			c = cases[i]
+			if (!has[c, "stasync"]) continue
+			sw = w[c, "stasync"]; sc = cpu[c, "stasync"]; ss = sys[c, "stasync"]
+			if (has[c, "desync"]) {
+				dw = w[c, "desync"]
+				line(c, "wall ≥ 1.5× faster than desync", dw >= 1.5 * sw,
+					sprintf("%.2f s against %.2f s: %s×", sw, dw, sw > 0 ? sprintf("%.2f", dw / sw) : "∞"))
+			} else na(c, "wall ≥ 1.5× faster than desync")
+			if (has[c, "casync"]) {
+				cw = w[c, "casync"]
+				line(c, "wall ≥ 1.8× faster than casync", cw >= 1.8 * sw,
+					sprintf("%.2f s against %.2f s: %s×", sw, cw, sw > 0 ? sprintf("%.2f", cw / sw) : "∞"))
+			}
+			line(c, "wall ≤ 0.6 × own CPU", sw <= 0.6 * sc,
+				sprintf("wall %.2f s, CPU %.2f s: %s", sw, sc, sc > 0 ? sprintf("%.2f", sw / sc) : "—"))
+			if (has[c, "casync"])
+				line(c, "CPU ≤ casync CPU", sc <= cpu[c, "casync"],
+					sprintf("%.2f s against %.2f s", sc, cpu[c, "casync"]))
+			if (has[c, "desync"]) {
+				ds = sys[c, "desync"]
+				line(c, "system ≤ 1.2 × desync system", ss <= 1.2 * ds,
+					sprintf("%.2f s against %.2f s: %s×", ss, ds, ds > 0 ? sprintf("%.2f", ss / ds) : "—"))
+			} else na(c, "system ≤ 1.2 × desync system")
+			line(c, "peak RSS ≤ 64 MiB", rss[c, "stasync"] <= 64,
+				sprintf("%.1f MiB", rss[c, "stasync"]))
+		}
+		printf "\n%d met, %d missed.\n", met, missed
 	}' "$rows"
 }
 
@@ -417,12 +528,16 @@ fs=$(df -PT "$D" 2>/dev/null | awk 'NR == 2 { print $2 }')
 
 printf '\n== all cases (median of %d runs)\n\n' "$REPS"
 table
+printf '\n== verdict on the targets of issue 16\n\n'
+verdict
 
 [ "$BENCH_OUT" != none ] || exit 0
 bq='`'
+# the sections after this script's own, kept
+awk 'NR > 1 && /^# / { keep = 1 } keep' "$BENCH_OUT" >"$D/out.kept" 2>/dev/null || : >"$D/out.kept"
 {
-	printf '# stasync beside casync: benchmark results\n\n'
-	printf 'Written by %sbench/run.sh%s (see %sbench/run.sh -h%s); every run overwrites it.\n\n' "$bq" "$bq" "$bq" "$bq"
+	printf '# stasync beside casync%s: benchmark results\n\n' "${DESYNC:+ and desync}"
+	printf 'Written by %sbench/run.sh%s (see %sbench/run.sh -h%s); every run replaces this section (the ones below it are kept).\n\n' "$bq" "$bq" "$bq" "$bq"
 	printf -- '- date: %s\n' "$(date -u '+%Y-%m-%d %H:%M UTC')"
 	printf -- '- command: %s%s%s\n' "$bq" "$settings" "$bq"
 	printf -- '- machine: %s, %s cores, %s RAM, Linux %s; data on %s\n' \
@@ -438,7 +553,15 @@ bq='`'
 			"$([ "$BENCH_SYNC" = 1 ] && echo yes || echo no)"
 	fi
 	printf -- '- HTTP: nginx on 127.0.0.1 (one process, sendfile), HTTP/1.1\n'
-	printf '\nMedians of %d timed runs per tool and case, the tools taking turns (A B A B …) after one untimed, checked run of each. Wall and CPU time (user + system, children included) in seconds; peak RSS of the largest process. The ratio columns are the tool'"'"'s figure divided by stasync'"'"'s in the same case: above 1, stasync took less.\n\n' "$REPS"
+	printf '\nMedians of %d timed runs per tool and case, the tools taking turns (A B A B …) after one untimed, checked run of each. Wall, CPU (user + system, children included) and system time in seconds; peak RSS of the largest process. wall ÷ CPU is stasync'"'"'s own: below 1, it kept more than one core busy. The other ratio columns are the tool'"'"'s figure divided by stasync'"'"'s in the same case: above 1, stasync took less.\n\n' "$REPS"
 	table
-} >"$BENCH_OUT"
+	printf '\n## The targets of issue 16 ("Performance restated for two cores")\n\n'
+	printf 'Judged on the medians above: wall time at least 1.5× faster than desync'"'"'s and 1.8× faster than casync'"'"'s; wall at most 0.6 × stasync'"'"'s own CPU time, and that CPU at most casync'"'"'s; system time at most 1.2 × desync'"'"'s; peak RSS at most 64 MiB.\n\n'
+	verdict
+	if [ -s "$D/out.kept" ]; then
+		printf '\n'
+		cat "$D/out.kept"
+	fi
+} >"$D/out.new" && cat "$D/out.new" >"$BENCH_OUT"
+rm -f "$D/out.kept" "$D/out.new"
 bench_say "wrote $BENCH_OUT"

@@ -4,7 +4,10 @@
  * order: while one chunk is being used, the next ones are on their way.
  * The ring bounds memory; a worker that gets ahead by a whole ring waits.
  * Given the stream as the caller writes it (a blob's output), a chunk the
- * index names again is read back from there instead of fetched again. */
+ * index names again is read back from there instead of fetched again.
+ * An all-zero chunk a worker has met before (a run of zeros in a disk
+ * image, cut into chunks of the largest size) is neither: its bytes are
+ * known from its id. */
 #include <inttypes.h>
 #include <pthread.h>
 
@@ -43,9 +46,13 @@ struct stasync_chunk_reader {
 	struct slot *slots;
 	size_t window;
 
+	/* Each is signalled only when its waiter can go on, and after the
+	 * lock is let go, so that a thread woken does not at once wait
+	 * for the lock (futex calls, on two cores, cost system time). */
 	pthread_mutex_t lock;
-	pthread_cond_t ready;   /* a slot became ready, or the index ended */
-	pthread_cond_t room;    /* a slot was released, or stop */
+	pthread_cond_t ready;   /* the head's slot became ready, or the index ended */
+	pthread_cond_t room;    /* a slot was released (one more chunk can be taken), or stop */
+	pthread_cond_t written; /* the stream has more bytes released, or stop */
 	/* under lock: */
 	uint64_t next_seq;      /* the next chunk of the index to hand out */
 	uint64_t head;          /* the chunk the reader hands out next */
@@ -84,7 +91,7 @@ static bool reread_wait(stasync_chunk_reader *r, const stasync_index_item *item,
 	/* Those before it are all taken by workers that fetch, or wait for
 	 * earlier ones still: the caller gets there. */
 	while (!r->stop && r->released < *at + size)
-		pthread_cond_wait(&r->room, &r->lock);
+		pthread_cond_wait(&r->written, &r->lock);
 	return !r->stop;
 }
 
@@ -106,6 +113,15 @@ static int reread(stasync_chunk_reader *r, stasync_codec *c, const stasync_index
 	return 0;
 }
 
+/* Whether id is the all-zero chunk of `size` bytes, as far as codec c
+ * knows: the last all-zero chunk it hashed (sta_chunk_digest). */
+static bool known_zero(const stasync_codec *c, stasync_digest_type type, uint64_t size,
+		       const stasync_chunk_id *id)
+{
+	return c && c->zero.valid && c->zero.type == type && c->zero.size == size &&
+	       stasync_chunk_id_equal(&c->zero.id, id);
+}
+
 static void *worker(void *arg)
 {
 	stasync_chunk_reader *r = arg;
@@ -118,7 +134,7 @@ static void *worker(void *arg)
 		stasync_error err = { 0, "" };
 		struct slot *s;
 		uint64_t seq, at = 0;
-		bool again;
+		bool again, zero;
 		int e;
 
 		while (!r->stop && r->next_seq < r->end_seq && r->next_seq >= r->head + r->window)
@@ -134,12 +150,14 @@ static void *worker(void *arg)
 			r->end_err = err;
 			pthread_cond_broadcast(&r->ready);
 			pthread_cond_broadcast(&r->room);
+			pthread_cond_broadcast(&r->written);
 			break;
 		}
 		r->next_seq++;
 		s = &r->slots[seq % r->window];
 		s->state = SLOT_BUSY;
-		again = reread_wait(r, &item, &at);
+		zero = codec_r >= 0 && known_zero(c, r->type, item.size, &item.id);
+		again = !zero && reread_wait(r, &item, &at);
 		pthread_mutex_unlock(&r->lock);
 
 		if (codec_r < 0)
@@ -147,7 +165,12 @@ static void *worker(void *arg)
 		else if (!s->buf && !(s->buf = malloc(r->chunk_max)))
 			e = sta_error(&s->err, -ENOMEM, "out of memory for a chunk of %zu bytes",
 				      r->chunk_max);
-		else if (again && reread(r, c, &item, at, s) == 0)
+		else if (zero) {
+			memset(s->buf, 0, (size_t)item.size);
+			/* counted as seeded, as a chunk read back is */
+			s->got = (struct sta_fetch_result){ .seeded = true, .from.fd = -1 };
+			e = 0;
+		} else if (again && reread(r, c, &item, at, s) == 0)
 			e = 0;
 		else
 			e = sta_fetch_chunk(&r->f, c, r->type, &item.id, s->buf, (size_t)item.size,
@@ -157,7 +180,12 @@ static void *worker(void *arg)
 
 		pthread_mutex_lock(&r->lock);
 		s->state = SLOT_READY;
-		pthread_cond_broadcast(&r->ready);
+		/* the reader waits for the head's slot only */
+		if (seq == r->head) {
+			pthread_mutex_unlock(&r->lock);
+			pthread_cond_signal(&r->ready);
+			pthread_mutex_lock(&r->lock);
+		}
 	}
 	pthread_mutex_unlock(&r->lock);
 	stasync_codec_free(c);
@@ -169,6 +197,7 @@ static void stop_workers(stasync_chunk_reader *r)
 	pthread_mutex_lock(&r->lock);
 	r->stop = true;
 	pthread_cond_broadcast(&r->room);
+	pthread_cond_broadcast(&r->written);
 	pthread_mutex_unlock(&r->lock);
 	for (unsigned i = 0; i < r->n_threads; i++)
 		pthread_join(r->threads[i], NULL);
@@ -213,6 +242,7 @@ int stasync_chunk_reader_new_reread(stasync_index_reader *index, const stasync_f
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->ready, NULL);
 	pthread_cond_init(&r->room, NULL);
+	pthread_cond_init(&r->written, NULL);
 	r->slots = calloc(r->window, sizeof(*r->slots));
 	r->threads = calloc(threads, sizeof(*r->threads));
 	if (!r->slots || !r->threads ||
@@ -251,14 +281,18 @@ int stasync_chunk_reader_next(stasync_chunk_reader *r, const void **p, size_t *n
 	struct slot *s;
 	int e;
 
-	pthread_mutex_lock(&r->lock);
 	if (r->holding) {
+		pthread_mutex_lock(&r->lock);
 		r->slots[r->head % r->window].state = SLOT_FREE;
 		r->released += r->slots[r->head % r->window].len;
 		r->head++;
 		r->holding = false;
-		pthread_cond_broadcast(&r->room);
+		pthread_mutex_unlock(&r->lock);
+		/* one more chunk may be taken: by one worker */
+		pthread_cond_signal(&r->room);
+		pthread_cond_broadcast(&r->written);
 	}
+	pthread_mutex_lock(&r->lock);
 	for (;;) {
 		s = &r->slots[r->head % r->window];
 		if (r->head >= r->end_seq || (r->head < r->next_seq && s->state == SLOT_READY))
@@ -334,5 +368,6 @@ void stasync_chunk_reader_free(stasync_chunk_reader *r)
 	pthread_mutex_destroy(&r->lock);
 	pthread_cond_destroy(&r->ready);
 	pthread_cond_destroy(&r->room);
+	pthread_cond_destroy(&r->written);
 	free(r);
 }

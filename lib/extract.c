@@ -71,6 +71,7 @@
 #include <stasync/extract.h>
 #include "acl-xattr.h"
 #include "fsflags.h"
+#include "job-pool.h"
 #include "linux.h"
 #include "util.h"
 
@@ -89,6 +90,14 @@ struct sta_btrfs_vol_args {
 #define RM_DEPTH_MAX 16u                /* open fds while removing a tree */
 #define TMP_PREFIX ".#stasync-"
 #define PATH_SHOWN_MAX 300u             /* path characters in a message */
+/* Files written by worker threads (see extract_file): at most this big
+ * each (larger ones the decoding thread writes itself, as it streams),
+ * at most JOB_SLOTS handed over and not yet written, and at most
+ * DEFERRED_MAX ended directories waiting for their files. */
+#define JOB_FILE_MAX (1024u * 1024u)
+#define JOB_SLOTS 16u
+#define JOB_WORKERS_MAX 4u
+#define DEFERRED_MAX 64u
 
 #define WITH_UIDS (STASYNC_WITH_16BIT_UIDS | STASYNC_WITH_32BIT_UIDS | STASYNC_WITH_USER_NAMES)
 #define WITH_TIME                                                                                 \
@@ -115,6 +124,7 @@ struct dir_frame {
 	char **names;       /* children the archive lists (delete_extra) */
 	size_t n_names, cap_names;
 	bool names_sorted;
+	bool fresh;         /* made by this run: nothing was in it before */
 	/* whether it has a default ACL, which its new children inherit:
 	 * looked up once (it is set only when the directory ends) */
 	enum { DACL_UNKNOWN, DACL_NONE, DACL_SOME } default_acl;
@@ -152,6 +162,31 @@ struct extractor {
 	/* the temporary file being made, removed on error */
 	int tmp_dir_fd;
 	char tmp_name[32];
+	stasync_extract_stats st;
+	/* the worker threads writing files, each with a context of its own
+	 * (its frames: just the file's directory), and the directories that
+	 * ended before their files were written: finished in order, each
+	 * once every job handed in before its end is done */
+	struct sta_job_pool *pool;
+	bool no_pool;
+	struct extractor *workers;
+	stasync_error *worker_errs;
+	unsigned n_workers;
+	struct deferred_dir *deferred;
+	size_t deferred_start, n_deferred;
+};
+
+/* A regular file for a worker: its contents read from the archive. */
+struct file_job {
+	struct dir_frame parent; /* fd (not owned), fresh, default_acl */
+	stasync_entry e;
+	char *name, *path;
+	uint8_t *data;
+};
+
+struct deferred_dir {
+	struct dir_frame f;
+	uint64_t after; /* jobs numbered below it must be done first */
 };
 
 /* One node whose metadata is being applied. */
@@ -315,14 +350,29 @@ static int unlink_at(struct extractor *x, int dir_fd, const char *name, bool dir
 {
 	int flags = dir ? AT_REMOVEDIR : 0;
 
-	if (unlinkat(dir_fd, name, flags) == 0 || errno == ENOENT)
+	if (unlinkat(dir_fd, name, flags) == 0) {
+		x->st.removed++;
+		return 0;
+	}
+	if (errno == ENOENT)
 		return 0;
 	if (errno != EPERM || !x->o->undo_immutable)
 		return -errno;
 	int r = clear_immutable_at(dir_fd, name);
 	if (r <= 0)
 		return r < 0 ? r : -EPERM;
-	return unlinkat(dir_fd, name, flags) < 0 ? -errno : 0;
+	if (unlinkat(dir_fd, name, flags) < 0)
+		return -errno;
+	x->st.removed++;
+	return 0;
+}
+
+/* counted_in_place() — an entry removed to make way for the archive's
+ * one of the same name was replaced, not removed. */
+static void counted_in_place(struct extractor *x)
+{
+	x->st.removed--;
+	x->st.replaced++;
 }
 
 struct rm_level {
@@ -471,6 +521,26 @@ static int remove_tree(struct extractor *x, int dir_fd, const char *name)
 	return r;
 }
 
+/* ---- the worker threads' errors ------------------------------------------------- */
+/* pool_error() — r, the error that stopped the pool, with the message of
+ * the worker whose file failed. */
+static int pool_error(struct extractor *x, int r)
+{
+	int w = sta_job_pool_failed_worker(x->pool);
+
+	if (w >= 0 && x->err)
+		*x->err = x->worker_errs[w];
+	return r;
+}
+
+/* pool_wait_all() — every file handed to a worker is written. */
+static int pool_wait_all(struct extractor *x)
+{
+	int r = x->pool ? sta_job_pool_wait(x->pool, sta_job_pool_submitted(x->pool)) : 0;
+
+	return r < 0 ? pool_error(x, r) : 0;
+}
+
 /* ---- directory fds ------------------------------------------------------------ */
 static bool frame_keep_open(const struct extractor *x, size_t k, size_t top)
 {
@@ -483,6 +553,21 @@ static void frame_close(struct dir_frame *f)
 		close(f->fd);
 	if (f->own_fd)
 		f->fd = -EBADF;
+}
+
+/* frame_retire() — close frame k to keep the fd budget, once no worker
+ * is writing into it any more. */
+static int frame_retire(struct extractor *x, size_t k)
+{
+	struct dir_frame *f = &x->frames[k];
+
+	if (f->own_fd && f->fd >= 0) {
+		int r = pool_wait_all(x);
+		if (r < 0)
+			return r;
+	}
+	frame_close(f);
+	return 0;
 }
 
 /* frame_fd() — the fd of directory frame i, re-opened by walking down from
@@ -577,6 +662,12 @@ static int entry_copy(stasync_entry *d, const stasync_entry *s)
 				memcpy(d->xattrs[i].value, s->xattrs[i].value, s->xattrs[i].size);
 			d->xattrs[i].size = s->xattrs[i].size;
 		}
+	}
+	if (s->fcaps && s->fcaps_size) {
+		if (!(d->fcaps = malloc(s->fcaps_size)))
+			return -ENOMEM;
+		memcpy(d->fcaps, s->fcaps, s->fcaps_size);
+		d->fcaps_size = s->fcaps_size;
 	}
 	if ((r = dup_acl(&d->acl_user, &d->n_acl_user, s->acl_user, s->n_acl_user)) < 0 ||
 	    (r = dup_acl(&d->acl_group, &d->n_acl_group, s->acl_group, s->n_acl_group)) < 0 ||
@@ -736,6 +827,18 @@ static int acl_encode(struct extractor *x, const stasync_entry *e, bool def, con
 	return r;
 }
 
+/* frame_default_acl() — whether directory f (open as fd) has a default
+ * ACL, looked up once. */
+static int frame_default_acl(struct dir_frame *f, int fd)
+{
+	if (f->default_acl == DACL_UNKNOWN)
+		f->default_acl = fgetxattr(fd, STA_ACL_XATTR_DEFAULT, NULL, 0) < 0 &&
+					 (errno == ENODATA || errno == EOPNOTSUPP)
+				 ? DACL_NONE
+				 : DACL_SOME;
+	return f->default_acl;
+}
+
 static int apply_acl(struct extractor *x, const struct node *n, const stasync_entry *e, bool def)
 {
 	_cleanup_free_ uint8_t *v = NULL;
@@ -751,18 +854,10 @@ static int apply_acl(struct extractor *x, const struct node *n, const stasync_en
 		 * there) inherits only its directory's default ACL: where
 		 * there is none, there is nothing to remove (and no need for
 		 * /proc, which an empty root may lack). */
-		if (n->type != S_IFDIR && !def && x->n_frames > 0) {
-			struct dir_frame *p = &x->frames[x->n_frames - 1];
-			int pfd = n->dir_fd >= 0 ? n->dir_fd : x->target_fd;
-
-			if (p->default_acl == DACL_UNKNOWN)
-				p->default_acl = fgetxattr(pfd, STA_ACL_XATTR_DEFAULT, NULL, 0) < 0 &&
-							 (errno == ENODATA || errno == EOPNOTSUPP)
-						 ? DACL_NONE
-						 : DACL_SOME;
-			if (p->default_acl == DACL_NONE)
-				return 0;
-		}
+		if (n->type != S_IFDIR && !def && x->n_frames > 0 &&
+		    frame_default_acl(&x->frames[x->n_frames - 1],
+				      n->dir_fd >= 0 ? n->dir_fd : x->target_fd) == DACL_NONE)
+			return 0;
 		r = node_removexattr(n, xname);
 		if (r < 0)
 			return fail(x, r, n->path, hint_proc(n, r), "cannot remove %s ACL",
@@ -950,18 +1045,23 @@ static int apply_early(struct extractor *x, int fd, const stasync_entry *e, cons
 }
 
 /* ---- metadata, in order --------------------------------------------------------- */
+static mode_t umask_get(struct extractor *x)
+{
+	if (!x->umask_known) {
+		x->umask = umask(0);
+		umask(x->umask);
+		x->umask_known = true;
+	}
+	return x->umask;
+}
+
 static mode_t wanted_mode(struct extractor *x, const stasync_entry *e)
 {
 	if (x->eff & (STASYNC_WITH_PERMISSIONS | STASYNC_WITH_ACL))
 		return (mode_t)(e->mode & 07777);
 	/* only rwx for everybody (0777/0666, or 0555/0444 with read-only):
 	 * the process umask narrows them, as for any new file */
-	if (!x->umask_known) {
-		x->umask = umask(0);
-		umask(x->umask);
-		x->umask_known = true;
-	}
-	return (mode_t)(e->mode & 0777) & ~x->umask;
+	return (mode_t)(e->mode & 0777) & ~umask_get(x);
 }
 
 static int node_stat(struct extractor *x, struct node *n)
@@ -1147,6 +1247,13 @@ static int install(struct extractor *x, int dir_fd, const char *tmp, const char 
 	struct stat st;
 	int r;
 
+	/* for the counts: in a directory this run made, the name is new
+	 * without looking */
+	if (x->frames[x->n_frames - 1].fresh ||
+	    fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		x->st.created++;
+	else
+		x->st.replaced++;
 	/* the rename alone in the usual case: a directory in the way makes
 	 * it fail (EISDIR), and only then is the name looked at */
 	if (renameat(dir_fd, tmp, dir_fd, name) == 0)
@@ -1157,6 +1264,7 @@ static int install(struct extractor *x, int dir_fd, const char *tmp, const char 
 		if (r < 0)
 			return fail(x, r, path, hint_remove(x, r),
 				    "cannot remove the directory in the way");
+		x->st.removed--;   /* it was replaced, counted above */
 		if (renameat(dir_fd, tmp, dir_fd, name) == 0)
 			return 0;
 		r = -errno;
@@ -1174,37 +1282,95 @@ static int install(struct extractor *x, int dir_fd, const char *tmp, const char 
 }
 
 /* ---- the payload ------------------------------------------------------------------ */
-static int write_payload(struct extractor *x, int fd, const stasync_entry *e, const char *path)
+/* payload_fill() — up to `cap` bytes of the entry's contents into buf;
+ * *got < cap: they ended. */
+static int payload_fill(struct extractor *x, uint8_t *buf, size_t cap, size_t *got)
 {
-	uint64_t off = 0;
-	bool eof = false, hole_at_end = false;
+	*got = 0;
+	while (*got < cap) {
+		ssize_t k = stasync_catar_decoder_read_payload(x->d, buf + *got, cap - *got, x->err);
+		if (k < 0)
+			return (int)k;
+		if (k == 0)
+			break;
+		*got += (size_t)k;
+	}
+	return 0;
+}
+
+static int payload_size_wrong(struct extractor *x, uint64_t size, const stasync_entry *e,
+			      const char *path)
+{
+	return fail(x, -EBADMSG, path, NULL, "payload has %" PRIu64 " bytes, the entry says %" PRIu64,
+		    size, e->size);
+}
+
+/* payload_read_all() — all of a file's contents, for a worker. */
+static int payload_read_all(struct extractor *x, const stasync_entry *e, const char *path,
+			    uint8_t **ret)
+{
+	uint8_t *data = malloc(e->size ? e->size : 1);
+	uint64_t total;
+	size_t got;
 	int r;
 
-	while (!eof) {
-		size_t fill = 0;
-
-		while (fill < PAYLOAD_BUF_SIZE) {
-			ssize_t k = stasync_catar_decoder_read_payload(x->d, x->buf + fill,
-								      PAYLOAD_BUF_SIZE - fill, x->err);
-			if (k < 0)
-				return (int)k;
-			if (k == 0) {
-				eof = true;
-				break;
-			}
-			fill += (size_t)k;
-		}
-		if (x->o->punch_holes)
-			r = sta_pwrite_holes(fd, x->buf, fill, off, &hole_at_end);
-		else
-			r = sta_pwrite_full(fd, x->buf, fill, off);
-		if (r < 0)
-			return fail(x, r, path, NULL, "cannot write");
-		off += fill;
+	if (!data)
+		return fail(x, -ENOMEM, path, NULL, "cannot extract");
+	r = payload_fill(x, data, e->size, &got);
+	total = got;
+	/* what follows the declared size is counted for the message */
+	while (r == 0 && got == e->size) {
+		size_t more;
+		r = payload_fill(x, x->buf, PAYLOAD_BUF_SIZE, &more);
+		total += more;
+		if (more < PAYLOAD_BUF_SIZE)
+			break;
 	}
-	if (off != e->size)
-		return fail(x, -EBADMSG, path, NULL, "payload has %" PRIu64 " bytes, the entry says %" PRIu64,
-			    off, e->size);
+	if (r == 0 && total != e->size)
+		r = payload_size_wrong(x, total, e, path);
+	if (r < 0) {
+		free(data);
+		return r;
+	}
+	*ret = data;
+	return 0;
+}
+
+static int write_block(struct extractor *x, int fd, const uint8_t *buf, size_t n, uint64_t off,
+		       bool *hole_at_end, const char *path)
+{
+	int r = x->o->punch_holes ? sta_pwrite_holes(fd, buf, n, off, hole_at_end)
+				  : sta_pwrite_full(fd, buf, n, off);
+
+	return r < 0 ? fail(x, r, path, NULL, "cannot write") : 0;
+}
+
+/* write_payload() — a file's contents: `data` (e->size bytes) when
+ * given, else streamed from the archive. */
+static int write_payload(struct extractor *x, int fd, const stasync_entry *e, const uint8_t *data,
+			 const char *path)
+{
+	uint64_t off = 0;
+	bool hole_at_end = false;
+	int r;
+
+	if (data) {
+		if ((r = write_block(x, fd, data, e->size, 0, &hole_at_end, path)) < 0)
+			return r;
+		off = e->size;
+	} else {
+		for (;;) {
+			size_t fill;
+			if ((r = payload_fill(x, x->buf, PAYLOAD_BUF_SIZE, &fill)) < 0 ||
+			    (r = write_block(x, fd, x->buf, fill, off, &hole_at_end, path)) < 0)
+				return r;
+			off += fill;
+			if (fill < PAYLOAD_BUF_SIZE)
+				break;
+		}
+		if (off != e->size)
+			return payload_size_wrong(x, off, e, path);
+	}
 	if (hole_at_end && ftruncate(fd, (off_t)off) < 0)
 		return fail(x, -errno, path, NULL, "cannot set size");
 	return 0;
@@ -1216,16 +1382,15 @@ static int top_dir_fd(struct extractor *x)
 	return frame_fd(x, x->n_frames - 1);
 }
 
-static int extract_file(struct extractor *x, const stasync_entry *e, const char *name,
-			const char *path)
+/* create_file() — a regular file `name` in dir_fd, its contents `data`
+ * or, when NULL, read from the archive as it is written. */
+static int create_file(struct extractor *x, int dir_fd, const stasync_entry *e, const char *name,
+		       const char *path, const uint8_t *data)
 {
 	_cleanup_close_ int fd = -EBADF;
 	struct fs_flags_known flags = { .known = false };
-	int dir_fd = top_dir_fd(x);
 	int r;
 
-	if (dir_fd < 0)
-		return dir_fd;
 	for (int tries = 0; fd < 0; tries++) {
 		tmp_name_new(x->tmp_name);
 		fd = openat(dir_fd, x->tmp_name,
@@ -1235,7 +1400,7 @@ static int extract_file(struct extractor *x, const stasync_entry *e, const char 
 	}
 	x->tmp_dir_fd = dir_fd;
 	struct node n = { .fd = fd, .dir_fd = dir_fd, .name = x->tmp_name, .type = S_IFREG, .path = path };
-	if ((r = apply_early(x, fd, e, path, &flags)) < 0 || (r = write_payload(x, fd, e, path)) < 0 ||
+	if ((r = apply_early(x, fd, e, path, &flags)) < 0 || (r = write_payload(x, fd, e, data, path)) < 0 ||
 	    (r = apply_meta(x, &n, e, false)) < 0 || (r = install(x, dir_fd, x->tmp_name, name, path)) < 0)
 		goto fail;
 	tmp_forget(x);
@@ -1247,6 +1412,171 @@ static int extract_file(struct extractor *x, const stasync_entry *e, const char 
 fail:
 	tmp_remove(x);
 	return r;
+}
+
+/* ---- regular files, by worker threads ---------------------------------------------
+ * Writing a small file costs a handful of system calls (create, write,
+ * owner, mode, xattrs, mtime, rename), most of an extraction's time on
+ * a tree of many files. So the decoding thread reads a file's contents
+ * and hands the file to a worker, and goes on with the archive: the
+ * files of a directory are written in parallel, and with the next
+ * directories. What the workers must not race with waits for them: a
+ * directory's own metadata, and the removal of what it should not hold,
+ * come once every file handed in before its end is written
+ * (run_deferred); a directory fd closed to keep the fd budget is closed
+ * once they are all written (frame_retire). A file larger than
+ * JOB_FILE_MAX is written by the decoding thread as it streams. */
+static void file_job_free(struct file_job *j)
+{
+	stasync_entry_clear(&j->e);
+	free(j->name);
+	free(j->path);
+	free(j->data);
+	free(j);
+}
+
+static int run_file_job(void *ctx, unsigned worker, void *job, bool drop)
+{
+	struct extractor *x = ctx;
+	struct file_job *j = job;
+	int r = 0;
+
+	if (!drop) {
+		struct extractor *w = &x->workers[worker];
+		/* its frames: the file's directory only */
+		w->frames = &j->parent;
+		w->n_frames = 1;
+		r = create_file(w, j->parent.fd, &j->e, j->name, j->path, j->data);
+		w->frames = NULL;
+		w->n_frames = 0;
+	}
+	file_job_free(j);
+	return r;
+}
+
+/* pool_ready() — whether files go to workers, starting them the first
+ * time. Without them (one CPU, file_threads 0, no memory or threads) the
+ * decoding thread writes every file itself. */
+static bool pool_ready(struct extractor *x)
+{
+	unsigned n;
+	int r;
+
+	if (x->pool || x->no_pool)
+		return x->pool != NULL;
+	x->no_pool = true;
+	if (x->o->file_threads < 0)
+		n = sta_cpu_count(JOB_WORKERS_MAX) > 1 ? sta_cpu_count(JOB_WORKERS_MAX) : 0;
+	else
+		n = (unsigned)MIN(x->o->file_threads, 64);
+	if (n == 0)
+		return false;
+	x->workers = calloc(n, sizeof(*x->workers));
+	x->worker_errs = calloc(n, sizeof(*x->worker_errs));
+	x->deferred = calloc(DEFERRED_MAX, sizeof(*x->deferred));
+	if (!x->workers || !x->worker_errs || !x->deferred)
+		goto fallback;
+	for (unsigned i = 0; i < n; i++)
+		x->workers[i] = (struct extractor){
+			.o = x->o,
+			.err = &x->worker_errs[i],
+			.target = x->target,
+			.target_fd = x->target_fd,
+			.eff = x->eff,
+			.umask = umask_get(x),
+			.umask_known = true,
+			.fat_fs = x->fat_fs,
+			.tmp_dir_fd = -EBADF,
+			.anchor_spacing = FD_ANCHOR,
+			.no_pool = true,
+		};
+	x->n_workers = n;
+	x->pool = sta_job_pool_new(n, JOB_SLOTS, run_file_job, x, &r);
+	if (x->pool) {
+		x->no_pool = false;
+		return true;
+	}
+fallback:
+	free(x->workers);
+	free(x->worker_errs);
+	free(x->deferred);
+	x->workers = NULL;
+	x->worker_errs = NULL;
+	x->deferred = NULL;
+	x->n_workers = 0;
+	return false;
+}
+
+static int finish_frame(struct extractor *x, struct dir_frame *f);
+
+/* run_deferred() — finish, in order, the ended directories whose files
+ * are all written; with wait, all of them, waiting for their files. */
+static int run_deferred(struct extractor *x, bool wait)
+{
+	int r = 0;
+
+	while (r == 0 && x->deferred_start < x->n_deferred) {
+		struct deferred_dir *d = &x->deferred[x->deferred_start];
+
+		if (sta_job_pool_finished(x->pool) < d->after) {
+			if (!wait)
+				break;
+			r = sta_job_pool_wait(x->pool, d->after);
+			if (r < 0)
+				return pool_error(x, r);
+		}
+		r = finish_frame(x, &d->f);
+		frame_free(&d->f);
+		x->deferred_start++;
+	}
+	if (x->deferred_start == x->n_deferred)
+		x->deferred_start = x->n_deferred = 0;
+	return r;
+}
+
+/* submit_file() — read a file's contents and hand it to a worker. */
+static int submit_file(struct extractor *x, int dir_fd, const stasync_entry *e, const char *name,
+		       const char *path)
+{
+	struct dir_frame *p = &x->frames[x->n_frames - 1];
+	struct file_job *j = calloc(1, sizeof(*j));
+	int64_t seq;
+	int r;
+
+	if (!j)
+		return fail(x, -ENOMEM, path, NULL, "cannot extract");
+	stasync_entry_init(&j->e);
+	r = payload_read_all(x, e, path, &j->data);
+	if (r == 0 && (entry_copy(&j->e, e) < 0 || !(j->name = strdup(name)) || !(j->path = strdup(path))))
+		r = fail(x, -ENOMEM, path, NULL, "cannot extract");
+	if (r < 0) {
+		file_job_free(j);
+		return r;
+	}
+	/* what a worker would look up in its directory's frame */
+	if (x->eff & STASYNC_WITH_ACL)
+		(void)frame_default_acl(p, dir_fd);
+	j->parent.fd = dir_fd;
+	j->parent.fresh = p->fresh;
+	j->parent.default_acl = p->default_acl;
+	seq = sta_job_pool_submit(x->pool, j);
+	if (seq < 0) {
+		file_job_free(j);
+		return pool_error(x, (int)seq);
+	}
+	return run_deferred(x, false);
+}
+
+static int extract_file(struct extractor *x, const stasync_entry *e, const char *name,
+			const char *path)
+{
+	int dir_fd = top_dir_fd(x);
+
+	if (dir_fd < 0)
+		return dir_fd;
+	if (e->size <= JOB_FILE_MAX && pool_ready(x))
+		return submit_file(x, dir_fd, e, name, path);
+	return create_file(x, dir_fd, e, name, path, NULL);
 }
 
 static int extract_special(struct extractor *x, const stasync_entry *e, const char *name,
@@ -1411,15 +1741,17 @@ static int frame_push(struct extractor *x, int fd, bool own, const char *name, c
 	/* keep the fd budget: close the one that just left the window, and
 	 * thin out the anchors when there are too many */
 	size_t top = x->n_frames - 1;
+	int r = 0;
 	if (top % x->anchor_spacing == 0 && top / x->anchor_spacing > FD_ANCHORS_MAX) {
 		x->anchor_spacing *= 2;
-		for (size_t k = x->anchor_spacing / 2; k + FD_WINDOW <= top; k += x->anchor_spacing / 2)
+		for (size_t k = x->anchor_spacing / 2; r == 0 && k + FD_WINDOW <= top;
+		     k += x->anchor_spacing / 2)
 			if (!frame_keep_open(x, k, top))
-				frame_close(&x->frames[k]);
+				r = frame_retire(x, k);
 	}
-	if (top >= FD_WINDOW && !frame_keep_open(x, top - FD_WINDOW, top))
-		frame_close(&x->frames[top - FD_WINDOW]);
-	return 0;
+	if (r == 0 && top >= FD_WINDOW && !frame_keep_open(x, top - FD_WINDOW, top))
+		r = frame_retire(x, top - FD_WINDOW);
+	return r;
 }
 
 static int extract_dir(struct extractor *x, const stasync_entry *e, const char *name,
@@ -1428,6 +1760,7 @@ static int extract_dir(struct extractor *x, const stasync_entry *e, const char *
 	bool subvol = (x->eff & STASYNC_WITH_SUBVOLUME) && (e->flags & STASYNC_WITH_SUBVOLUME);
 	int dir_fd = top_dir_fd(x);
 	int fd = -EBADF, r;
+	bool made = false, in_way = false;
 
 	if (dir_fd < 0)
 		return dir_fd;
@@ -1437,6 +1770,7 @@ static int extract_dir(struct extractor *x, const stasync_entry *e, const char *
 		r = make_dir(x, dir_fd, name, subvol, path);
 		if (r < 0 && r != -EEXIST)
 			return r;
+		made = r == 0;
 		fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
 		if (fd >= 0) {
 			if (r == -EEXIST) {
@@ -1459,6 +1793,7 @@ static int extract_dir(struct extractor *x, const stasync_entry *e, const char *
 					if ((r = remove_tree(x, dir_fd, name)) < 0)
 						return fail(x, r, path, hint_remove(x, r),
 							    "cannot remove the directory in the way");
+					in_way = true;
 				}
 			}
 			continue;
@@ -1469,9 +1804,17 @@ static int extract_dir(struct extractor *x, const stasync_entry *e, const char *
 		r = unlink_at(x, dir_fd, name, false);
 		if (r < 0)
 			return fail(x, r, path, hint_immutable(x, r), "cannot remove the file in the way");
+		in_way = true;
 	}
+	if (in_way)
+		counted_in_place(x);
+	else if (made)
+		x->st.created++;
 	r = frame_push(x, fd, true, name, path, e);
-	return r < 0 ? r : apply_early(x, fd, e, path, NULL);
+	if (r < 0)
+		return r;
+	x->frames[x->n_frames - 1].fresh = made;
+	return apply_early(x, fd, e, path, NULL);
 }
 
 /* ---- the end of a directory ---------------------------------------------------------- */
@@ -1581,14 +1924,12 @@ static int delete_extra(struct extractor *x, struct dir_frame *f, int fd, bool t
 	return r;
 }
 
-static int finish_dir(struct extractor *x)
+/* finish_frame() — the end of directory f (open): remove what it should
+ * not hold, then its own metadata. */
+static int finish_frame(struct extractor *x, struct dir_frame *f)
 {
-	size_t t = x->n_frames - 1;
-	struct dir_frame *f = &x->frames[t];
-	int fd = frame_fd(x, t), r;
+	int fd = f->fd, r;
 
-	if (fd < 0)
-		return fd;
 	if ((r = delete_extra(x, f, fd, !x->o->delete_extra)) < 0)
 		return r;
 	struct node n = { .fd = fd, .dir_fd = -EBADF, .name = f->name, .type = S_IFDIR, .path = f->path };
@@ -1606,6 +1947,39 @@ static int finish_dir(struct extractor *x)
 		if (nf != bf && ioctl(fd, STA_BTRFS_IOC_SUBVOL_SETFLAGS, &nf) < 0)
 			return fail(x, -errno, f->path, NULL, "cannot set subvolume flags");
 	}
+	return 0;
+}
+
+/* finish_dir() — the top directory ended: finished now, or, while
+ * workers may still write into it, set aside with its fd until they
+ * are done (run_deferred). */
+static int finish_dir(struct extractor *x)
+{
+	size_t t = x->n_frames - 1;
+	struct dir_frame *f = &x->frames[t];
+	int fd = frame_fd(x, t), r;
+
+	if (fd < 0)
+		return fd;
+	if (x->pool) {
+		if ((r = run_deferred(x, false)) < 0)
+			return r;
+		bool busy = x->n_deferred > 0 ||
+			    sta_job_pool_finished(x->pool) < sta_job_pool_submitted(x->pool);
+		if (busy && x->n_deferred < DEFERRED_MAX) {
+			struct deferred_dir *d = &x->deferred[x->n_deferred++];
+			d->f = *f;
+			d->after = sta_job_pool_submitted(x->pool);
+			memset(f, 0, sizeof(*f));
+			f->fd = -EBADF;
+			x->n_frames--;
+			return 0;
+		}
+		if (busy && ((r = pool_wait_all(x)) < 0 || (r = run_deferred(x, true)) < 0))
+			return r;
+	}
+	if ((r = finish_frame(x, f)) < 0)
+		return r;
 	frame_free(f);
 	x->n_frames--;
 	return 0;
@@ -1673,6 +2047,7 @@ static int extract_single(struct extractor *x, const stasync_entry *e, const cha
 	if (!name_ok(name))
 		return fail(x, -EBADMSG, path, NULL, "invalid file name");
 	stasync_entry_init(&none);
+	x->no_pool = true; /* one file: no worker to wait for */
 	r = frame_push(x, x->target_fd, false, NULL, path, &none);
 	if (r >= 0)
 		r = (e->mode & S_IFMT) == S_IFREG ? extract_file(x, e, name, path)
@@ -1752,10 +2127,11 @@ void stasync_extract_options_init(stasync_extract_options *o)
 	o->restore_mask = UINT64_MAX;
 	o->delete_extra = true;
 	o->punch_holes = true;
+	o->file_threads = -1;
 }
 
 int stasync_extract(stasync_catar_decoder *d, int target_fd, const char *target,
-		    const stasync_extract_options *o, stasync_error *err)
+		    const stasync_extract_options *o, stasync_extract_stats *stats, stasync_error *err)
 {
 	stasync_extract_options defaults;
 	struct extractor x = {
@@ -1832,6 +2208,9 @@ int stasync_extract(stasync_catar_decoder *d, int target_fd, const char *target,
 			}
 		}
 	}
+	/* the files still being written, and the directories waiting for them */
+	if (x.pool && ((r = pool_wait_all(&x)) < 0 || (r = run_deferred(&x, true)) < 0))
+		goto out;
 	if (!x.started)
 		r = x.subtree_len ? sta_error(err, -ENOENT, "%s: no such file or directory in the archive",
 					      x.subtree)
@@ -1842,7 +2221,32 @@ int stasync_extract(stasync_catar_decoder *d, int target_fd, const char *target,
 	else
 		r = 0;
 out:
+	/* first the workers: the files handed to them come before anything
+	 * the decoding thread failed on, so their failure is the one to
+	 * tell; then the fds they were writing into */
+	if (x.pool) {
+		int q = sta_job_pool_drain(x.pool);
+		if (q < 0)
+			r = pool_error(&x, q);
+	}
+	sta_job_pool_free(x.pool);
+	for (unsigned i = 0; i < x.n_workers; i++) {
+		struct extractor *w = &x.workers[i];
+		x.st.created += w->st.created;
+		x.st.replaced += w->st.replaced;
+		x.st.removed += w->st.removed;
+		for (unsigned k = 0; k < 2; k++)
+			for (unsigned m = 0; m < ID_CACHE_SIZE; m++)
+				free(w->ids[k][m].name);
+	}
+	free(x.workers);
+	free(x.worker_errs);
+	for (size_t i = x.deferred_start; i < x.n_deferred; i++)
+		frame_free(&x.deferred[i].f);
+	free(x.deferred);
 	tmp_remove(&x);
+	if (stats)
+		*stats = x.st;
 	while (x.n_frames > 0)
 		frame_free(&x.frames[--x.n_frames]);
 	free(x.frames);

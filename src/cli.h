@@ -229,6 +229,7 @@ struct cli_report {
 	const stasync_chunk_stats *stats; /* NULL: nothing known (zeros) */
 	uint64_t bytes_written;
 	const stasync_chunk_id *digest;   /* make: what it prints; else NULL */
+	stasync_extract_stats files;      /* extract: entries created, replaced, removed */
 };
 /* cli_report() — under --json, the JSON object of the schema in the
  * README, on stdout (on stderr when to_stderr: stdout carries data).

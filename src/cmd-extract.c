@@ -78,6 +78,7 @@ int cli_blob_index_run(struct cli *c, const char *index_path, const char *output
 	stasync_chunk_stats stats;
 	stasync_fetch fetch;
 	stasync_output out = { .fd = -1 };
+	stasync_extract_stats files = { 0 };
 	bool writing = output != NULL;
 	unsigned flags = 0;
 	struct stat st;
@@ -115,6 +116,10 @@ int cli_blob_index_run(struct cli *c, const char *index_path, const char *output
 	}
 	/* an extracted file can be made again: no fsync (see README) */
 	out.no_sync = true;
+	/* a file (not a device, a pipe or an upload) goes in whole, in
+	 * place of the one there or as a new one */
+	if (writing && stasync_output_is_new(&out) && !out.upload)
+		*(lstat(output, &st) == 0 ? &files.replaced : &files.created) = 1;
 	/* casync digests the blob of an index with SHA-512/256 whatever
 	 * --digest says (--digest only picks chunk ids when making). */
 	fetch = cli_fetch(c, stores, n_stores);
@@ -148,7 +153,7 @@ out:
 		return 0;
 	return cli_report(c, &(struct cli_report){ .verb = "extract", .what = WHAT_BLOB_INDEX,
 						   .changed = true, .stats = &stats,
-						   .bytes_written = stats.bytes },
+						   .bytes_written = stats.bytes, .files = files },
 			  strcmp(output, "-") == 0);
 }
 
@@ -224,6 +229,7 @@ static int extract_archive(struct cli *c, const char *input, const char *output,
 			   const char *subtree, enum what what)
 {
 	stasync_extract_options o;
+	stasync_extract_stats files;
 	stasync_chunk_stats stats;
 	stasync_error err = { 0, "" };
 	struct cli_archive *a = NULL;
@@ -275,7 +281,8 @@ static int extract_archive(struct cli *c, const char *input, const char *output,
 		o.uid_shift = c->uid_shift;
 		o.uid_range = c->uid_range;
 	}
-	r = stasync_extract(cli_archive_decoder(a), fd, output, &o, &err);
+	r = stasync_extract(cli_archive_decoder(a), fd, output, &o, &files, &err);
+	files.created += made;   /* the target directory itself */
 	if (r == 0 && c->hardlink)
 		r = hardlink_seeds(c, fd, output, &err);
 	close(fd);
@@ -285,6 +292,9 @@ static int extract_archive(struct cli *c, const char *input, const char *output,
 			.bytes = stasync_catar_decoder_offset(cli_archive_decoder(a)) };
 	else if (r == 0)
 		cli_summary(c, false, &stats);
+	if (r == 0)
+		cli_info(c, "%" PRIu64 " entries created, %" PRIu64 " replaced, %" PRIu64 " removed",
+			 files.created, files.replaced, files.removed);
 	r = cli_archive_finish(a, r, &err);
 	cli_seed_close(c);
 	/* a directory made here for an archive that could not be read at
@@ -295,7 +305,7 @@ static int extract_archive(struct cli *c, const char *input, const char *output,
 		return r;
 	return cli_report(c, &(struct cli_report){ .verb = "extract", .what = what,
 						   .changed = true, .stats = &stats,
-						   .bytes_written = stats.bytes },
+						   .bytes_written = stats.bytes, .files = files },
 			  false);
 }
 

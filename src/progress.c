@@ -276,6 +276,9 @@ int cli_report(const struct cli *c, const struct cli_report *r, bool to_stderr)
 			make ? s->chunks - s->chunks_new : 0,
 			!make && s->chunks > got ? s->chunks - got : 0, s->chunks_cached,
 			s->chunks_seeded, s->chunks_in_place, s->bytes_cloned, r->bytes_written);
+		fprintf(f, ", \"files_created\": %" PRIu64 ", \"files_replaced\": %" PRIu64
+			", \"files_removed\": %" PRIu64, r->files.created, r->files.replaced,
+			r->files.removed);
 		fprintf(f, ", \"elapsed_seconds\": %.3f", cli_elapsed(c));
 		if (r->digest) {
 			char hex[STASYNC_DIGEST_HEX_SIZE];

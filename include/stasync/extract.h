@@ -23,19 +23,35 @@ typedef struct stasync_extract_options {
 	bool punch_holes;          /* write runs of zeros as holes */
 	const char *subtree;       /* extract only this path (NULL: all); as in
 				    * casync it lands at TARGET/<its name> */
+	int file_threads;          /* threads writing regular files beside the
+				    * one decoding: -1 one per CPU (at most 4,
+				    * none on one CPU), 0 none */
 } stasync_extract_options;
 
 /* stasync_extract_options_init() — casync's defaults: restore everything,
  * no shift, no range, delete what the archive lacks, leave immutable
- * files alone, punch holes. */
+ * files alone, punch holes; and file_threads -1. */
 void stasync_extract_options_init(stasync_extract_options *o);
+
+/* What an extraction changed in the target, entry by entry (files,
+ * directories, symlinks, devices alike). An entry that was there and
+ * is kept (a directory, whose metadata is set again) counts nowhere. */
+typedef struct stasync_extract_stats {
+	uint64_t created;   /* put where nothing was */
+	uint64_t replaced;  /* put in place of what was there */
+	uint64_t removed;   /* removed and not replaced: what the archive
+			     * lacks (--delete), or what a directory in the
+			     * way held */
+} stasync_extract_stats;
 
 /* stasync_extract() — decode all of `d` into the directory target_fd
  * (not closed; it may already hold files, which are replaced).
- * `target` names it in messages. Returns 0 or a negative code with a
+ * `target` names it in messages. Fills *stats when not NULL (also on
+ * error: what was done so far). Returns 0 or a negative code with a
  * message naming the path inside the archive and the reason. */
 int stasync_extract(stasync_catar_decoder *d, int target_fd, const char *target,
-		    const stasync_extract_options *o, stasync_error *err);
+		    const stasync_extract_options *o, stasync_extract_stats *stats,
+		    stasync_error *err);
 
 /* ---- Hard links from seeds ------------------------------------------------ */
 typedef struct stasync_hardlink_stats {

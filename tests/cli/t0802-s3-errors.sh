@@ -4,7 +4,8 @@
 # what to do about it, in one line, exit status 1, no secret: a wrong
 # secret, an unknown key, a bucket that does not exist, and, with the
 # server's STS on (without it radosgw ignores session tokens), a session
-# token it cannot read; for extract (GET: the answer has a body) and make
+# token it cannot read and one that expired (a role's session of 4 s,
+# taken with STS AssumeRole); for extract (GET: the answer has a body) and make
 # (HEAD first: no body, so asked again with GET). radosgw takes any
 # region: a wrong one is tested against tests/cli/httpd-test.py answering
 # as AWS does (400 AuthorizationHeaderMalformed, the region in the body or
@@ -72,12 +73,46 @@ check "[ ! -s out.bin ]" "the error body is never written as data"
 # Session tokens: with STS on, radosgw reads x-amz-security-token and
 # answers 400 InvalidArgument for one it cannot decrypt.
 s3d_rgw_stop
-printf 'rgw s3 auth use sts = true\nrgw sts key = stasynctestsskey\n' >>"$S3D_DIR/ceph.conf"
+# (sessions of a few seconds, for an expired one below; AWS's shortest is 15 min)
+printf 'rgw s3 auth use sts = true\nrgw sts key = stasynctestsskey\nrgw sts min session duration = 1\n' \
+	>>"$S3D_DIR/ceph.conf"
 s3d_rgw_start
 for verb in extract make; do
 	refused $verb "a session token the server cannot read" \
 		"S3 InvalidArgument: check the session token (AWS_SESSION_TOKEN): it may be expired or invalid" \
 		AWS_SESSION_TOKEN=$TOKEN
+done
+
+# A session token that expired: the temporary keys of a role the user
+# takes on with STS AssumeRole for 4 seconds, used while they are valid
+# and again once they are not (radosgw then answers 403 AccessDenied).
+radosgw_admin() {
+	timeout 20 radosgw-admin -c "$S3D_DIR/ceph.conf" -n client.admin "$@" >>"$T/admin.out" 2>&1
+}
+radosgw_admin role create --role-name=deployer --assume-role-policy-doc='{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":["arn:aws:iam:::user/stasync"]},"Action":["sts:AssumeRole"]}]}' &&
+	radosgw_admin role-policy put --role-name=deployer --policy-name=s3 --policy-doc='{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:*"],"Resource":["arn:aws:s3:::*"]}]}'
+check "[ $? -eq 0 ]" "a role to take on with STS" || diag_file radosgw-admin "$T/admin.out"
+# xml_value TAG FILE: the text of the one element TAG in FILE
+xml_value() {
+	tr -d '\n' <"$2" | sed -n "s:.*<$1>\([^<]*\)</$1>.*:\1:p"
+}
+curl -s --aws-sigv4 "aws:amz:us-east-1:sts" --user "$S3D_ACCESS_KEY:$S3D_SECRET_KEY" \
+	-d 'Action=AssumeRole&DurationSeconds=4&RoleArn=arn%3Aaws%3Aiam%3A%3A%3Arole%2Fdeployer&RoleSessionName=ci&Version=2011-06-15' \
+	-o assume.xml -w '%{http_code}' "$S3D_ENDPOINT/" >assume.code
+check "[ \"\$(cat assume.code)\" = 200 ] && [ -n \"\$(xml_value SessionToken assume.xml)\" ]" \
+	"STS AssumeRole for 4 seconds: temporary keys and a session token" || diag_file answer assume.xml
+ROLE_KEY=$(xml_value AccessKeyId assume.xml)
+ROLE_SECRET=$(xml_value SecretAccessKey assume.xml)
+ROLE_TOKEN=$(xml_value SessionToken assume.xml)
+run env AWS_ACCESS_KEY_ID="$ROLE_KEY" AWS_SECRET_ACCESS_KEY="$ROLE_SECRET" AWS_SESSION_TOKEN="$ROLE_TOKEN" \
+	"$STASYNC" extract --store="$S3/store" blob.caibx out.bin
+check "[ $rc -eq 0 ] && cmp -s out.bin blob.bin" "extract with the session's keys while they are valid" || show_run
+sleep 5
+TOKEN=$ROLE_TOKEN WRONG_SECRET=$ROLE_SECRET
+for verb in extract make; do
+	refused $verb "a session token that expired" \
+		"S3 AccessDenied: check the rights of the key on the bucket, and the session token (AWS_SESSION_TOKEN)" \
+		AWS_ACCESS_KEY_ID="$ROLE_KEY" AWS_SECRET_ACCESS_KEY="$ROLE_SECRET" AWS_SESSION_TOKEN="$ROLE_TOKEN"
 done
 
 # and with the right keys everything still reads

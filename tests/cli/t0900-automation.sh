@@ -134,7 +134,8 @@ import json, sys
 o = json.loads(open(sys.argv[1]).read())
 ints = ["bytes", "chunks", "chunks_new", "chunks_reused", "chunks_fetched",
         "chunks_from_cache", "chunks_from_seeds", "chunks_in_place",
-        "bytes_cloned", "bytes_written"]
+        "bytes_cloned", "bytes_written", "files_created", "files_replaced",
+        "files_removed"]
 for k in ints:
     assert isinstance(o[k], int) and not isinstance(o[k], bool), k
 assert isinstance(o["changed"], bool)
@@ -159,9 +160,36 @@ rm -rf jout
 "$STASYNC" --json extract t.caidx jout >j4 2>/dev/null
 check 'json_check j4 true "assert o[\"verb\"] == \"extract\" and \"digest\" not in o and o[\"chunks_fetched\"] == o[\"chunks\"]"' \
 	"extract --json of a tree: changed true" || diag_file json j4
+# the root, sub/, big.bin, a.txt, sub/b.txt and link: all new
+check 'json_check j4 true "assert (o[\"files_created\"], o[\"files_replaced\"], o[\"files_removed\"]) == (6, 0, 0)"' \
+	"extract --json into a new directory: 6 entries created" || diag_file json j4
 "$STASYNC" --json --unchanged-exit=3 extract t.caidx jout >j5 2>/dev/null
-check 'json_check j5 false "assert o[\"bytes_written\"] == 0"' "extract --json again: changed false" ||
-	diag_file json j5
+check 'json_check j5 false "assert o[\"bytes_written\"] == 0 and o[\"files_created\"] + o[\"files_replaced\"] + o[\"files_removed\"] == 0"' \
+	"extract --json again: changed false, no entry counted" || diag_file json j5
+# Extract puts every file in anew: in place of the one there (big.bin,
+# a.txt, sub/b.txt, a directory in the way holding one file) or where
+# none is (link); what the archive lacks goes (extra/ with two files).
+rm jout/link
+rm jout/sub/b.txt
+mkdir -p jout/sub/b.txt jout/extra
+touch jout/sub/b.txt/inner jout/extra/x jout/extra/y
+"$STASYNC" --json extract t.caidx jout >j7 2>/dev/null
+check 'json_check j7 true "assert (o[\"files_created\"], o[\"files_replaced\"], o[\"files_removed\"]) == (1, 3, 4), o" && diff -r src jout' \
+	"extract --json over a changed tree: 1 created, 3 replaced, 4 removed" || diag_file json j7
+# a file where a directory belongs: the directory replaces it, and what
+# goes into the new directory is created
+rm -rf jout/sub
+echo x >jout/sub
+"$STASYNC" --json extract t.caidx jout >j8 2>/dev/null
+check 'json_check j8 true "assert (o[\"files_created\"], o[\"files_replaced\"], o[\"files_removed\"]) == (1, 4, 0), o" && diff -r src jout' \
+	"extract --json, a file where a directory belongs: 1 created, 4 replaced" || diag_file json j8
+rm -f jb.bin
+"$STASYNC" --json extract b.caibx jb.bin >j9 2>/dev/null
+check 'json_check j9 true "assert (o[\"files_created\"], o[\"files_replaced\"], o[\"files_removed\"]) == (1, 0, 0), o"' \
+	"extract --json of a blob to a new file: 1 created" || diag_file json j9
+"$STASYNC" --json extract b.caibx jb.bin >j10 2>/dev/null
+check 'json_check j10 true "assert (o[\"files_created\"], o[\"files_replaced\"], o[\"files_removed\"]) == (0, 1, 0), o" && cmp -s jb.bin src/big.bin' \
+	"extract --json of a blob over the file: 1 replaced" || diag_file json j10
 "$STASYNC" --json extract b.caibx - >j6.bin 2>j6
 check 'json_check j6 true "assert o[\"bytes\"] == 300001" && cmp -s j6.bin src/big.bin' \
 	"extract --json to stdout: the blob on stdout, the object on stderr" || diag_file json j6

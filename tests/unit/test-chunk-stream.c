@@ -75,9 +75,9 @@ static int make(const char *dir, unsigned threads, stasync_chunk_id *digest,
  * With out_fd >= 0, write each chunk at `base` + its offset of out_fd
  * (which the reader reads repeated chunks back from); once the chunk at
  * stream offset `at` is written, remove the chunk file `gone` (when not
- * NULL), or spoil its first byte in out_fd. */
+ * NULL), or spoil its first byte in out_fd (or both: `spoil`). */
 static int read_written(int index_fd, const char *dir, unsigned threads, int out_fd,
-			uint64_t base, uint64_t at, const char *gone, size_t *matched,
+			uint64_t base, uint64_t at, const char *gone, bool spoil, size_t *matched,
 			stasync_error *err)
 {
 	char path[4096];
@@ -111,7 +111,7 @@ static int read_written(int index_fd, const char *dir, unsigned threads, int out
 			exit(99);
 		if (*matched == at && gone && unlink(gone) < 0)
 			exit(99);
-		if (*matched == at && !gone && pwrite(out_fd, "x", 1, (off_t)(base + at)) != 1)
+		if (*matched == at && (!gone || spoil) && pwrite(out_fd, "x", 1, (off_t)(base + at)) != 1)
 			exit(99);
 		*matched += n;
 		r = 0;
@@ -125,7 +125,7 @@ static int read_written(int index_fd, const char *dir, unsigned threads, int out
 static int read_back(int index_fd, const char *dir, unsigned threads, size_t *matched,
 		     stasync_error *err)
 {
-	return read_written(index_fd, dir, threads, -1, 0, 0, NULL, matched, err);
+	return read_written(index_fd, dir, threads, -1, 0, 0, NULL, false, matched, err);
 }
 
 int main(void)
@@ -217,17 +217,66 @@ int main(void)
 			exit(99);
 		for (size_t i = 0; i < 3; i++) {
 			stasync_error_clear(&err);
-			r = read_written(fds[1], "st1", readers[i], out, 100, at, NULL, &matched, &err);
+			r = read_written(fds[1], "st1", readers[i], out, 100, at, NULL, false, &matched,
+					 &err);
 			tap_ok(r == 0 && matched == STREAM_SIZE,
 			       "%u threads: a repeated chunk spoilt in the output is fetched again (%d, %zu, %s)",
 			       readers[i], r, matched, err.message);
 		}
 		snprintf(path, sizeof(path), "%s/st1/%.4s/%s.cacnk", tap_tmpdir(), hex, hex);
-		r = read_written(fds[1], "st1", 16, out, 100, at, path, &matched, &err);
+		r = read_written(fds[1], "st1", 16, out, 100, at, path, false, &matched, &err);
 		tap_ok(r == 0 && matched == STREAM_SIZE,
 		       "chunk %zu, the same as %zu, is read back from the output (%d, %zu, %s)", again,
 		       first, r, matched, err.message);
 		close(out);
+	}
+
+	/* Runs of zeros, cut into all-zero chunks of the largest size: once
+	 * a worker has met one, the next ones are neither fetched nor read
+	 * back. The first one's file goes once it is written, and its bytes
+	 * in the output are spoilt: the ones after it still come out. */
+	{
+		static uint8_t zeros[16 << 10];
+		stasync_chunk_id zero_id;
+		stasync_chunk_stats st;
+		uint8_t *idx;
+		size_t idx_n, items, first = 0, later = 0;
+		uint64_t at = 0;
+		char path[4096];
+		int fd, out;
+
+		memset(stream + ((size_t)1 << 20), 0, (size_t)512 << 10);
+		memset(stream + ((size_t)2 << 20), 0, (size_t)256 << 10);
+		fd = make("st3", 2, &want, &st);
+		idx = slurp(fd, &idx_n);
+		stasync_digest_buffer(STASYNC_DIGEST_SHA512_256, zeros, sizeof(zeros), &zero_id);
+		items = (idx_n - 64 - 48) / 40;
+		for (size_t j = 0; j < items; j++) {
+			if (memcmp(idx + 64 + j * 40 + 8, &zero_id, 32) != 0)
+				continue;
+			if (!first)
+				first = j;
+			else
+				later++;
+		}
+		tap_ok(first > 0 && later >= 40, "zeros: chunk %zu is all-zero, and %zu after it",
+		       first, later);
+		for (size_t k = 0; first > 0 && k < 8; k++)
+			at |= (uint64_t)idx[64 + (first - 1) * 40 + k] << (8 * k);
+		stasync_chunk_id_format(&zero_id, hex);
+		snprintf(path, sizeof(path), "%s/out0", tap_tmpdir());
+		out = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (out < 0)
+			exit(99);
+		snprintf(path, sizeof(path), "%s/st3/%.4s/%s.cacnk", tap_tmpdir(), hex, hex);
+		stasync_error_clear(&err);
+		r = read_written(fd, "st3", 1, out, 0, at, path, true, &matched, &err);
+		tap_ok(r == 0 && matched == STREAM_SIZE,
+		       "zeros: the all-zero chunks after the first come without its file or its bytes (%d, %zu, %s)",
+		       r, matched, err.message);
+		close(out);
+		close(fd);
+		free(idx);
 	}
 
 	for (size_t i = 0; i < 3; i++) {

@@ -19,69 +19,17 @@
 #include <stasync/blob.h>
 #include <stasync/catar.h>
 #include <stasync/index.h>
+#include "mem-stream.h"
 #include "tap.h"
 
-struct mem {
-	uint8_t *p;
-	size_t n, alloc, pos;
-};
-
-static int mem_write(void *ctx, const void *p, size_t n, stasync_error *err)
-{
-	struct mem *m = ctx;
-
-	(void)err;
-	if (m->n + n > m->alloc) {
-		m->alloc = (m->n + n) * 2;
-		m->p = realloc(m->p, m->alloc);
-		if (!m->p)
-			exit(99);
-	}
-	memcpy(m->p + m->n, p, n);
-	m->n += n;
-	return 0;
-}
-
-/* handed out in small pieces, as a chunk reader would */
-static ssize_t mem_read(void *ctx, void *p, size_t n, stasync_error *err)
-{
-	struct mem *m = ctx;
-	size_t k = m->n - m->pos;
-
-	(void)err;
-	if (k > n)
-		k = n;
-	if (k > 1000)
-		k = 1000;
-	memcpy(p, m->p + m->pos, k);
-	m->pos += k;
-	return (ssize_t)k;
-}
-
-/* the encoder lists a directory from its descriptor's position: a fresh
- * descriptor for each encoding */
-static void encode(const char *root, struct mem *m)
-{
-	stasync_encode_options o = { .feature_flags = STASYNC_FEATURES_DEFAULT };
-	stasync_error err = { 0, "" };
-	int dir = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	m->n = 0;
-	if (dir < 0 || stasync_catar_encode(dir, "tree", &o, mem_write, m, &err) < 0) {
-		tap_diag("encode: %s", err.message);
-		exit(99);
-	}
-	close(dir);
-}
-
-static int compare(int dir, struct mem *m)
+static int compare(int dir, struct mem_stream *m)
 {
 	stasync_encode_options o = { .feature_flags = STASYNC_FEATURES_DEFAULT };
 	stasync_error err = { 0, "" };
 	int r;
 
 	m->pos = 0;
-	r = stasync_catar_compare(dir, "tree", &o, mem_read, m, &err);
+	r = stasync_catar_compare(dir, "tree", &o, mem_stream_read, m, &err);
 	if (r < 0)
 		tap_diag("compare: %s", err.message);
 	return r;
@@ -101,7 +49,7 @@ static void test_tree(void)
 	stasync_error err = { 0, "" };
 	char root[4096];
 	struct timespec ts[2] = { { 1000000000, 0 }, { 1000000000, 0 } };
-	struct mem m = { 0 };
+	struct mem_stream m = { .piece = 1000 }; /* in small pieces, as a chunk reader hands them out */
 	int dir;
 
 	snprintf(root, sizeof(root), "%s", tap_tmp_path("tree"));
@@ -122,13 +70,13 @@ static void test_tree(void)
 		free(big);
 	}
 	utimensat(dir, ".", ts, 0);
-	encode(root, &m);
+	mem_stream_encode(root, &m);
 	tap_ok(compare(dir, &m) == 1, "a tree equals its own encoding");
 
 	m.n--;
 	tap_ok(compare(dir, &m) == 0, "a stream one byte short differs");
 	m.n++;
-	mem_write(&m, "x", 1, &err);
+	mem_stream_write(&m, "x", 1, &err);
 	tap_ok(compare(dir, &m) == 0, "a stream one byte longer differs");
 	m.n--;
 
@@ -140,13 +88,13 @@ static void test_tree(void)
 	utimensat(dir, "a", ts, 0);
 	tap_ok(compare(dir, &m) == 1, "mtime put back too: equal");
 	tap_ok(compare(dir, &m) == 1, "the same directory descriptor compared twice: equal");
-	encode(root, &m);
+	mem_stream_encode(root, &m);
 	tap_ok(compare(dir, &m) == 1, "equal again to its new encoding");
 
 	/* the archive's .caexclude names a file the target also holds */
 	put(dir, ".caexclude", "ignored\n");
 	utimensat(dir, ".", ts, 0);
-	encode(root, &m);
+	mem_stream_encode(root, &m);
 	tap_ok(compare(dir, &m) == 1, "with a .caexclude: equal");
 	put(dir, "ignored", "x");
 	utimensat(dir, ".", ts, 0);
