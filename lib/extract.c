@@ -1534,6 +1534,15 @@ static int run_deferred(struct extractor *x, bool wait)
 	return r;
 }
 
+/* pool_settle() — every file handed to a worker written, and every
+ * directory waiting for them finished. */
+static int pool_settle(struct extractor *x)
+{
+	int r = pool_wait_all(x);
+
+	return r < 0 ? r : run_deferred(x, true);
+}
+
 /* submit_file() — read a file's contents and hand it to a worker. */
 static int submit_file(struct extractor *x, int dir_fd, const stasync_entry *e, const char *name,
 		       const char *path)
@@ -1975,7 +1984,7 @@ static int finish_dir(struct extractor *x)
 			x->n_frames--;
 			return 0;
 		}
-		if (busy && ((r = pool_wait_all(x)) < 0 || (r = run_deferred(x, true)) < 0))
+		if (busy && (r = pool_settle(x)) < 0)
 			return r;
 	}
 	if ((r = finish_frame(x, f)) < 0)
@@ -2209,7 +2218,7 @@ int stasync_extract(stasync_catar_decoder *d, int target_fd, const char *target,
 		}
 	}
 	/* the files still being written, and the directories waiting for them */
-	if (x.pool && ((r = pool_wait_all(&x)) < 0 || (r = run_deferred(&x, true)) < 0))
+	if (x.pool && (r = pool_settle(&x)) < 0)
 		goto out;
 	if (!x.started)
 		r = x.subtree_len ? sta_error(err, -ENOENT, "%s: no such file or directory in the archive",
