@@ -45,6 +45,8 @@ diag_file() {
 	if [ -s "$2" ]; then
 		printf '# %s:\n' "$1"
 		head -n 20 "$2" | sed 's/^/#   /'
+		# a last line without its newline is ended, or TAP reads on into it
+		[ -z "$(tail -c 1 "$2")" ] || echo
 	else
 		printf '# %s: (empty)\n' "$1"
 	fi

@@ -70,6 +70,21 @@ check "[ $rc -eq 1 ] && [ \$(line_count '$T/err') -eq 1 ] && grep -qF 'no such b
 run env AWS_SECRET_ACCESS_KEY=$WRONG_SECRET "$STASYNC" extract --store="$S3/store" blob.caibx out.bin
 check "[ ! -s out.bin ]" "the error body is never written as data"
 
+# A session token that expired: the temporary keys of a role the user
+# takes on with STS AssumeRole for 4 seconds (below), used while they are
+# valid and again once they are not (radosgw then answers 403
+# AccessDenied). The role is made now, while radosgw runs: radosgw-admin
+# tells a running radosgw of the change and waits for its answer, and
+# from a radosgw that was stopped with its watch still on the OSD it
+# waits until the watch times out (30 s).
+radosgw_admin() {
+	timeout 20 radosgw-admin -c "$S3D_DIR/ceph.conf" -n client.admin "$@" >>"$T/admin.out" 2>&1 ||
+		{ _rc=$?; echo "radosgw-admin $1 $2: exit status $_rc (124: timed out)" >>"$T/admin.out"; return "$_rc"; }
+}
+radosgw_admin role create --role-name=deployer --assume-role-policy-doc='{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":["arn:aws:iam:::user/stasync"]},"Action":["sts:AssumeRole"]}]}' &&
+	radosgw_admin role-policy put --role-name=deployer --policy-name=s3 --policy-doc='{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:*"],"Resource":["arn:aws:s3:::*"]}]}'
+check "[ $? -eq 0 ]" "a role to take on with STS" || diag_file radosgw-admin "$T/admin.out"
+
 # Session tokens: with STS on, radosgw reads x-amz-security-token and
 # answers 400 InvalidArgument for one it cannot decrypt.
 s3d_rgw_stop
@@ -83,15 +98,7 @@ for verb in extract make; do
 		AWS_SESSION_TOKEN=$TOKEN
 done
 
-# A session token that expired: the temporary keys of a role the user
-# takes on with STS AssumeRole for 4 seconds, used while they are valid
-# and again once they are not (radosgw then answers 403 AccessDenied).
-radosgw_admin() {
-	timeout 20 radosgw-admin -c "$S3D_DIR/ceph.conf" -n client.admin "$@" >>"$T/admin.out" 2>&1
-}
-radosgw_admin role create --role-name=deployer --assume-role-policy-doc='{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":["arn:aws:iam:::user/stasync"]},"Action":["sts:AssumeRole"]}]}' &&
-	radosgw_admin role-policy put --role-name=deployer --policy-name=s3 --policy-doc='{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:*"],"Resource":["arn:aws:s3:::*"]}]}'
-check "[ $? -eq 0 ]" "a role to take on with STS" || diag_file radosgw-admin "$T/admin.out"
+# A session token that expired, now with STS on
 # xml_value TAG FILE: the text of the one element TAG in FILE
 xml_value() {
 	tr -d '\n' <"$2" | sed -n "s:.*<$1>\([^<]*\)</$1>.*:\1:p"
