@@ -305,15 +305,22 @@ size_t stasync_chunker_scan(stasync_chunker *c, const void *buf, size_t n)
 		i0 = i;
 	}
 
-	/* Roll byte by byte; the byte leaving the window is 48 bytes back,
-	 * either in p or (near the start of p) in the saved window. */
+	/* Roll byte by byte; the byte leaving the window is 48 bytes back:
+	 * near the start of p in the saved window, then in p itself (two
+	 * loops, so that the second has no branch for it). */
 	h = c->hash;
 	end = MIN(n, i + (max - c->chunk_size));
-	for (size_t j = i; j < end; j++) {
-		uint8_t out = j >= WINDOW ? p[j - WINDOW] : c->window[j - i0];
-
-		h = rol32(h, 1) ^ rol32(buzhash_table[out], WINDOW) ^ buzhash_table[p[j]];
+	size_t j = i;
+	for (; j < end && j < WINDOW; j++) {
+		h = rol32(h, 1) ^ rol32(buzhash_table[c->window[j - i0]], WINDOW) ^ buzhash_table[p[j]];
 		if (fastmod(h, m, d) == d - 1)
+			return cut(c, j + 1);
+	}
+	for (; j < end; j++) {
+		h = rol32(h, 1) ^ rol32(buzhash_table[p[j - WINDOW]], WINDOW) ^ buzhash_table[p[j]];
+		/* (h + 1) % d == 0, the cheap way (one 64-bit product); the exact
+		 * test confirms the rare yes (and h + 1 wrapping to 0) */
+		if ((uint64_t)(uint32_t)(h + 1) * m <= m - 1 && fastmod(h, m, d) == d - 1)
 			return cut(c, j + 1);
 	}
 	c->chunk_size += end - i;
