@@ -128,6 +128,8 @@ static void *worker(void *arg)
 	stasync_codec *c = NULL;
 	int codec_r = stasync_codec_new(&c);
 
+	sta_thread_serve();
+
 	pthread_mutex_lock(&r->lock);
 	for (;;) {
 		stasync_index_item item;

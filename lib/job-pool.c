@@ -54,6 +54,8 @@ static void *worker_main(void *arg)
 	struct worker *w = arg;
 	struct sta_job_pool *p = w->pool;
 
+	sta_thread_serve();
+
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
 		while (p->next == p->tail && !p->stopping)

@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -260,6 +261,18 @@ int sta_thread_start(pthread_t *t, size_t stack_size, void *(*fn)(void *), void 
 		r = pthread_create(t, &attr, fn, arg);
 	pthread_attr_destroy(&attr);
 	return -r;
+}
+
+void sta_thread_serve(void)
+{
+	int nice;
+
+	/* who = 0: the calling thread itself, not the whole process */
+	errno = 0;
+	nice = getpriority(PRIO_PROCESS, 0);
+	if (nice == -1 && errno)
+		return;
+	(void)setpriority(PRIO_PROCESS, 0, MIN(nice + 10, 19));
 }
 
 unsigned sta_cpu_count(unsigned max)

@@ -119,6 +119,15 @@ uint64_t sta_random_u64(void);
  * stack_size bytes. Returns 0 or -errno. */
 int sta_thread_start(pthread_t *t, size_t stack_size, void *(*fn)(void *), void *arg);
 
+/* sta_thread_serve() — called by a worker thread that serves one thread
+ * doing work that must run in order (a stream's digest, the walk of an
+ * archive): lowers the caller's own priority (nice +10), so that on a
+ * machine with few cores the serving threads take what that one leaves,
+ * instead of each taking an equal share of the cores from it. Only this
+ * thread changes (on Linux the nice value is per thread); a failure is of
+ * no consequence. */
+void sta_thread_serve(void);
+
 /* sta_cpu_count() — the CPUs online, from 1 to max. */
 unsigned sta_cpu_count(unsigned max);
 
