@@ -49,14 +49,20 @@ struct stasync_chunk_writer {
 	unsigned n_threads;
 	pthread_t digest_thread;
 	bool digest_started;
+	/* Each wakes one kind of thread, and the caller only when the chunk
+	 * it waits for (wait_seq) is stored and digested: on two cores, a
+	 * wake-up for each chunk cost two context switches a chunk. */
 	pthread_mutex_t lock;
-	pthread_cond_t queued;  /* a slot to work on, or stop */
-	pthread_cond_t done;    /* a slot is done */
+	pthread_cond_t queued;  /* workers: a chunk to work on, or stop */
+	pthread_cond_t cut;     /* the digester: a chunk cut, or stop */
+	pthread_cond_t done;    /* the caller: chunk wait_seq is ready */
 	/* under lock: */
 	uint64_t next_seq;      /* the next chunk cut */
 	uint64_t next_work;     /* the next chunk for a worker */
 	uint64_t head;          /* the next chunk to go into the index */
 	uint64_t digested;      /* chunks the stream digest has taken in */
+	uint64_t wait_seq;      /* the chunk the caller waits for, if waiting */
+	bool waiting;
 	bool stop;
 };
 
@@ -76,7 +82,8 @@ static void *worker(void *arg)
 			pthread_cond_wait(&w->queued, &w->lock);
 		if (w->stop)
 			break;
-		s = &w->slots[w->next_work++ % w->window];
+		uint64_t seq = w->next_work++;
+		s = &w->slots[seq % w->window];
 		s->state = SLOT_BUSY;
 		pthread_mutex_unlock(&w->lock);
 
@@ -90,7 +97,8 @@ static void *worker(void *arg)
 
 		pthread_mutex_lock(&w->lock);
 		s->state = SLOT_DONE;
-		pthread_cond_broadcast(&w->done);
+		if (w->waiting && seq == w->wait_seq && w->digested > seq)
+			pthread_cond_signal(&w->done);
 	}
 	pthread_mutex_unlock(&w->lock);
 	stasync_codec_free(c);
@@ -107,7 +115,7 @@ static void *digester(void *arg)
 		struct slot *s;
 
 		while (!w->stop && w->digested == w->next_seq)
-			pthread_cond_wait(&w->queued, &w->lock);
+			pthread_cond_wait(&w->cut, &w->lock);
 		if (w->stop)
 			break;
 		s = &w->slots[w->digested % w->window];
@@ -115,10 +123,31 @@ static void *digester(void *arg)
 		stasync_digest_write(w->digest, s->buf, s->len);
 		pthread_mutex_lock(&w->lock);
 		w->digested++;
-		pthread_cond_broadcast(&w->done);
+		if (w->waiting && w->digested == w->wait_seq + 1 &&
+		    w->slots[w->wait_seq % w->window].state == SLOT_DONE)
+			pthread_cond_signal(&w->done);
 	}
 	pthread_mutex_unlock(&w->lock);
 	return NULL;
+}
+
+/* Under the lock: whether chunk seq (one under way) is stored and digested. */
+static bool ready(const stasync_chunk_writer *w, uint64_t seq)
+{
+	return w->slots[seq % w->window].state == SLOT_DONE && w->digested > seq;
+}
+
+/* Under the lock: wait until chunk `seq` is ready, or the head if `seq` is
+ * already (so that the caller can go on); the head is not ready. */
+static void wait_ready(stasync_chunk_writer *w, uint64_t seq)
+{
+	if (ready(w, seq))
+		seq = w->head;
+	w->wait_seq = seq;
+	w->waiting = true;
+	while (!ready(w, seq))
+		pthread_cond_wait(&w->done, &w->lock);
+	w->waiting = false;
 }
 
 /* Put the chunks done, in stream order, into the index; with `all`, wait
@@ -132,10 +161,10 @@ static int commit(stasync_chunk_writer *w, bool all, stasync_error *err)
 
 		if (w->head == w->next_seq)
 			break;
-		if (s->state != SLOT_DONE || w->head >= w->digested) {
+		if (!ready(w, w->head)) {
 			if (!all)
 				break;
-			pthread_cond_wait(&w->done, &w->lock);
+			wait_ready(w, w->next_seq - 1);
 			continue;
 		}
 		pthread_mutex_unlock(&w->lock);
@@ -175,9 +204,8 @@ static int emit(stasync_chunk_writer *w, const uint8_t *p, size_t n, stasync_err
 		s = &w->slots[w->next_seq % w->window];
 		if (s->state == SLOT_FREE)
 			break;
-		/* the ring is full: wait for its oldest chunk */
-		while (w->slots[w->head % w->window].state != SLOT_DONE || w->head >= w->digested)
-			pthread_cond_wait(&w->done, &w->lock);
+		/* the ring is full: wait until half of it can go */
+		wait_ready(w, w->head + w->window / 2 - 1);
 		pthread_mutex_unlock(&w->lock);
 	}
 	pthread_mutex_unlock(&w->lock);
@@ -190,7 +218,8 @@ static int emit(stasync_chunk_writer *w, const uint8_t *p, size_t n, stasync_err
 	s->state = SLOT_QUEUED;
 	w->next_seq++;
 	/* a worker and the digester */
-	pthread_cond_broadcast(&w->queued);
+	pthread_cond_signal(&w->queued);
+	pthread_cond_signal(&w->cut);
 	pthread_mutex_unlock(&w->lock);
 	return 0;
 }
@@ -200,6 +229,7 @@ static void stop_workers(stasync_chunk_writer *w)
 	pthread_mutex_lock(&w->lock);
 	w->stop = true;
 	pthread_cond_broadcast(&w->queued);
+	pthread_cond_broadcast(&w->cut);
 	pthread_mutex_unlock(&w->lock);
 	for (unsigned i = 0; i < w->n_threads; i++)
 		pthread_join(w->threads[i], NULL);
@@ -232,6 +262,7 @@ int stasync_chunk_writer_new(const stasync_chunk_writer_options *o, int index_fd
 	w->o = *o;
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->queued, NULL);
+	pthread_cond_init(&w->cut, NULL);
 	pthread_cond_init(&w->done, NULL);
 	r = stasync_chunker_init(&w->chunker, &o->sizes);
 	if (r < 0) {
@@ -241,7 +272,7 @@ int stasync_chunk_writer_new(const stasync_chunk_writer_options *o, int index_fd
 	}
 	w->cap = o->sizes.max + GATHER;
 	w->buf = malloc(w->cap);
-	w->window = MIN((size_t)threads * 4, MAX((size_t)2, WINDOW_BYTES / MAX(o->sizes.max, 1)));
+	w->window = MIN((size_t)threads * 16, MAX((size_t)2, WINDOW_BYTES / MAX(o->sizes.max, 1)));
 	threads = (unsigned)MIN((size_t)threads, w->window);
 	w->slots = calloc(w->window, sizeof(*w->slots));
 	w->threads = calloc(threads, sizeof(*w->threads));
@@ -374,6 +405,7 @@ void stasync_chunk_writer_free(stasync_chunk_writer *w)
 	free(w->threads);
 	pthread_mutex_destroy(&w->lock);
 	pthread_cond_destroy(&w->queued);
+	pthread_cond_destroy(&w->cut);
 	pthread_cond_destroy(&w->done);
 	stasync_index_writer_free(w->index);
 	stasync_digest_free(w->digest);
