@@ -51,7 +51,7 @@ struct stasync_chunk_reader {
 	 * for the lock (futex calls, on two cores, cost system time). */
 	pthread_mutex_t lock;
 	pthread_cond_t ready;   /* the head's slot became ready, or the index ended */
-	pthread_cond_t room;    /* a slot was released (one more chunk can be taken), or stop */
+	pthread_cond_t room;    /* half the slots are free, or stop */
 	pthread_cond_t written; /* the stream has more bytes released, or stop */
 	/* under lock: */
 	uint64_t next_seq;      /* the next chunk of the index to hand out */
@@ -60,6 +60,7 @@ struct stasync_chunk_reader {
 	int end_r;              /* how reading the index ended: 0 or an error */
 	stasync_error end_err;
 	bool stop;
+	unsigned room_waiters;  /* workers waiting for a free slot */
 	uint64_t released;      /* stream bytes of the chunks handed out and released */
 	/* the stream as written, and where each chunk id first is in it */
 	int reread_fd;
@@ -139,8 +140,11 @@ static void *worker(void *arg)
 		bool again, zero;
 		int e;
 
-		while (!r->stop && r->next_seq < r->end_seq && r->next_seq >= r->head + r->window)
+		while (!r->stop && r->next_seq < r->end_seq && r->next_seq >= r->head + r->window) {
+			r->room_waiters++;
 			pthread_cond_wait(&r->room, &r->lock);
+			r->room_waiters--;
+		}
 		if (r->stop || r->next_seq >= r->end_seq)
 			break;
 		/* The index is read in order, one worker at a time. */
@@ -233,8 +237,10 @@ int stasync_chunk_reader_new_reread(stasync_index_reader *index, const stasync_f
 	/* A remote store answers some requests much later than others
 	 * (radosgw: 1 ms or 40 ms), and the ring fills up behind a slow one
 	 * at its head: with twice as many slots as threads, 13.4 of 16
-	 * requests were in flight on average; with four times, 15.6. */
-	ahead = sta_fetch_remote(f) ? 4 : 2;
+	 * requests were in flight on average; with four times, 15.6. A
+	 * local store has a thread per CPU: eight slots each, so that the
+	 * workers, woken when half the ring is free, take a few each. */
+	ahead = sta_fetch_remote(f) ? 4 : 8;
 	r->window = MIN((size_t)threads * ahead,
 			MAX((size_t)2, STASYNC_FETCH_WINDOW_BYTES / r->chunk_max));
 	threads = (unsigned)MIN((size_t)threads, r->window);
@@ -284,14 +290,20 @@ int stasync_chunk_reader_next(stasync_chunk_reader *r, const void **p, size_t *n
 	int e;
 
 	if (r->holding) {
+		bool room;
+
 		pthread_mutex_lock(&r->lock);
 		r->slots[r->head % r->window].state = SLOT_FREE;
 		r->released += r->slots[r->head % r->window].len;
 		r->head++;
 		r->holding = false;
+		/* workers that found the ring full go on once half of it is
+		 * free, not for each slot (a wake-up a chunk, on two cores,
+		 * cost two context switches a chunk) */
+		room = r->room_waiters && r->head + r->window - r->next_seq >= MAX(r->window / 2, 1);
 		pthread_mutex_unlock(&r->lock);
-		/* one more chunk may be taken: by one worker */
-		pthread_cond_signal(&r->room);
+		if (room)
+			pthread_cond_broadcast(&r->room);
 		pthread_cond_broadcast(&r->written);
 	}
 	pthread_mutex_lock(&r->lock);
