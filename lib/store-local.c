@@ -6,6 +6,7 @@
 
 #include "format.h"
 #include "store.h"
+#include "sync-ahead.h"
 #include "util.h"
 
 struct local_store {
@@ -16,6 +17,7 @@ struct local_store {
 	uint8_t dir_made[65536 / 8];
 	bool no_tmpfile;  /* O_TMPFILE or linking it failed once */
 	bool dirty;       /* chunks written since the last flush */
+	struct sta_sync_ahead ahead;
 };
 
 /* "abcd/abcd…ef.cacnk" (with_suffix) or "abcd/abcd…ef". */
@@ -137,6 +139,7 @@ static int local_put(stasync_store *s, const stasync_chunk_id *id, const void *d
 			close(fd);
 		if (r == 0) {
 			__atomic_store_n(&l->dirty, true, __ATOMIC_RELAXED);
+			sta_sync_ahead_add(&l->ahead, n);
 			return !existed;
 		}
 		if (r == -ENOSPC || r == -EDQUOT || r == -EIO || r == -EROFS)
@@ -166,6 +169,7 @@ static int local_put(stasync_store *s, const stasync_chunk_id *id, const void *d
 				 stasync_strerror(r));
 	}
 	__atomic_store_n(&l->dirty, true, __ATOMIC_RELAXED);
+	sta_sync_ahead_add(&l->ahead, n);
 	return 1;
 }
 
@@ -189,6 +193,7 @@ static void local_free(stasync_store *s)
 {
 	struct local_store *l = (struct local_store *)s;
 
+	sta_sync_ahead_done(&l->ahead);
 	if (l->dirfd >= 0)
 		close(l->dirfd);
 }
@@ -220,6 +225,7 @@ int sta_store_local_open(const char *path, unsigned flags, stasync_store **ret,
 	l->base.flags = flags;
 	l->base.locator = strdup(path);
 	l->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	sta_sync_ahead_init(&l->ahead, l->dirfd);
 	/* casync makes no store for an empty blob, so a store that does not
 	 * exist reads as empty: each chunk asked of it is missing. */
 	if (!l->base.locator ||
