@@ -167,15 +167,16 @@ int sta_mkdir_p(const char *path)
 uint64_t sta_random_u64(void)
 {
 	/* Unpredictability is not needed, only names unlikely to collide
-	 * (callers create with O_EXCL and retry): time, process, thread and
-	 * stack address, mixed (splitmix64). No system call beyond the vDSO,
-	 * so nothing to fall back from on old kernels. */
+	 * (callers create with O_EXCL and retry): time, thread and stack
+	 * address (both placed at random per process), mixed (splitmix64).
+	 * No system call beyond the vDSO: extract calls this for each file,
+	 * and getpid() is a real one. */
 	struct timespec ts;
 	uint64_t z;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	z = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^ ((uint64_t)getpid() << 42) ^
-	    (uint64_t)(uintptr_t)&ts ^ (uint64_t)(uintptr_t)pthread_self();
+	z = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^
+	    (uint64_t)(uintptr_t)&ts ^ ((uint64_t)(uintptr_t)pthread_self() << 20);
 	z += UINT64_C(0x9e3779b97f4a7c15);
 	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
 	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
