@@ -124,11 +124,13 @@ bench_init() {
 bench_timed() {
 	_out=$1
 	shift
+	_srv0=$(bench_server_ticks)
 	if [ "$BENCH_TIMER" = gnu ]; then
 		/usr/bin/time -f '%e %U %S %M' -o "$_out" "$@" >"$BENCH_TMP/log" 2>&1
 		_rc=$?
 		# GNU time writes "Command exited with non-zero status N" first
 		tail -n 1 "$_out" >"$_out.last" && mv "$_out.last" "$_out"
+		bench_server_cpu "$_out" "$_srv0"
 		return $_rc
 	fi
 	python3 - "$_out" "$@" >"$BENCH_TMP/log" 2>&1 <<'EOF'
@@ -141,6 +143,31 @@ with open(sys.argv[1], "w") as f:
     f.write("%.3f %.3f %.3f %d\n" % (wall, r.ru_utime, r.ru_stime, r.ru_maxrss))
 sys.exit(rc if rc >= 0 else 128 - rc)
 EOF
+	_rc=$?
+	bench_server_cpu "$_out" "$_srv0"
+	return $_rc
+}
+
+# bench_server_ticks: the CPU time (user + system, clock ticks) of the
+# server named by BENCH_SERVER_PID so far; 0 without one. A server on the
+# same cores takes its share of them: the bound on a client's wall time
+# is (client CPU + server CPU) ÷ cores.
+bench_server_ticks() {
+	if [ -n "${BENCH_SERVER_PID:-}" ] && [ -r "/proc/$BENCH_SERVER_PID/stat" ]; then
+		# fields 14 and 15, counted after the ")" that ends the name
+		sed 's/.*) //' "/proc/$BENCH_SERVER_PID/stat" | awk '{ print $12 + $13 }'
+	else
+		echo 0
+	fi
+}
+
+# bench_server_cpu FILE TICKS0: append the server's CPU seconds since
+# TICKS0 to the one line of FILE
+bench_server_cpu() {
+	_t1=$(bench_server_ticks)
+	_hz=$(getconf CLK_TCK 2>/dev/null || echo 100)
+	awk -v d="$((_t1 - $2))" -v hz="$_hz" '{ printf "%s %.2f\n", $0, d / hz }' "$1" >"$1.srv" &&
+		mv "$1.srv" "$1"
 }
 
 # bench_median FILE COLUMN: the median of a column of numbers.
@@ -215,13 +242,14 @@ bench_measure() {
 		_r=$((_r + 1))
 	done
 
-	# medians: wall, user+sys, peak RSS, sys
+	# medians: wall, user+sys, peak RSS, sys, the server's CPU
 	for _i in $BENCH_TOOLS; do
-		awk '{ print $1, $2 + $3, $4 / 1024, $3 }' "$BENCH_TMP/c$_c.t$_i" >"$BENCH_TMP/c$_c.m$_i"
+		awk '{ print $1, $2 + $3, $4 / 1024, $3, $5 + 0 }' "$BENCH_TMP/c$_c.t$_i" >"$BENCH_TMP/c$_c.m$_i"
 		eval "bench_wall_$_i=\$(bench_median \"\$BENCH_TMP/c\$_c.m\$_i\" 1)"
 		eval "bench_cpu_$_i=\$(bench_median \"\$BENCH_TMP/c\$_c.m\$_i\" 2)"
 		eval "bench_rss_$_i=\$(bench_median \"\$BENCH_TMP/c\$_c.m\$_i\" 3)"
 		eval "bench_sys_$_i=\$(bench_median \"\$BENCH_TMP/c\$_c.m\$_i\" 4)"
+		eval "bench_srv_$_i=\$(bench_median \"\$BENCH_TMP/c\$_c.m\$_i\" 5)"
 	done
 	printf '\n== %s (median of %d runs)\n' "$BENCH_CASE" "$_reps"
 	printf '%-10s %10s %10s %10s %14s\n' tool "wall s" "CPU s" "sys s" "peak RSS MiB"
@@ -241,7 +269,7 @@ bench_measure() {
 
 	if [ -n "${BENCH_ROWS:-}" ]; then
 		for _i in $BENCH_TOOLS; do
-			eval "printf '%s\t%s\t%.2f\t%.2f\t%.2f\t%.1f\n' \"\$BENCH_CASE\" \"\$bench_name_$_i\" \"\$bench_wall_$_i\" \"\$bench_cpu_$_i\" \"\$bench_sys_$_i\" \"\$bench_rss_$_i\""
+			eval "printf '%s\t%s\t%.2f\t%.2f\t%.2f\t%.1f\t%.2f\n' \"\$BENCH_CASE\" \"\$bench_name_$_i\" \"\$bench_wall_$_i\" \"\$bench_cpu_$_i\" \"\$bench_sys_$_i\" \"\$bench_rss_$_i\" \"\$bench_srv_$_i\""
 		done >>"$BENCH_ROWS"
 	fi
 

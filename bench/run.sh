@@ -52,7 +52,9 @@
 # one line per case and target of issue 16 ("Performance restated for two
 # cores"), met or missed, with the figures:
 #   - wall time ≥ 1.5× faster than desync's, ≥ 1.8× faster than casync's;
-#   - wall ≤ 0.6 × stasync's own CPU time, and that CPU ≤ casync's;
+#   - wall ≤ 0.6 × stasync's own CPU time, and that CPU ≤ casync's (over
+#     HTTP the figures add nginx's CPU time in the same runs: it shares
+#     the two cores, so (CPU + nginx's) ÷ 2 is the bound on wall time);
 #   - system time ≤ 1.2 × desync's;
 #   - peak RSS ≤ 64 MiB.
 # The targets are stated for data sets of at least 1 GB and medians of at
@@ -447,13 +449,16 @@ digest_case digest-blob "digest blob.caibx, local store" "$D/srv/blob.caibx"
 if want http-blob || want http-tree; then
 	bench_nginx "$D/srv"
 	bench_say "nginx serves the store and the indexes at $BENCH_URL"
+	# nginx's CPU time in each run, beside the client's (same two cores)
+	BENCH_SERVER_PID=$bench_nginx_pid
 	extract_case http-blob "extract blob.caibx over HTTP" "$BENCH_URL/store" "$BENCH_URL/blob.caibx" http.img same_blob
 	extract_case http-tree "extract tree.caidx over HTTP" "$BENCH_URL/store" "$BENCH_URL/tree.caidx" http.tree same_tree
+	BENCH_SERVER_PID=
 	bench_nginx_stop
 fi
 
 # ---- one table of all cases ---------------------------------------------------------------
-# the rows of $rows ("case, tool, wall, CPU, sys, RSS") as Markdown; the
+# the rows of $rows ("case, tool, wall, CPU, sys, RSS, server CPU") as Markdown; the
 # ratios are each tool's figure divided by stasync's in the same case (above
 # 1: stasync is faster or smaller); wall ÷ CPU is stasync's own (below 1: it
 # kept more than one core busy)
@@ -499,7 +504,7 @@ verdict() {
 			index(c, "digest") == 1 ? "desync has no digest" : "desync not run"
 	}
 	!($1 in seen) { seen[$1] = 1; cases[++n] = $1 }
-	{ w[$1, $2] = $3; cpu[$1, $2] = $4; sys[$1, $2] = $5; rss[$1, $2] = $6; has[$1, $2] = 1 }
+	{ w[$1, $2] = $3; cpu[$1, $2] = $4; sys[$1, $2] = $5; rss[$1, $2] = $6; srv[$1, $2] = $7; has[$1, $2] = 1 }
 	END {
 		for (i = 1; i <= n; i++) {
 			c = cases[i]
@@ -515,8 +520,11 @@ verdict() {
 				line(c, "wall ≥ 1.8× faster than casync", cw >= 1.8 * sw,
 					sprintf("%.2f s against %.2f s: %s×", sw, cw, sw > 0 ? sprintf("%.2f", cw / sw) : "∞"))
 			}
-			line(c, "wall ≤ 0.6 × own CPU", sw <= 0.6 * sc,
-				sprintf("wall %.2f s, CPU %.2f s: %s", sw, sc, sc > 0 ? sprintf("%.2f", sw / sc) : "—"))
+			fig = sprintf("wall %.2f s, CPU %.2f s: %s", sw, sc, sc > 0 ? sprintf("%.2f", sw / sc) : "—")
+			# a server on the same two cores: the bound is both CPUs ÷ 2
+			if (srv[c, "stasync"] > 0)
+				fig = fig sprintf("; nginx used %.2f s of CPU meanwhile: (CPU + nginx) ÷ 2 cores = %.2f s", srv[c, "stasync"], (sc + srv[c, "stasync"]) / 2)
+			line(c, "wall ≤ 0.6 × own CPU", sw <= 0.6 * sc, fig)
 			if (has[c, "casync"])
 				line(c, "CPU ≤ casync CPU", sc <= cpu[c, "casync"],
 					sprintf("%.2f s against %.2f s", sc, cpu[c, "casync"]))
@@ -564,7 +572,7 @@ awk 'NR > 1 && /^# / { keep = 1 } keep' "$BENCH_OUT" >"$D/out.kept" 2>/dev/null 
 		printf -- '- page cache: dropped once before the first case; the data stays in it (no disk reads measured); sync before each timed run (and the loop file'"'"'s cached pages dropped): %s\n' \
 			"$([ "$BENCH_SYNC" = 1 ] && echo yes || echo no)"
 	fi
-	printf -- '- HTTP: nginx on 127.0.0.1 (one process, sendfile), HTTP/1.1\n'
+	printf -- '- HTTP: nginx on 127.0.0.1 (one process, sendfile), HTTP/1.1; its CPU time in each run is measured too (it shares the two cores)\n'
 	printf '\nMedians of %d timed runs per tool and case, the tools taking turns (A B A B …) after one untimed, checked run of each. Wall, CPU (user + system, children included) and system time in seconds; peak RSS of the largest process. wall ÷ CPU is stasync'"'"'s own: below 1, it kept more than one core busy. The other ratio columns are the tool'"'"'s figure divided by stasync'"'"'s in the same case: above 1, stasync took less.\n\n' "$REPS"
 	table
 	printf '\n## The targets of issue 16 ("Performance restated for two cores")\n\n'
