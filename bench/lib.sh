@@ -125,12 +125,13 @@ bench_timed() {
 	_out=$1
 	shift
 	_srv0=$(bench_server_ticks)
+	_busy0=$(bench_busy_ticks)
 	if [ "$BENCH_TIMER" = gnu ]; then
 		/usr/bin/time -f '%e %U %S %M' -o "$_out" "$@" >"$BENCH_TMP/log" 2>&1
 		_rc=$?
 		# GNU time writes "Command exited with non-zero status N" first
 		tail -n 1 "$_out" >"$_out.last" && mv "$_out.last" "$_out"
-		bench_server_cpu "$_out" "$_srv0"
+		bench_server_cpu "$_out" "$_srv0" "$_busy0"
 		return $_rc
 	fi
 	python3 - "$_out" "$@" >"$BENCH_TMP/log" 2>&1 <<'EOF'
@@ -144,7 +145,7 @@ with open(sys.argv[1], "w") as f:
 sys.exit(rc if rc >= 0 else 128 - rc)
 EOF
 	_rc=$?
-	bench_server_cpu "$_out" "$_srv0"
+	bench_server_cpu "$_out" "$_srv0" "$_busy0"
 	return $_rc
 }
 
@@ -161,12 +162,21 @@ bench_server_ticks() {
 	fi
 }
 
-# bench_server_cpu FILE TICKS0: append the server's CPU seconds since
-# TICKS0 to the one line of FILE
+# bench_busy_ticks: the CPU time (clock ticks) of the whole machine so
+# far: every process and the kernel's own threads (the write-back of a
+# tool's files runs there, outside its own CPU time), all but idle.
+bench_busy_ticks() {
+	awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat
+}
+
+# bench_server_cpu FILE TICKS0 BUSY0: append the server's CPU seconds since
+# TICKS0 and the machine's since BUSY0 to the one line of FILE
 bench_server_cpu() {
 	_t1=$(bench_server_ticks)
+	_b1=$(bench_busy_ticks)
 	_hz=$(getconf CLK_TCK 2>/dev/null || echo 100)
-	awk -v d="$((_t1 - $2))" -v hz="$_hz" '{ printf "%s %.2f\n", $0, d / hz }' "$1" >"$1.srv" &&
+	awk -v d="$((_t1 - $2))" -v b="$((_b1 - $3))" -v hz="$_hz" \
+		'{ printf "%s %.2f %.2f\n", $0, d / hz, b / hz }' "$1" >"$1.srv" &&
 		mv "$1.srv" "$1"
 }
 
@@ -242,14 +252,15 @@ bench_measure() {
 		_r=$((_r + 1))
 	done
 
-	# medians: wall, user+sys, peak RSS, sys, the server's CPU
+	# medians: wall, user+sys, peak RSS, sys, the server's CPU, the machine's
 	for _i in $BENCH_TOOLS; do
-		awk '{ print $1, $2 + $3, $4 / 1024, $3, $5 + 0 }' "$BENCH_TMP/c$_c.t$_i" >"$BENCH_TMP/c$_c.m$_i"
+		awk '{ print $1, $2 + $3, $4 / 1024, $3, $5 + 0, $6 + 0 }' "$BENCH_TMP/c$_c.t$_i" >"$BENCH_TMP/c$_c.m$_i"
 		eval "bench_wall_$_i=\$(bench_median \"\$BENCH_TMP/c\$_c.m\$_i\" 1)"
 		eval "bench_cpu_$_i=\$(bench_median \"\$BENCH_TMP/c\$_c.m\$_i\" 2)"
 		eval "bench_rss_$_i=\$(bench_median \"\$BENCH_TMP/c\$_c.m\$_i\" 3)"
 		eval "bench_sys_$_i=\$(bench_median \"\$BENCH_TMP/c\$_c.m\$_i\" 4)"
 		eval "bench_srv_$_i=\$(bench_median \"\$BENCH_TMP/c\$_c.m\$_i\" 5)"
+		eval "bench_busy_$_i=\$(bench_median \"\$BENCH_TMP/c\$_c.m\$_i\" 6)"
 	done
 	printf '\n== %s (median of %d runs)\n' "$BENCH_CASE" "$_reps"
 	printf '%-10s %10s %10s %10s %14s\n' tool "wall s" "CPU s" "sys s" "peak RSS MiB"
@@ -269,7 +280,7 @@ bench_measure() {
 
 	if [ -n "${BENCH_ROWS:-}" ]; then
 		for _i in $BENCH_TOOLS; do
-			eval "printf '%s\t%s\t%.2f\t%.2f\t%.2f\t%.1f\t%.2f\n' \"\$BENCH_CASE\" \"\$bench_name_$_i\" \"\$bench_wall_$_i\" \"\$bench_cpu_$_i\" \"\$bench_sys_$_i\" \"\$bench_rss_$_i\" \"\$bench_srv_$_i\""
+			eval "printf '%s\t%s\t%.2f\t%.2f\t%.2f\t%.1f\t%.2f\t%.2f\n' \"\$BENCH_CASE\" \"\$bench_name_$_i\" \"\$bench_wall_$_i\" \"\$bench_cpu_$_i\" \"\$bench_sys_$_i\" \"\$bench_rss_$_i\" \"\$bench_srv_$_i\" \"\$bench_busy_$_i\""
 		done >>"$BENCH_ROWS"
 	fi
 
