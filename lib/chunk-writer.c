@@ -289,6 +289,9 @@ int stasync_chunk_writer_new(const stasync_chunk_writer_options *o, int index_fd
 		stasync_chunk_writer_free(w);
 		return r;
 	}
+	/* finish() flushes the store before the index is complete */
+	if (o->store)
+		sta_store_expect_flush(o->store);
 	for (unsigned i = 0; i < threads; i++) {
 		r = sta_thread_start(&w->threads[i], STA_STACK_WORK, worker, w);
 		if (r < 0)

@@ -18,6 +18,7 @@ struct local_store {
 	bool no_tmpfile;  /* O_TMPFILE or linking it failed once */
 	bool dirty;       /* chunks written since the last flush */
 	struct sta_sync_ahead ahead;
+	bool ahead_on;    /* make: chunks are flushed before the index */
 };
 
 /* "abcd/abcd…ef.cacnk" (with_suffix) or "abcd/abcd…ef". */
@@ -139,7 +140,8 @@ static int local_put(stasync_store *s, const stasync_chunk_id *id, const void *d
 			close(fd);
 		if (r == 0) {
 			__atomic_store_n(&l->dirty, true, __ATOMIC_RELAXED);
-			sta_sync_ahead_add(&l->ahead, n);
+			if (__atomic_load_n(&l->ahead_on, __ATOMIC_RELAXED))
+				sta_sync_ahead_add(&l->ahead, n);
 			return !existed;
 		}
 		if (r == -ENOSPC || r == -EDQUOT || r == -EIO || r == -EROFS)
@@ -169,7 +171,8 @@ static int local_put(stasync_store *s, const stasync_chunk_id *id, const void *d
 				 stasync_strerror(r));
 	}
 	__atomic_store_n(&l->dirty, true, __ATOMIC_RELAXED);
-	sta_sync_ahead_add(&l->ahead, n);
+	if (__atomic_load_n(&l->ahead_on, __ATOMIC_RELAXED))
+		sta_sync_ahead_add(&l->ahead, n);
 	return 1;
 }
 
@@ -189,6 +192,15 @@ static int local_flush(stasync_store *s, stasync_error *err)
 	return 0;
 }
 
+/* Only for make: a cache is never flushed, and its writing back early
+ * would only slow an extract (syncfs() takes the whole file system). */
+static void local_expect_flush(stasync_store *s)
+{
+	struct local_store *l = (struct local_store *)s;
+
+	__atomic_store_n(&l->ahead_on, true, __ATOMIC_RELAXED);
+}
+
 static void local_free(stasync_store *s)
 {
 	struct local_store *l = (struct local_store *)s;
@@ -204,6 +216,7 @@ static const struct sta_store_ops local_ops = {
 	.has = local_has,
 	.put = local_put,
 	.flush = local_flush,
+	.expect_flush = local_expect_flush,
 	.free = local_free,
 };
 

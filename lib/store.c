@@ -121,6 +121,12 @@ int stasync_store_put(stasync_store *s, stasync_codec *c, const stasync_chunk_id
 	return s->ops->put(s, id, z, zn, err);
 }
 
+void sta_store_expect_flush(stasync_store *s)
+{
+	if (s->ops->expect_flush)
+		s->ops->expect_flush(s);
+}
+
 int stasync_store_flush(stasync_store *s, stasync_error *err)
 {
 	return s->ops->flush ? s->ops->flush(s, err) : 0;

@@ -71,6 +71,10 @@ struct sta_store_ops {
 	/* Wait for the puts under way (NULL: there never are any): the first
 	 * failure, or how many of them found their chunk already there. */
 	int (*flush)(stasync_store *s, stasync_error *err);
+	/* Chunks put from now on will be flushed before anything relies on
+	 * them (make): the store may start writing them to disk early. NULL:
+	 * nothing to do. Not for a cache, which is never flushed. */
+	void (*expect_flush)(stasync_store *s);
 	/* stasync_store_plan_puts() (NULL: nothing to plan) */
 	int (*plan_puts)(stasync_store *s, uint64_t chunks, char *how, size_t how_size,
 			 stasync_error *err);
@@ -90,6 +94,9 @@ struct sta_fetched {
 	size_t size;
 	bool compressed;
 };
+
+/* sta_store_expect_flush() — see expect_flush above. */
+void sta_store_expect_flush(stasync_store *s);
 
 /* stasync_store_get() and stasync_stores_get(), telling what was fetched. */
 int sta_store_get(stasync_store *s, stasync_codec *c, const stasync_chunk_id *id,

@@ -3,10 +3,12 @@
  * make ends with one syncfs() so that every chunk is on disk before the
  * index naming them; done only then, the whole write-back (on a fresh
  * ext4, 0.5 s for 1 GiB of chunks) ran alone after the work was done.
- * A thread started on the first chunk calls syncfs() each time another
- * SYNC_AHEAD_BYTES have been written, so the kernel writes back while
- * the chunks are still being made, and the last syncfs() has little left.
- * Its errors are not reported: that last syncfs() reports them. */
+ * A thread, started once SYNC_AHEAD_BYTES have been written, calls
+ * syncfs() each time another SYNC_AHEAD_BYTES have been, so the kernel
+ * writes back while the chunks are still being made, and the last
+ * syncfs() has little left. Its errors are not reported: that last
+ * syncfs() reports them. Only for a store that will be flushed (make's,
+ * not a cache). */
 #ifndef STASYNC_LIB_SYNC_AHEAD_H
 #define STASYNC_LIB_SYNC_AHEAD_H
 
