@@ -33,7 +33,8 @@ if [ "$deps" = yes ]; then
 	# xfsprogs (a file system that shares blocks, for --reflink),
 	# radosgw, ceph-mon and ceph-osd (an S3 server: Ceph's RADOS Gateway on
 	# a one-node cluster in RAM, started on 127.0.0.1 by the tests), curl
-	# (signed S3 requests from the tests).
+	# (signed S3 requests from the tests), strace (a kill held at a chosen
+	# system call, in the crash tests).
 	# Benchmarks (bench/): GNU time. Fuzzing (fuzz/): clang and libFuzzer.
 	$sudo apt-get install -y -qq --no-install-recommends \
 		build-essential autoconf automake libtool pkg-config \
@@ -41,7 +42,7 @@ if [ "$deps" = yes ]; then
 		libfuse3-dev fuse3 e2fsprogs \
 		casync zstd xz-utils python3 ca-certificates nginx openssl time \
 		acl attr xfsprogs libnbd-bin clang libclang-rt-dev meson ninja-build \
-		radosgw ceph-mon ceph-osd curl </dev/null
+		radosgw ceph-mon ceph-osd curl strace </dev/null
 fi
 
 mkdir -p m4

@@ -8,6 +8,7 @@
 #include <stasync/http.h>
 #include <stasync/output.h>
 #include "http.h"
+#include "siphash.h"
 #include "util.h"
 
 /* A short temporary name, so that a 255-byte final name still works. */
@@ -15,6 +16,25 @@ static int tmp_name(stasync_output *o, const char *dir)
 {
 	free(o->tmp_path);
 	if (asprintf(&o->tmp_path, "%s/.stasync-%016" PRIx64 ".tmp", dir, sta_random_u64()) < 0) {
+		o->tmp_path = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* The temporary name a finished file replacing `o->path` is linked under
+ * before the rename: one per output path (a hash of its last component),
+ * so that the next run for the same path removes what a kill between the
+ * link and the rename left. */
+static int replace_name(stasync_output *o, const char *dir)
+{
+	static const uint8_t key[16] = "stasync-replace";
+	const char *base = strrchr(o->path, '/');
+
+	base = base ? base + 1 : o->path;
+	free(o->tmp_path);
+	if (asprintf(&o->tmp_path, "%s/.stasync-%016" PRIx64 ".tmp", dir,
+		     sta_siphash24(base, strlen(base), key)) < 0) {
 		o->tmp_path = NULL;
 		return -ENOMEM;
 	}
@@ -142,16 +162,13 @@ int stasync_output_commit(stasync_output *o, stasync_error *err)
 	else if (r == -EEXIST) {
 		_cleanup_free_ char *copy = strdup(o->path);
 
-		r = copy ? 0 : -ENOMEM;
-		for (int tries = 0; r == 0 && tries < 16; tries++) {
-			r = tmp_name(o, dirname(copy));
-			if (r == 0)
+		/* there already: left by a run killed between the link and
+		 * the rename (or by one running now for the same file) */
+		r = copy ? replace_name(o, dirname(copy)) : -ENOMEM;
+		if (r == 0) {
+			r = sta_tmpfile_link(o->fd, AT_FDCWD, o->tmp_path);
+			if (r == -EEXIST && unlink(o->tmp_path) == 0)
 				r = sta_tmpfile_link(o->fd, AT_FDCWD, o->tmp_path);
-			if (r != -EEXIST)
-				break;
-			r = 0;
-			free(o->tmp_path);
-			o->tmp_path = NULL;
 		}
 		if (r < 0) {
 			free(o->tmp_path);
