@@ -11,34 +11,29 @@
 #include "siphash.h"
 #include "util.h"
 
-/* A short temporary name, so that a 255-byte final name still works. */
-static int tmp_name(stasync_output *o, const char *dir)
+/* A short temporary name, so that a 255-byte final name still works:
+ * `tag` in hex, random or replace_tag(). */
+static int tmp_name(stasync_output *o, const char *dir, uint64_t tag)
 {
 	free(o->tmp_path);
-	if (asprintf(&o->tmp_path, "%s/.stasync-%016" PRIx64 ".tmp", dir, sta_random_u64()) < 0) {
+	if (asprintf(&o->tmp_path, "%s/.stasync-%016" PRIx64 ".tmp", dir, tag) < 0) {
 		o->tmp_path = NULL;
 		return -ENOMEM;
 	}
 	return 0;
 }
 
-/* The temporary name a finished file replacing `o->path` is linked under
- * before the rename: one per output path (a hash of its last component),
- * so that the next run for the same path removes what a kill between the
- * link and the rename left. */
-static int replace_name(stasync_output *o, const char *dir)
+/* The tag of the temporary name a finished file replacing `o->path` is
+ * linked under before the rename: one per output path (a hash of its
+ * last component), so that the next run for the same path removes what
+ * a kill between the link and the rename left. */
+static uint64_t replace_tag(const stasync_output *o)
 {
 	static const uint8_t key[16] = "stasync-replace";
 	const char *base = strrchr(o->path, '/');
 
 	base = base ? base + 1 : o->path;
-	free(o->tmp_path);
-	if (asprintf(&o->tmp_path, "%s/.stasync-%016" PRIx64 ".tmp", dir,
-		     sta_siphash24(base, strlen(base), key)) < 0) {
-		o->tmp_path = NULL;
-		return -ENOMEM;
-	}
-	return 0;
+	return sta_siphash24(base, strlen(base), key);
 }
 
 int stasync_output_open(stasync_output *o, const char *path, unsigned mode, stasync_error *err)
@@ -115,7 +110,7 @@ int stasync_output_open_with(stasync_output *o, const char *path, unsigned mode,
 		}
 	}
 	for (int tries = 0; tries < 16; tries++) {
-		r = tmp_name(o, dir);
+		r = tmp_name(o, dir, sta_random_u64());
 		if (r < 0) {
 			stasync_output_abort(o);
 			return sta_error(err, r, "out of memory");
@@ -164,7 +159,7 @@ int stasync_output_commit(stasync_output *o, stasync_error *err)
 
 		/* there already: left by a run killed between the link and
 		 * the rename (or by one running now for the same file) */
-		r = copy ? replace_name(o, dirname(copy)) : -ENOMEM;
+		r = copy ? tmp_name(o, dirname(copy), replace_tag(o)) : -ENOMEM;
 		if (r == 0) {
 			r = sta_tmpfile_link(o->fd, AT_FDCWD, o->tmp_path);
 			if (r == -EEXIST && unlink(o->tmp_path) == 0)
