@@ -93,6 +93,15 @@ static int local_has(stasync_store *s, const stasync_chunk_id *id, stasync_error
 	return faccessat(l->dirfd, path, F_OK, 0) == 0;
 }
 
+/* A chunk is under its final name: a flush has work to do, and make's
+ * store starts writing it back early. */
+static void stored(struct local_store *l, size_t n)
+{
+	__atomic_store_n(&l->dirty, true, __ATOMIC_RELAXED);
+	if (__atomic_load_n(&l->ahead_on, __ATOMIC_RELAXED))
+		sta_sync_ahead_add(&l->ahead, n);
+}
+
 /* A temporary name beside the chunk's final one ("abcd/.<64 hex>.<16 hex>.tmp"). */
 static void tmp_name(const char *path, char tmp[120])
 {
@@ -139,9 +148,7 @@ static int local_put(stasync_store *s, const stasync_chunk_id *id, const void *d
 		if (fd >= 0)
 			close(fd);
 		if (r == 0) {
-			__atomic_store_n(&l->dirty, true, __ATOMIC_RELAXED);
-			if (__atomic_load_n(&l->ahead_on, __ATOMIC_RELAXED))
-				sta_sync_ahead_add(&l->ahead, n);
+			stored(l, n);
 			return !existed;
 		}
 		if (r == -ENOSPC || r == -EDQUOT || r == -EIO || r == -EROFS)
@@ -170,9 +177,7 @@ static int local_put(stasync_store *s, const stasync_chunk_id *id, const void *d
 		return sta_error(err, r, "%s/%s: cannot write: %s", s->locator, path,
 				 stasync_strerror(r));
 	}
-	__atomic_store_n(&l->dirty, true, __ATOMIC_RELAXED);
-	if (__atomic_load_n(&l->ahead_on, __ATOMIC_RELAXED))
-		sta_sync_ahead_add(&l->ahead, n);
+	stored(l, n);
 	return 1;
 }
 
