@@ -16,6 +16,7 @@
 
 #include <stasync/digest.h>
 #include <stasync/store.h>
+#include "store.h"
 #include "tap.h"
 #include "testdata.h"
 
@@ -245,6 +246,53 @@ static void test_put_get(void)
 	free(c.data);
 	free(other.data);
 	free(empty.data);
+}
+
+/* make's store lists its <4 hex> directories once, and has() answers
+ * from that list for a directory that was not there. */
+static void test_listed_dirs(void)
+{
+	const char *dir = tap_tmp_path("listed");
+	stasync_store *before = store_open(dir, STASYNC_STORE_WRITABLE), *s, *other;
+	struct chunk a = chunk_make(21, 5000, TESTDATA_MIXED);
+	struct chunk b = chunk_make(22, 5000, TESTDATA_MIXED);
+	struct chunk c = chunk_make(23, 5000, TESTDATA_MIXED);
+	stasync_error err = { 0, "" };
+	struct stat st;
+	int r;
+
+	if (memcmp(a.hex, b.hex, 4) == 0 || memcmp(a.hex, c.hex, 4) == 0 ||
+	    memcmp(b.hex, c.hex, 4) == 0)
+		tap_diag("test chunks share a directory: pick other seeds");
+	r = stasync_store_put(before, codec, &a.id, a.data, a.size, &err);
+	tap_ok(r == 1, "a chunk stored before make begins (%d %s)", r, err.message);
+	stasync_store_free(before);
+
+	s = store_open(dir, STASYNC_STORE_WRITABLE);
+	sta_store_expect_flush(s);
+	tap_ok(stasync_store_has(s, &a.id, &err) == 1,
+	       "after the listing, has() finds the chunk stored before");
+	tap_ok(stasync_store_has(s, &b.id, &err) == 0,
+	       "and not one whose directory was not there");
+
+	/* another writer stores b after the listing: put() finds it there */
+	other = store_open(dir, STASYNC_STORE_WRITABLE);
+	r = stasync_store_put(other, codec, &b.id, b.data, b.size, &err);
+	tap_ok(r == 1, "another writer stores a chunk in a new directory (%d %s)", r, err.message);
+	stasync_store_free(other);
+	r = stasync_store_put(s, codec, &b.id, b.data, b.size, &err);
+	tap_ok(r == 0, "put() of that chunk then says it was there (%d %s)", r, err.message);
+	r = get(s, &b, b.size, &err);
+	tap_ok(r == 0, "and the chunk reads back whole (%d %s)", r, err.message);
+
+	r = stasync_store_put(s, codec, &c.id, c.data, c.size, &err);
+	tap_ok(r == 1 && stat(chunk_file(dir, &c, true), &st) == 0,
+	       "put() of a new chunk into a new directory (%d %s)", r, err.message);
+	tap_ok(stasync_store_has(s, &c.id, &err) == 1, "has() finds what put() stored");
+	stasync_store_free(s);
+	free(a.data);
+	free(b.data);
+	free(c.data);
 }
 
 /* ---- bad stored chunks ---------------------------------------------------- */
@@ -741,6 +789,7 @@ int main(void)
 		return 99;
 	}
 	test_put_get();
+	test_listed_dirs();
 	test_bad_chunks();
 	test_uncompressed();
 	test_fallback();
