@@ -3,7 +3,9 @@
  * and store, the stream reads back whole with any number of fetching
  * threads, and a missing chunk is reported in order, after every byte
  * before it. Written out as it comes, a chunk the index names again is
- * read back from the output, and fetched when the bytes there are not it. */
+ * read back from the output, and fetched when the bytes there are not it.
+ * A stream longer than the writer's ring of chunks under way is cut and
+ * hashed right. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -35,10 +37,12 @@ static uint8_t *slurp(int fd, size_t *n)
 	return p;
 }
 
-/* Chunk the stream with `threads` workers into store `dir`; the index stays
- * in an unlinked file, returned open. */
-static int make(const char *dir, unsigned threads, stasync_chunk_id *digest,
-		stasync_chunk_stats *stats)
+/* Chunk data[0..size) with `threads` workers, in chunks of `sizes`, into
+ * store `dir` (with_store) or none; the index is left in the file
+ * `dir`.caibx, returned open. */
+static int make_stream(const char *dir, bool with_store, const uint8_t *data, size_t size,
+		       const char *sizes, unsigned threads, stasync_chunk_id *digest,
+		       stasync_chunk_stats *stats)
 {
 	char path[4096];
 	stasync_chunk_writer_options o = { .digest = STASYNC_DIGEST_SHA512_256, .threads = threads };
@@ -48,8 +52,8 @@ static int make(const char *dir, unsigned threads, stasync_chunk_id *digest,
 	int fd, r;
 
 	snprintf(path, sizeof(path), "%s/%s", tap_tmpdir(), dir);
-	if (stasync_chunk_sizes_parse("1K:4K:16K", &o.sizes) < 0 ||
-	    stasync_store_open(path, STASYNC_STORE_WRITABLE, &s, &err) < 0)
+	if (stasync_chunk_sizes_parse(sizes, &o.sizes) < 0 ||
+	    (with_store && stasync_store_open(path, STASYNC_STORE_WRITABLE, &s, &err) < 0))
 		exit(99);
 	snprintf(path, sizeof(path), "%s/%s.caibx", tap_tmpdir(), dir);
 	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -58,9 +62,9 @@ static int make(const char *dir, unsigned threads, stasync_chunk_id *digest,
 	o.store = s;
 	r = stasync_chunk_writer_new(&o, fd, path, &w, &err);
 	/* in uneven pieces, as a pipe would give them */
-	for (size_t off = 0, k = 1; r == 0 && off < STREAM_SIZE; off += k, k = k * 7 % 100003 + 1) {
-		k = k < STREAM_SIZE - off ? k : STREAM_SIZE - off;
-		r = stasync_chunk_writer_write(w, stream + off, k, &err);
+	for (size_t off = 0, k = 1; r == 0 && off < size; off += k, k = k * 7 % 100003 + 1) {
+		k = k < size - off ? k : size - off;
+		r = stasync_chunk_writer_write(w, data + off, k, &err);
 	}
 	if (r == 0)
 		r = stasync_chunk_writer_finish(w, digest, stats, &err);
@@ -68,6 +72,53 @@ static int make(const char *dir, unsigned threads, stasync_chunk_id *digest,
 	stasync_chunk_writer_free(w);
 	stasync_store_free(s);
 	return fd;
+}
+
+static int make(const char *dir, unsigned threads, stasync_chunk_id *digest,
+		stasync_chunk_stats *stats)
+{
+	return make_stream(dir, true, stream, STREAM_SIZE, "1K:4K:16K", threads, digest, stats);
+}
+
+/* A stream longer than the writer's ring of chunks under way (16 MiB) and
+ * more chunks than its slots (1024), so both go round more than once:
+ * each chunk the index names is the digest of its own bytes. */
+static void test_long_stream(void)
+{
+	const size_t size = (size_t)40 << 20;
+	uint8_t *data = tap_xmalloc(size), *index;
+	stasync_chunk_id digest, want, id;
+	stasync_chunk_stats stats;
+	size_t n, items, bad = 0;
+	uint64_t start = 0;
+	int fd;
+
+	testdata_fill(data, size, 9, TESTDATA_MIXED);
+	stasync_digest_buffer(STASYNC_DIGEST_SHA512_256, data, size, &want);
+	fd = make_stream("long", false, data, size, "1K:12K:48K", 2, &digest, &stats);
+	index = slurp(fd, &n);
+	items = (n - 64 - 40) / 40; /* header and table header; table tail */
+	tap_ok(items > 2048 && stats.chunks == items, "%zu chunks", items);
+	for (size_t j = 0; j < items; j++) {
+		const uint8_t *item = index + 64 + j * 40;
+		uint64_t end = 0;
+
+		for (int k = 7; k >= 0; k--)
+			end = end << 8 | item[k];
+		if (end <= start || end > size) {
+			bad++;
+			break;
+		}
+		stasync_digest_buffer(STASYNC_DIGEST_SHA512_256, data + start, end - start, &id);
+		bad += memcmp(&id, item + 8, sizeof(id)) != 0;
+		start = end;
+	}
+	tap_ok(bad == 0 && start == size, "each chunk's id is the digest of its bytes (%zu wrong)",
+	       bad);
+	tap_ok(memcmp(&digest, &want, sizeof(want)) == 0, "and the stream digest is the stream's");
+	close(fd);
+	free(index);
+	free(data);
 }
 
 /* Read the stream of index fd back from store `dir` with `threads`
@@ -139,6 +190,7 @@ int main(void)
 	stasync_error err = { 0, "" };
 	int fds[3], r;
 
+	test_long_stream();
 	stream = tap_xmalloc(STREAM_SIZE);
 	testdata_fill(stream, STREAM_SIZE, 5, TESTDATA_MIXED);
 	stasync_digest_buffer(STASYNC_DIGEST_SHA512_256, stream, STREAM_SIZE, &want);
