@@ -8,7 +8,10 @@
  * writes back while the chunks are still being made, and the last
  * syncfs() has little left. Its errors are not reported: that last
  * syncfs() reports them. Only for a store that will be flushed (make's,
- * not a cache). */
+ * not a cache). Every 16 MiB rather than 64: the last syncfs() waits on
+ * what came after the one before, with both cores idle (1 GiB blob,
+ * fresh ext4: wall ÷ CPU 0.612 every 64 MiB, 0.592 every 16, 0.601
+ * every 8; means of 5). */
 #ifndef STASYNC_LIB_SYNC_AHEAD_H
 #define STASYNC_LIB_SYNC_AHEAD_H
 
@@ -16,7 +19,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define SYNC_AHEAD_BYTES ((uint64_t)64 << 20)
+#define SYNC_AHEAD_BYTES ((uint64_t)16 << 20)
 
 struct sta_sync_ahead {
 	int fd;                  /* of a directory of the file system */
