@@ -131,7 +131,7 @@ bench_timed() {
 		_rc=$?
 		# GNU time writes "Command exited with non-zero status N" first
 		tail -n 1 "$_out" >"$_out.last" && mv "$_out.last" "$_out"
-		bench_server_cpu "$_out" "$_srv0" "$_busy0"
+		bench_other_cpu "$_out" "$_srv0" "$_busy0"
 		return $_rc
 	fi
 	python3 - "$_out" "$@" >"$BENCH_TMP/log" 2>&1 <<'EOF'
@@ -145,7 +145,7 @@ with open(sys.argv[1], "w") as f:
 sys.exit(rc if rc >= 0 else 128 - rc)
 EOF
 	_rc=$?
-	bench_server_cpu "$_out" "$_srv0" "$_busy0"
+	bench_other_cpu "$_out" "$_srv0" "$_busy0"
 	return $_rc
 }
 
@@ -169,9 +169,9 @@ bench_busy_ticks() {
 	awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat
 }
 
-# bench_server_cpu FILE TICKS0 BUSY0: append the server's CPU seconds since
+# bench_other_cpu FILE TICKS0 BUSY0: append the server's CPU seconds since
 # TICKS0 and the machine's since BUSY0 to the one line of FILE
-bench_server_cpu() {
+bench_other_cpu() {
 	_t1=$(bench_server_ticks)
 	_b1=$(bench_busy_ticks)
 	_hz=$(getconf CLK_TCK 2>/dev/null || echo 100)
