@@ -5,6 +5,7 @@
  * libcurl to know its default. Built without libcurl, requests say so. */
 #include <inttypes.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <strings.h>
 #include <time.h>
@@ -107,6 +108,7 @@ struct xfer {
 struct sta_http {
 	stasync_http_options o;
 	char *cacert, *capath;
+	long netrc;                /* CURLOPT_NETRC for every transfer */
 	CURLM *multi;
 	pthread_t thread;
 	bool thread_started;
@@ -379,6 +381,23 @@ static int on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off
 
 /* ---- CA certificates ------------------------------------------------------- */
 
+/* ~/.netrc as libcurl finds it ($HOME, else the password database):
+ * libcurl opens it again for every transfer (9089 times for a 1 GiB blob
+ * over HTTP, all on the one thread that serves every transfer), so one
+ * that is not there when the handle is made is not looked for. */
+static long netrc_choice(void)
+{
+	const char *home = getenv("HOME");
+	struct passwd pwd, *pw = NULL;
+	char path[4096], buf[4096];
+
+	if ((!home || !*home) && getpwuid_r(getuid(), &pwd, buf, sizeof(buf), &pw) == 0 && pw)
+		home = pw->pw_dir;
+	if (!home || snprintf(path, sizeof(path), "%s/.netrc", home) >= (int)sizeof(path))
+		return CURL_NETRC_OPTIONAL;
+	return access(path, F_OK) == 0 || errno != ENOENT ? CURL_NETRC_OPTIONAL : CURL_NETRC_IGNORED;
+}
+
 static const char *env_nonempty(const char *name)
 {
 	const char *v = getenv(name);
@@ -557,7 +576,7 @@ static int xfer_new(sta_http *h, struct xfer **ret)
 	SETOPT(x, rc, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	SETOPT(x, rc, CURLOPT_LOW_SPEED_TIME, (long)o->stall_timeout);
 	SETOPT(x, rc, CURLOPT_TCP_KEEPALIVE, 1L);
-	SETOPT(x, rc, CURLOPT_NETRC, (long)CURL_NETRC_OPTIONAL);
+	SETOPT(x, rc, CURLOPT_NETRC, h->netrc);
 #if LIBCURL_VERSION_NUM >= 0x074b00
 	if (h->sigv4) {
 		SETOPT(x, rc, CURLOPT_AWS_SIGV4, h->sigv4);
@@ -1196,6 +1215,7 @@ int sta_http_new(const stasync_http_options *o, sta_http **ret, stasync_error *e
 		return sta_error(err, -ENOMEM, "out of memory");
 	h->o = *o;
 	h->o.cacert = NULL;
+	h->netrc = netrc_choice();
 	h->queue_tail = &h->queue;
 	pthread_mutex_init(&h->lock, NULL);
 	pthread_cond_init(&h->cond, NULL);

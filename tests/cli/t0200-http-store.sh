@@ -264,6 +264,16 @@ else
 		"$STASYNC" extract --store="$U/private" "$S/small.caibx" "$T/o12.bin" &&
 		same_file "$T/small.bin" "$T/o12.bin" "the blob is byte-identical"
 	rm -f "$HOME/.netrc"
+	# and without one, libcurl is not sent to look for it at each transfer
+	if command -v strace >/dev/null 2>&1; then
+		strace -f -o "$T/netrc.trace" -e trace=open,openat \
+			"$STASYNC" extract --store="$U/st.castr" "$S/blob.caibx" "$T/o12b.bin" \
+			>"$T/out" 2>"$T/err"
+		is "$(grep -c '\.netrc' "$T/netrc.trace")" 0 \
+			"no ~/.netrc: not looked for at each transfer ($(grep -c . "$T/netrc.trace") calls traced)"
+	else
+		skip "no ~/.netrc: not looked for at each transfer" "no strace"
+	fi
 
 	# -- a local cache in front of the store --
 	run_ok "--cache=DIR: extract through an empty cache" \
