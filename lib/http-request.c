@@ -379,7 +379,7 @@ static int on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off
 	return 0;
 }
 
-/* ---- CA certificates ------------------------------------------------------- */
+/* ---- ~/.netrc -------------------------------------------------------------- */
 
 /* ~/.netrc as libcurl finds it ($HOME, else the password database):
  * libcurl opens it again for every transfer (9089 times for a 1 GiB blob
@@ -397,6 +397,8 @@ static long netrc_choice(void)
 		return CURL_NETRC_OPTIONAL;
 	return access(path, F_OK) == 0 || errno != ENOENT ? CURL_NETRC_OPTIONAL : CURL_NETRC_IGNORED;
 }
+
+/* ---- CA certificates ------------------------------------------------------- */
 
 static const char *env_nonempty(const char *name)
 {
