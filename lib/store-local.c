@@ -222,19 +222,9 @@ static int local_flush(stasync_store *s, stasync_error *err)
 /* The value of a directory name of four lower-case hex digits, or -1. */
 static int prefix_of(const char *name)
 {
-	int v = 0;
-
-	for (int i = 0; i < 4; i++) {
-		int c = name[i];
-
-		if (c >= '0' && c <= '9')
-			v = v << 4 | (c - '0');
-		else if (c >= 'a' && c <= 'f')
-			v = v << 4 | (c - 'a' + 10);
-		else
-			return -1;
-	}
-	return name[4] ? -1 : v;
+	if (strlen(name) != 4 || !sta_is_hex(name, 4))
+		return -1;
+	return (int)strtol(name, NULL, 16);
 }
 
 /* Marks the <4 hex> directories there are (one read of the store's

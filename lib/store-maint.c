@@ -19,14 +19,6 @@
 #include "util.h"
 
 /* ---- walking ----------------------------------------------------------------- */
-static bool is_hex(const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return false;
-	return true;
-}
-
 /* A chunk file's name in directory `dir` (4 hex digits): its id. */
 static bool chunk_name(const char *dir, const char *name, stasync_chunk_id *id, bool *compressed)
 {
@@ -38,7 +30,7 @@ static bool chunk_name(const char *dir, const char *name, stasync_chunk_id *id, 
 		*compressed = false;
 	else
 		return false;
-	if (!is_hex(name, 64) || strlen(dir) != 4 || memcmp(name, dir, 4) != 0)
+	if (!sta_is_hex(name, 64) || strlen(dir) != 4 || memcmp(name, dir, 4) != 0)
 		return false;
 	char hex[STASYNC_DIGEST_HEX_SIZE];
 	memcpy(hex, name, 64);
@@ -116,7 +108,7 @@ static int walk_store(struct walk *w, int store_fd)
 	TAKE_FD(fd);
 	rewinddir(d);
 	while ((errno = 0, de = readdir(d))) {
-		if (strlen(de->d_name) != 4 || !is_hex(de->d_name, 4))
+		if (strlen(de->d_name) != 4 || !sta_is_hex(de->d_name, 4))
 			continue;
 		if (n == cap) {
 			void *t = realloc(dirs, (cap = cap ? 2 * cap : 256) * sizeof(*dirs));

@@ -106,6 +106,14 @@ bool sta_all_zero(const void *p, size_t n)
 	return n > 0 && b[0] == 0 && memcmp(b, b + 1, n - 1) == 0;
 }
 
+bool sta_is_hex(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return true;
+}
+
 /* the bytes from `offset` to the next block boundary, at most `left` */
 static size_t to_boundary(uint64_t offset, size_t left)
 {

@@ -86,6 +86,8 @@ int sta_write_full(int fd, const void *p, size_t n);
 int sta_pwrite_full(int fd, const void *p, size_t n, uint64_t offset);
 /* sta_all_zero() — n > 0 bytes, all zero. */
 bool sta_all_zero(const void *p, size_t n);
+/* sta_is_hex() — n characters, all lower-case hex digits (a store's names). */
+bool sta_is_hex(const char *s, size_t n);
 /* sta_pwrite_holes() — write n bytes at `offset` into a file that reads as
  * zeros there (new, or grown by ftruncate), leaving out every piece of
  * zeros up to a STA_HOLE_BLOCK boundary of the file, so that whole zero
