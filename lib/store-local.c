@@ -82,10 +82,14 @@ static int local_fetch(stasync_store *s, stasync_codec *c, const stasync_chunk_i
 	return 0;
 }
 
-static bool dir_known(struct local_store *l, const stasync_chunk_id *id)
+/* The <4 hex> directory of a chunk, as a number. */
+static unsigned dir_of(const stasync_chunk_id *id)
 {
-	unsigned prefix = (unsigned)id->bytes[0] << 8 | id->bytes[1];
+	return (unsigned)id->bytes[0] << 8 | id->bytes[1];
+}
 
+static bool dir_known(struct local_store *l, unsigned prefix)
+{
 	return __atomic_load_n(&l->dir_made[prefix / 8], __ATOMIC_RELAXED) & (1u << (prefix % 8));
 }
 
@@ -104,7 +108,7 @@ static int local_has(stasync_store *s, const stasync_chunk_id *id, stasync_error
 	/* Looking up a directory that is not there waits on the store
 	 * directory's lock, which another worker's mkdir holds: 0.47 s of
 	 * the two workers' time for a 1 GiB blob into a new store. */
-	if (l->dirs_listed && !dir_known(l, id))
+	if (l->dirs_listed && !dir_known(l, dir_of(id)))
 		return 0;
 	chunk_path(id, true, path);
 	if (faccessat(l->dirfd, path, F_OK, 0) == 0)
@@ -134,14 +138,14 @@ static int local_put(stasync_store *s, const stasync_chunk_id *id, const void *d
 		     stasync_error *err)
 {
 	struct local_store *l = (struct local_store *)s;
-	unsigned prefix = (unsigned)id->bytes[0] << 8 | id->bytes[1];
+	unsigned prefix = dir_of(id);
 	char path[80], tmp[120], dir[5];
 	int fd, r;
 
 	chunk_path(id, true, path);
 	memcpy(dir, path, 4);
 	dir[4] = 0;
-	if (!dir_known(l, id)) {
+	if (!dir_known(l, prefix)) {
 		if (mkdirat(l->dirfd, dir, 0755) < 0 && errno != EEXIST)
 			return sta_error(err, -errno, "%s/%s: cannot create directory: %s",
 					 s->locator, dir, stasync_strerror(-errno));
