@@ -1,8 +1,10 @@
-/* HTTP requests through libcurl: one multi handle driven by a thread of its
- * own runs up to `concurrency` transfers at once; a request that fails in a
- * way that may pass waits for its retry on a timer, not in a sleep, so the
- * others go on meanwhile. Also the choice of CA certificates, which needs
- * libcurl to know its default. Built without libcurl, requests say so. */
+/* HTTP requests through libcurl. Requests submitted run on a multi handle
+ * driven by a thread of the handle's own, up to `concurrency` at once; a
+ * thread that waits for its request drives it itself, on a multi handle
+ * of its own. Either way a request that fails in a way that may pass waits
+ * for its retry on a timer, not in a sleep, so the others go on meanwhile.
+ * Also the choice of CA certificates, which needs libcurl to know its
+ * default. Built without libcurl, requests say so. */
 #include <inttypes.h>
 #include <pthread.h>
 #include <pwd.h>
@@ -53,6 +55,9 @@ int sta_http_get(sta_http *h, const char *url, const char *name, uint64_t limit,
 #define HEDGE_FLOOR_MS 300
 #define HEDGE_SAMPLES 32
 #define HEDGES_MAX(c) ((c) / 4 + 2)
+/* How often a request old enough to be hedged looks again whether others
+ * have been answered since it started. */
+#define HEDGE_RECHECK_MS 50
 /* Past --retries, a request is tried again while the server keeps
  * answering others, this many attempts at most. */
 #define RETRY_ATTEMPTS_MAX 10
@@ -66,6 +71,7 @@ int sta_http_get(sta_http *h, const char *url, const char *name, uint64_t limit,
 struct xfer {
 	struct xfer *next;
 	sta_http *h;
+	struct loop *l;            /* the loop it runs on, once started */
 	CURL *curl;
 	char errbuf[CURL_ERROR_SIZE];
 	char status[96];           /* "404 Not Found" of the last status line */
@@ -105,11 +111,26 @@ struct xfer {
 	bool hedge, lost;
 };
 
+/* Transfers driven by one thread, on a multi handle of their own: the
+ * handle's thread's, for the requests submitted; or a waiting caller's,
+ * for its request alone (see sta_http_run()). */
+struct loop {
+	sta_http *h;
+	CURLM *multi;
+	bool shared;               /* the handle's thread's */
+	struct loop *next;         /* among the handle's idle loops */
+	struct xfer *waiting;      /* failed once, waiting for the retry */
+	struct xfer *active;       /* in the multi handle */
+	unsigned running;          /* how many there, hedges apart */
+	unsigned hedges;           /* hedges there */
+	unsigned n_paused;         /* paused by the rate limit */
+};
+
 struct sta_http {
 	stasync_http_options o;
 	char *cacert, *capath;
 	long netrc;                /* CURLOPT_NETRC for every transfer */
-	CURLM *multi;
+	struct loop shared;        /* the thread's */
 	pthread_t thread;
 	bool thread_started;
 	pthread_mutex_t lock;
@@ -117,14 +138,11 @@ struct sta_http {
 	/* under lock: */
 	struct xfer *queue, **queue_tail;   /* submitted, not started */
 	struct xfer *free_list;
+	struct loop *idle_loops;   /* callers' loops not in use */
 	unsigned submitted;        /* submitted and not yet done */
 	unsigned room_waiters;     /* threads waiting in submit for room */
 	bool stopping;
-	/* the thread's own: */
-	struct xfer *waiting;      /* failed once, waiting for the retry */
-	struct xfer *active;       /* in the multi handle */
-	unsigned running;          /* how many there, hedges apart */
-	unsigned hedges;           /* hedges there */
+	/* what every loop learns from, under lock too: */
 	/* times to an answer (ms) of recent requests, a ring */
 	unsigned answer_ms[HEDGE_SAMPLES], n_answers;
 	uint64_t last_answer_ms;   /* when a request last was answered */
@@ -134,7 +152,6 @@ struct sta_http {
 	 * it fills again */
 	int64_t tokens;
 	uint64_t tokens_ms;        /* when last filled */
-	unsigned n_paused;
 	/* S3: the signing, and the headers of a request, and of a create_only PUT */
 	char *sigv4, *sigv4_key, *sigv4_secret;
 	char *key_source, *token_source;   /* for messages */
@@ -161,7 +178,7 @@ static uint64_t monotonic_ms(void)
 
 /* Fill the bucket for the time gone by; it holds a quarter of a second's
  * worth at most (64 KiB at least), so that a pause does not become a
- * burst. */
+ * burst. With the lock held. */
 static void tokens_fill(sta_http *h)
 {
 	uint64_t now = monotonic_ms(), rate = MIN(h->o.rate_limit_bps, (uint64_t)1 << 40);
@@ -180,34 +197,44 @@ static void tokens_fill(sta_http *h)
 static bool tokens_take(struct xfer *x, size_t n)
 {
 	sta_http *h = x->h;
+	bool empty;
 
 	if (!h->o.rate_limit_bps)
 		return true;
+	pthread_mutex_lock(&h->lock);
 	tokens_fill(h);
-	if (h->tokens <= 0) {
+	empty = h->tokens <= 0;
+	if (!empty)
+		h->tokens -= (int64_t)n;
+	pthread_mutex_unlock(&h->lock);
+	if (empty) {
 		if (!x->paused)
-			h->n_paused++;
+			x->l->n_paused++;
 		x->paused = true;
-		return false;
 	}
-	h->tokens -= (int64_t)n;
-	return true;
+	return !empty;
 }
 
 /* Let paused transfers go on when the bucket has filled; returns how long
  * until it will have (ms), for the poll. */
-static int tokens_resume(sta_http *h)
+static int tokens_resume(struct loop *l)
 {
-	if (!h->o.rate_limit_bps || h->n_paused == 0)
+	sta_http *h = l->h;
+	int64_t tokens;
+
+	if (!h->o.rate_limit_bps || l->n_paused == 0)
 		return POLL_MAX_MS;
+	pthread_mutex_lock(&h->lock);
 	tokens_fill(h);
-	if (h->tokens <= 0)
+	tokens = h->tokens;
+	pthread_mutex_unlock(&h->lock);
+	if (tokens <= 0)
 		return (int)MAX(1, MIN((uint64_t)POLL_MAX_MS,
-				       (uint64_t)(-h->tokens) * 1000 / h->o.rate_limit_bps + 1));
-	for (struct xfer *x = h->active; x; x = x->next)
+				       (uint64_t)(-tokens) * 1000 / h->o.rate_limit_bps + 1));
+	for (struct xfer *x = l->active; x; x = x->next)
 		if (x->paused) {
 			x->paused = false;
-			h->n_paused--;
+			l->n_paused--;
 			x->last_change_ms = monotonic_ms();
 			curl_easy_pause(x->curl, CURLPAUSE_CONT);
 		}
@@ -246,8 +273,10 @@ static void xfer_answered(struct xfer *x)
 	uint64_t now = monotonic_ms();
 
 	x->answered = true;
+	pthread_mutex_lock(&h->lock);
 	h->answer_ms[h->n_answers++ % HEDGE_SAMPLES] = (unsigned)MIN(now - x->started_ms, 1u << 30);
 	h->last_answer_ms = now;
+	pthread_mutex_unlock(&h->lock);
 	if (x->twin && !x->lost)
 		x->twin->lost = true;
 }
@@ -818,7 +847,7 @@ static enum outcome attempt_outcome(struct xfer *x, CURLcode rc, sta_http_result
 	return out;
 }
 
-/* ---- the thread that drives the transfers ---------------------------------- */
+/* ---- the loops that drive the transfers ------------------------------------ */
 
 /* Give a transfer back unused; with the lock held. */
 static void xfer_unused(sta_http *h, struct xfer *x)
@@ -847,78 +876,83 @@ static int xfer_take(sta_http *h, struct xfer **ret)
 }
 
 /* Hand a request its result and take its transfer back. Called on the
- * thread, without the lock. */
-static void xfer_complete(sta_http *h, struct xfer *x, const sta_http_result *res)
+ * loop's thread, without the lock. */
+static void xfer_complete(struct loop *l, struct xfer *x, const sta_http_result *res)
 {
+	sta_http *h = l->h;
+
 	x->done(x->done_ctx, res);
 	x->write = NULL;
 	x->ctx = NULL;
 	x->body = NULL;
 	pthread_mutex_lock(&h->lock);
 	xfer_unused(h, x);
-	h->submitted--;
-	if (h->room_waiters)
-		pthread_cond_broadcast(&h->cond);
+	if (l->shared) {
+		h->submitted--;
+		if (h->room_waiters)
+			pthread_cond_broadcast(&h->cond);
+	}
 	pthread_mutex_unlock(&h->lock);
 }
 
-static void xfer_cancel(sta_http *h, struct xfer *x)
+static void xfer_cancel(struct loop *l, struct xfer *x)
 {
 	sta_http_result res = { .r = -ECANCELED };
 
 	sta_error(&res.err, -ECANCELED, "%s: cancelled", x->name);
-	xfer_complete(h, x, &res);
+	xfer_complete(l, x, &res);
 }
 
-static void active_remove(sta_http *h, struct xfer *x)
+static void active_remove(struct loop *l, struct xfer *x)
 {
-	struct xfer **p = &h->active;
+	struct xfer **p = &l->active;
 
 	while (*p != x)
 		p = &(*p)->next;
 	*p = x->next;
 	if (x->hedge)
-		h->hedges--;
+		l->hedges--;
 	else
-		h->running--;
+		l->running--;
 	if (x->paused) {
 		x->paused = false;
-		h->n_paused--;
+		l->n_paused--;
 	}
 }
 
-static void xfer_start(sta_http *h, struct xfer *x)
+static void xfer_start(struct loop *l, struct xfer *x)
 {
 	attempt_reset(x);
-	if (curl_multi_add_handle(h->multi, x->curl) != CURLM_OK) {
+	x->l = l;
+	if (curl_multi_add_handle(l->multi, x->curl) != CURLM_OK) {
 		sta_http_result res = { .r = -ENOMEM };
 
 		sta_error(&res.err, -ENOMEM, "%s: cannot start the transfer", x->name);
-		xfer_complete(h, x, &res);
+		xfer_complete(l, x, &res);
 		return;
 	}
-	x->next = h->active;
-	h->active = x;
+	x->next = l->active;
+	l->active = x;
 	if (x->hedge)
-		h->hedges++;
+		l->hedges++;
 	else
-		h->running++;
+		l->running++;
 }
 
 /* Take one transfer of a racing pair out for good, unreported: the other
  * goes on alone as the request. */
-static void xfer_drop(sta_http *h, struct xfer *x)
+static void xfer_drop(struct loop *l, struct xfer *x)
 {
 	struct xfer *other = x->twin;
 
-	active_remove(h, x);
-	curl_multi_remove_handle(h->multi, x->curl);
+	active_remove(l, x);
+	curl_multi_remove_handle(l->multi, x->curl);
 	if (other) {
 		other->twin = NULL;
 		if (other->hedge) {
 			other->hedge = false;
-			h->hedges--;
-			h->running++;
+			l->hedges--;
+			l->running++;
 		}
 	}
 	x->twin = NULL;
@@ -927,12 +961,13 @@ static void xfer_drop(sta_http *h, struct xfer *x)
 	x->ctx = NULL;
 	x->body = NULL;
 	x->done = NULL;
-	xfer_unused_locked(h, x);
+	xfer_unused_locked(l->h, x);
 }
 
 /* Race x with a second attempt of the same request on a new connection. */
-static void hedge_start(sta_http *h, struct xfer *x)
+static void hedge_start(struct loop *l, struct xfer *x)
 {
+	sta_http *h = l->h;
 	struct xfer *y;
 
 	if (xfer_take(h, &y) < 0)
@@ -962,20 +997,27 @@ static void hedge_start(sta_http *h, struct xfer *x)
 	}
 	y->twin = x;
 	x->twin = y;
-	xfer_start(h, y);
+	xfer_start(l, y);
 }
 
-/* Hedge what is far slower to answer than its peers; returns how long
- * until the next check is due (ms). */
-static int hedge_due(sta_http *h)
+/* Hedge what is far slower to answer than its peers (a caller's loop
+ * has one request, and one hedge at most); returns how long until the
+ * next check is due (ms). */
+static int hedge_due(struct loop *l)
 {
-	unsigned v[HEDGE_SAMPLES], n = MIN(h->n_answers, (unsigned)HEDGE_SAMPLES), after;
-	uint64_t now = monotonic_ms();
+	sta_http *h = l->h;
+	unsigned v[HEDGE_SAMPLES], n, after;
+	unsigned hedges_max = l->shared ? HEDGES_MAX(h->o.concurrency) : 1;
+	uint64_t now = monotonic_ms(), last_answer_ms;
 	int next = POLL_MAX_MS;
 
+	pthread_mutex_lock(&h->lock);
+	n = MIN(h->n_answers, (unsigned)HEDGE_SAMPLES);
+	memcpy(v, h->answer_ms, n * sizeof(v[0]));
+	last_answer_ms = h->last_answer_ms;
+	pthread_mutex_unlock(&h->lock);
 	if (n == 0)
 		return next;
-	memcpy(v, h->answer_ms, n * sizeof(v[0]));
 	for (unsigned i = 1; i < n; i++)   /* insertion sort: 32 at most */
 		for (unsigned j = i; j > 0 && v[j - 1] > v[j]; j--) {
 			unsigned t = v[j];
@@ -984,35 +1026,36 @@ static int hedge_due(sta_http *h)
 		}
 	after = MAX(HEDGE_FACTOR * v[n / 2], (unsigned)HEDGE_FLOOR_MS);
 again:
-	for (struct xfer *x = h->active; x; x = x->next) {
-		struct xfer *y = x->twin;
+	for (struct xfer *x = l->active; x; x = x->next) {
+		struct xfer *y = x->twin, *t;
 
 		if (x->hedge || x->lost || x->answered || x->own_headers ||
 		    (x->method != STA_HTTP_GET && x->method != STA_HTTP_HEAD))
 			continue;
+		if (y && (y->answered || y->lost))
+			continue;
+		/* the newer attempt of the two, when the request is hedged */
+		t = y ? y : x;
+		if (now - t->started_ms < after) {
+			next = MIN(next, (int)(t->started_ms + after - now));
+			continue;
+		}
+		/* slower than its peers only if they were answered meanwhile;
+		 * a caller's loop hears of their answers only by looking */
+		if (last_answer_ms <= t->started_ms) {
+			next = MIN(next, HEDGE_RECHECK_MS);
+			continue;
+		}
 		if (y) {
 			/* the hedge is slow too: drop the older, hedge the newer */
-			if (y->answered || y->lost)
-				continue;
-			if (now - y->started_ms < after || h->last_answer_ms <= y->started_ms) {
-				next = MIN(next, (int)MAX(1, (int64_t)(y->started_ms + after - now)));
-				continue;
-			}
-			xfer_drop(h, x);
+			xfer_drop(l, x);
 			goto again;
 		}
-		/* slower than its peers only if they were answered meanwhile */
-		if (h->last_answer_ms <= x->started_ms)
-			continue;
-		if (now - x->started_ms < after) {
-			next = MIN(next, (int)(x->started_ms + after - now));
-			continue;
-		}
-		if (h->hedges >= HEDGES_MAX(h->o.concurrency)) {
+		if (l->hedges >= hedges_max) {
 			next = MIN(next, 100);
 			continue;
 		}
-		hedge_start(h, x);
+		hedge_start(l, x);
 		if (x->twin)
 			goto again;
 	}
@@ -1020,9 +1063,10 @@ again:
 }
 
 /* An attempt has ended: retry it later, or hand out the result. */
-static void xfer_finished(sta_http *h, struct xfer *x, CURLcode rc)
+static void xfer_finished(struct loop *l, struct xfer *x, CURLcode rc)
 {
 	char reason[CURL_ERROR_SIZE + 640];   /* room for an S3 explanation */
+	sta_http *h = l->h;
 	sta_http_result res = { 0 };
 	enum outcome out;
 
@@ -1031,19 +1075,21 @@ static void xfer_finished(sta_http *h, struct xfer *x, CURLcode rc)
 
 	if (x->twin && !x->twin->lost) {
 		/* it ended before any answer: its twin goes on alone */
-		xfer_drop(h, x);
+		xfer_drop(l, x);
 		return;
 	}
 	if (x->twin)
-		xfer_drop(h, x->twin);
+		xfer_drop(l, x->twin);
+	active_remove(l, x);
+	curl_multi_remove_handle(l->multi, x->curl);
+	out = attempt_outcome(x, rc, &res, reason, sizeof(reason));
+	pthread_mutex_lock(&h->lock);
 	/* has the server answered others well lately? Then the failure is
 	 * likely this request's own */
 	progress = h->last_success_ms && now - h->last_success_ms < (uint64_t)h->o.stall_timeout * 1000;
-	active_remove(h, x);
-	curl_multi_remove_handle(h->multi, x->curl);
-	out = attempt_outcome(x, rc, &res, reason, sizeof(reason));
 	if (out == DONE || out == MISSING)
 		h->last_success_ms = now;
+	pthread_mutex_unlock(&h->lock);
 	if (out == TRANSIENT && (x->attempt <= h->o.retries ||
 				 (progress && x->attempt < RETRY_ATTEMPTS_MAX))) {
 		unsigned fast = RETRY_FAST_MS << MIN(x->attempt - 1, 16u);
@@ -1052,8 +1098,8 @@ static void xfer_finished(sta_http *h, struct xfer *x, CURLcode rc)
 		x->delay_ms = x->delay_ms > RETRY_DELAY_MAX_MS / 2 ? RETRY_DELAY_MAX_MS
 								   : x->delay_ms * 2;
 		x->attempt++;
-		x->next = h->waiting;
-		h->waiting = x;
+		x->next = l->waiting;
+		l->waiting = x;
 		return;
 	}
 	res.unreachable = out == TRANSIENT && res.unreachable;
@@ -1074,32 +1120,34 @@ static void xfer_finished(sta_http *h, struct xfer *x, CURLcode rc)
 	default:
 		sta_error(&res.err, res.r, "%s: %s", x->name, reason);
 	}
-	xfer_complete(h, x, &res);
+	xfer_complete(l, x, &res);
 }
 
-/* Start what was submitted and what is due for its retry, while there is
- * room; returns how long until the next retry is due (POLL_MAX_MS at most). */
-static int start_due(sta_http *h)
+/* Start what is due for its retry and, on the shared loop, what was
+ * submitted, while there is room; returns how long until the next retry
+ * is due (POLL_MAX_MS at most). */
+static int start_due(struct loop *l)
 {
+	sta_http *h = l->h;
 	uint64_t now = monotonic_ms(), next = now + POLL_MAX_MS;
-	struct xfer **p = &h->waiting;
+	struct xfer **p = &l->waiting;
 
 	while (*p) {
 		struct xfer *x = *p;
 
-		if (x->retry_at_ms <= now && h->running < h->o.concurrency) {
+		if (x->retry_at_ms <= now && (!l->shared || l->running < h->o.concurrency)) {
 			*p = x->next;
-			xfer_start(h, x);
+			xfer_start(l, x);
 		} else {
 			next = MIN(next, MAX(x->retry_at_ms, now + 1));
 			p = &x->next;
 		}
 	}
-	for (;;) {
+	while (l->shared) {
 		struct xfer *x;
 
 		pthread_mutex_lock(&h->lock);
-		x = h->running < h->o.concurrency ? h->queue : NULL;
+		x = l->running < h->o.concurrency ? h->queue : NULL;
 		if (x) {
 			h->queue = x->next;
 			if (!h->queue)
@@ -1108,18 +1156,55 @@ static int start_due(sta_http *h)
 		pthread_mutex_unlock(&h->lock);
 		if (!x)
 			break;
-		xfer_start(h, x);
+		xfer_start(l, x);
 	}
 	return (int)(next - now);
+}
+
+/* One round of a loop: start what is due, move the transfers on, hand out
+ * what has ended, hedge; then wait until something happens, unless a
+ * caller's loop has nothing left to wait for. */
+static void loop_step(struct loop *l)
+{
+	struct CURLMsg *msg;
+	int timeout, left, still;
+
+	timeout = start_due(l);
+	curl_multi_perform(l->multi, &still);
+	while ((msg = curl_multi_info_read(l->multi, &left))) {
+		struct xfer *x = NULL;
+
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+		if (x->lost)
+			xfer_drop(l, x);
+		else
+			xfer_finished(l, x, msg->data.result);
+	}
+	/* the losers of races won meanwhile */
+	for (struct xfer *x = l->active; x;) {
+		struct xfer *n = x->next;
+
+		if (x->lost)
+			xfer_drop(l, x);
+		x = n;
+	}
+	timeout = MIN(timeout, hedge_due(l));
+	/* Finished transfers may have made room: start more before
+	 * sleeping. */
+	timeout = MIN(timeout, start_due(l));
+	timeout = MIN(timeout, tokens_resume(l));
+	if (l->shared || l->active || l->waiting)
+		curl_multi_poll(l->multi, NULL, 0, timeout, NULL);
 }
 
 static void *run(void *arg)
 {
 	sta_http *h = arg;
+	struct loop *l = &h->shared;
 
 	for (;;) {
-		struct CURLMsg *msg;
-		int timeout, left, still;
 		bool stop;
 
 		pthread_mutex_lock(&h->lock);
@@ -1127,54 +1212,28 @@ static void *run(void *arg)
 		pthread_mutex_unlock(&h->lock);
 		if (stop)
 			break;
-		timeout = start_due(h);
-		curl_multi_perform(h->multi, &still);
-		while ((msg = curl_multi_info_read(h->multi, &left))) {
-			struct xfer *x = NULL;
-
-			if (msg->msg != CURLMSG_DONE)
-				continue;
-			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
-			if (x->lost)
-				xfer_drop(h, x);
-			else
-				xfer_finished(h, x, msg->data.result);
-		}
-		/* the losers of races won meanwhile */
-		for (struct xfer *x = h->active; x;) {
-			struct xfer *n = x->next;
-
-			if (x->lost)
-				xfer_drop(h, x);
-			x = n;
-		}
-		timeout = MIN(timeout, hedge_due(h));
-		/* Finished transfers may have made room: start more before
-		 * sleeping. */
-		timeout = MIN(timeout, start_due(h));
-		timeout = MIN(timeout, tokens_resume(h));
-		curl_multi_poll(h->multi, NULL, 0, timeout, NULL);
+		loop_step(l);
 	}
 
 	/* Stopping: whatever is left is cancelled, each request once. */
-	while (h->active) {
-		struct xfer *x = h->active;
+	while (l->active) {
+		struct xfer *x = l->active;
 
 		if (x->lost || x->hedge) {
-			xfer_drop(h, x);
+			xfer_drop(l, x);
 			continue;
 		}
 		if (x->twin)
-			xfer_drop(h, x->twin);
-		active_remove(h, x);
-		curl_multi_remove_handle(h->multi, x->curl);
-		xfer_cancel(h, x);
+			xfer_drop(l, x->twin);
+		active_remove(l, x);
+		curl_multi_remove_handle(l->multi, x->curl);
+		xfer_cancel(l, x);
 	}
-	while (h->waiting) {
-		struct xfer *x = h->waiting;
+	while (l->waiting) {
+		struct xfer *x = l->waiting;
 
-		h->waiting = x->next;
-		xfer_cancel(h, x);
+		l->waiting = x->next;
+		xfer_cancel(l, x);
 	}
 	for (;;) {
 		struct xfer *x;
@@ -1186,12 +1245,56 @@ static void *run(void *arg)
 		pthread_mutex_unlock(&h->lock);
 		if (!x)
 			break;
-		xfer_cancel(h, x);
+		xfer_cancel(l, x);
 	}
 	return NULL;
 }
 
 /* ---- the handle ---------------------------------------------------------- */
+
+/* A loop's multi handle, with room for `connections` at once (hedges'
+ * fresh ones included) of which `kept` stay open between requests. */
+static bool loop_init(struct loop *l, sta_http *h, bool shared, long connections, long kept)
+{
+	l->h = h;
+	l->shared = shared;
+	l->multi = curl_multi_init();
+	if (!l->multi)
+		return false;
+	curl_multi_setopt(l->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, connections);
+	curl_multi_setopt(l->multi, CURLMOPT_MAXCONNECTS, kept);
+	return true;
+}
+
+/* A loop for a caller's request: an idle one (with its connection still
+ * open, most likely), else a new one. */
+static int loop_take(sta_http *h, struct loop **ret)
+{
+	struct loop *l;
+
+	pthread_mutex_lock(&h->lock);
+	l = h->idle_loops;
+	if (l)
+		h->idle_loops = l->next;
+	pthread_mutex_unlock(&h->lock);
+	if (!l) {
+		/* a request and its hedge; one connection kept */
+		if (!(l = calloc(1, sizeof(*l))) || !loop_init(l, h, false, 2, 1)) {
+			free(l);
+			return -ENOMEM;
+		}
+	}
+	*ret = l;
+	return 0;
+}
+
+static void loop_give(sta_http *h, struct loop *l)
+{
+	pthread_mutex_lock(&h->lock);
+	l->next = h->idle_loops;
+	h->idle_loops = l;
+	pthread_mutex_unlock(&h->lock);
+}
 
 int sta_http_new(const stasync_http_options *o, sta_http **ret, stasync_error *err)
 {
@@ -1221,9 +1324,10 @@ int sta_http_new(const stasync_http_options *o, sta_http **ret, stasync_error *e
 	h->queue_tail = &h->queue;
 	pthread_mutex_init(&h->lock, NULL);
 	pthread_cond_init(&h->cond, NULL);
-	h->multi = curl_multi_init();
 	probe = curl_easy_init();
-	if (!h->multi || !probe) {
+	/* room for the hedges' fresh connections */
+	if (!loop_init(&h->shared, h, true, (long)(o->concurrency + HEDGES_MAX(o->concurrency)),
+		       (long)o->concurrency) || !probe) {
 		if (probe)
 			curl_easy_cleanup(probe);
 		sta_http_free(h);
@@ -1247,10 +1351,6 @@ int sta_http_new(const stasync_http_options *o, sta_http **ret, stasync_error *e
 		sta_http_free(h);
 		return sta_error(err, -ENOMEM, "out of memory");
 	}
-	/* room for the hedges' fresh connections */
-	curl_multi_setopt(h->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
-			  (long)(o->concurrency + HEDGES_MAX(o->concurrency)));
-	curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, (long)o->concurrency);
 	*ret = h;
 	return 0;
 }
@@ -1263,8 +1363,15 @@ sta_http *sta_http_free(sta_http *h)
 		pthread_mutex_lock(&h->lock);
 		h->stopping = true;
 		pthread_mutex_unlock(&h->lock);
-		curl_multi_wakeup(h->multi);
+		curl_multi_wakeup(h->shared.multi);
 		pthread_join(h->thread, NULL);
+	}
+	while (h->idle_loops) {
+		struct loop *l = h->idle_loops;
+
+		h->idle_loops = l->next;
+		curl_multi_cleanup(l->multi);
+		free(l);
 	}
 	while (h->free_list) {
 		struct xfer *x = h->free_list;
@@ -1272,8 +1379,8 @@ sta_http *sta_http_free(sta_http *h)
 		h->free_list = x->next;
 		xfer_free(x);
 	}
-	if (h->multi)
-		curl_multi_cleanup(h->multi);
+	if (h->shared.multi)
+		curl_multi_cleanup(h->shared.multi);
 	pthread_mutex_destroy(&h->lock);
 	pthread_cond_destroy(&h->cond);
 	free(h->cacert);
@@ -1378,11 +1485,11 @@ fail:
 }
 
 
-int sta_http_submit(sta_http *h, const sta_http_request *req, sta_http_done_fn done, void *ctx,
-		    stasync_error *err)
+/* A transfer set up for req, to be started. */
+static int xfer_request(sta_http *h, const sta_http_request *req, sta_http_done_fn done,
+			void *ctx, struct xfer **ret, stasync_error *err)
 {
 	struct xfer *x;
-	bool on_thread;
 	int r;
 
 	if ((r = xfer_take(h, &x)) < 0)
@@ -1411,15 +1518,26 @@ int sta_http_submit(sta_http *h, const sta_http_request *req, sta_http_done_fn d
 	x->hedge = x->lost = false;
 	r = !x->url || !x->name || (req->header && !x->own_headers) ? -ENOMEM :
 	    xfer_prepare(x) ? 0 : -EINVAL;
-
-	pthread_mutex_lock(&h->lock);
 	if (r < 0) {
-		xfer_unused(h, x);
-		pthread_mutex_unlock(&h->lock);
+		xfer_unused_locked(h, x);
 		if (r == -ENOMEM)
 			return sta_error(err, r, "out of memory");
 		return sta_error(err, r, "%s: not a URL libcurl accepts", req->name);
 	}
+	*ret = x;
+	return 0;
+}
+
+int sta_http_submit(sta_http *h, const sta_http_request *req, sta_http_done_fn done, void *ctx,
+		    stasync_error *err)
+{
+	struct xfer *x;
+	bool on_thread;
+	int r;
+
+	if ((r = xfer_request(h, req, done, ctx, &x, err)) < 0)
+		return r;
+	pthread_mutex_lock(&h->lock);
 	/* A done callback may submit the next step of its work: the thread
 	 * must never wait for itself. */
 	on_thread = h->thread_started && pthread_equal(pthread_self(), h->thread);
@@ -1438,17 +1556,12 @@ int sta_http_submit(sta_http *h, const sta_http_request *req, sta_http_done_fn d
 	*h->queue_tail = x;
 	h->queue_tail = &x->next;
 	pthread_mutex_unlock(&h->lock);
-	curl_multi_wakeup(h->multi);
+	curl_multi_wakeup(h->shared.multi);
 	return 0;
 }
 
-/* A thread waiting for its request, woken alone: with one condition for
- * all, each answer woke every waiting thread (16 of them, 16,000 times for
- * a 1 GiB blob). */
 struct waiter {
-	sta_http *h;
 	bool done;
-	pthread_cond_t cond;
 	sta_http_result *res;
 };
 
@@ -1456,30 +1569,36 @@ static void waiter_done(void *ctx, const sta_http_result *res)
 {
 	struct waiter *w = ctx;
 
-	pthread_mutex_lock(&w->h->lock);
 	*w->res = *res;
 	w->done = true;
-	pthread_cond_signal(&w->cond);
-	pthread_mutex_unlock(&w->h->lock);
 }
 
+/* The caller drives its request itself, on a loop of its own, instead
+ * of handing it to the handle's thread and sleeping: that way each
+ * request waited for the thread to start it, then for it to read the
+ * answer, then to be woken (a 1 GiB blob from nginx on loopback: 1.4 ms
+ * a chunk in all, 16 at once, with the two cores idle 12% of the time
+ * while that one thread ran alone). Its connection stays with the loop
+ * for the next caller. */
 int sta_http_run(sta_http *h, const sta_http_request *req, sta_http_result *res)
 {
-	struct waiter w = { .h = h, .res = res };
+	struct waiter w = { .res = res };
+	struct loop *l;
+	struct xfer *x;
 	int r;
 
 	*res = (sta_http_result){ 0 };
-	pthread_cond_init(&w.cond, NULL);
-	r = sta_http_submit(h, req, waiter_done, &w, &res->err);
-	if (r < 0) {
-		pthread_cond_destroy(&w.cond);
+	if ((r = loop_take(h, &l)) < 0)
+		return res->r = sta_error(&res->err, r, "%s: cannot set up libcurl: %s", req->name,
+					  stasync_strerror(r));
+	if ((r = xfer_request(h, req, waiter_done, &w, &x, &res->err)) < 0) {
+		loop_give(h, l);
 		return res->r = r;
 	}
-	pthread_mutex_lock(&h->lock);
+	xfer_start(l, x);
 	while (!w.done)
-		pthread_cond_wait(&w.cond, &h->lock);
-	pthread_mutex_unlock(&h->lock);
-	pthread_cond_destroy(&w.cond);
+		loop_step(l);
+	loop_give(h, l);
 	return res->r;
 }
 

@@ -2,8 +2,8 @@
  * requests at once (connections reused, HTTP/2 multiplexed when the server
  * offers it) on a thread of its own, each request with the retry, timeout,
  * size and TLS rules of <stasync/http.h>. Any number of threads may submit
- * requests to one handle at the same time. Built without libcurl, every
- * request says so. */
+ * requests to one handle at the same time, or run one each and wait for
+ * it. Built without libcurl, every request says so. */
 #ifndef STASYNC_LIB_HTTP_H
 #define STASYNC_LIB_HTTP_H
 
@@ -14,7 +14,8 @@
 typedef struct sta_http sta_http;
 
 /* sta_http_new() — a handle with options o (NULL: defaults): at most
- * o->concurrency requests in flight, the others queued. Checks that a CA
+ * o->concurrency requests submitted in flight, the others queued (each
+ * thread in sta_http_run() has one more of its own). Checks that a CA
  * file given is readable. Returns 0, -EPROTONOSUPPORT without libcurl,
  * -ENOMEM, or -EINVAL/-errno for bad options, with a message. */
 int sta_http_new(const stasync_http_options *o, sta_http **ret, stasync_error *err);
@@ -98,7 +99,10 @@ typedef void (*sta_http_done_fn)(void *ctx, const sta_http_result *res);
 int sta_http_submit(sta_http *h, const sta_http_request *req, sta_http_done_fn done, void *ctx,
 		    stasync_error *err);
 
-/* sta_http_run() — submit and wait: res->r is returned. */
+/* sta_http_run() — run req and wait for it: res->r is returned. The
+ * calling thread drives it itself, with the handle's rules (retries,
+ * hedging, the rate limit), on a connection kept for the next caller:
+ * neither waits for the handle's thread. */
 int sta_http_run(sta_http *h, const sta_http_request *req, sta_http_result *res);
 
 /* sta_http_get() — GET url into write(ctx, …), at most `limit` body bytes;

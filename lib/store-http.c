@@ -1,7 +1,7 @@
 /* A chunk store on a web server or in an S3 bucket (requests signed, see
  * s3.h): GET, HEAD and PUT of STORE_URL/<4 hex>/<64 hex>.cacnk. One HTTP
- * handle per store runs the requests of every thread that asks at once,
- * over reused connections.
+ * handle per store: a thread that fetches a chunk runs its request itself,
+ * uploads go to the handle's thread; connections are reused either way.
  * Chunks are put without waiting: each is asked for with HEAD and sent
  * with PUT only when missing, while the caller goes on; flush waits for
  * all of them. */
