@@ -1000,6 +1000,14 @@ static void hedge_start(struct loop *l, struct xfer *x)
 	xfer_start(l, y);
 }
 
+/* A transfer that may be hedged once slow: a GET or HEAD of the request's
+ * own, not answered yet. */
+static bool hedge_may(const struct xfer *x)
+{
+	return !x->hedge && !x->lost && !x->answered && !x->own_headers &&
+	       (x->method == STA_HTTP_GET || x->method == STA_HTTP_HEAD);
+}
+
 /* Hedge what is far slower to answer than its peers (a caller's loop
  * has one request, and one hedge at most); returns how long until the
  * next check is due (ms). */
@@ -1010,7 +1018,15 @@ static int hedge_due(struct loop *l)
 	unsigned hedges_max = l->shared ? HEDGES_MAX(h->o.concurrency) : 1;
 	uint64_t now = monotonic_ms(), last_answer_ms;
 	int next = POLL_MAX_MS;
+	struct xfer *x;
 
+	/* Every round of every loop comes here: with nothing to hedge (a
+	 * caller's request answered, an upload), neither the lock nor the
+	 * sort. */
+	for (x = l->active; x && !hedge_may(x); x = x->next)
+		;
+	if (!x)
+		return next;
 	pthread_mutex_lock(&h->lock);
 	n = MIN(h->n_answers, (unsigned)HEDGE_SAMPLES);
 	memcpy(v, h->answer_ms, n * sizeof(v[0]));
@@ -1026,11 +1042,10 @@ static int hedge_due(struct loop *l)
 		}
 	after = MAX(HEDGE_FACTOR * v[n / 2], (unsigned)HEDGE_FLOOR_MS);
 again:
-	for (struct xfer *x = l->active; x; x = x->next) {
+	for (x = l->active; x; x = x->next) {
 		struct xfer *y = x->twin, *t;
 
-		if (x->hedge || x->lost || x->answered || x->own_headers ||
-		    (x->method != STA_HTTP_GET && x->method != STA_HTTP_HEAD))
+		if (!hedge_may(x))
 			continue;
 		if (y && (y->answered || y->lost))
 			continue;
