@@ -412,8 +412,8 @@ static int on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off
 
 /* ~/.netrc as libcurl finds it ($HOME, else the password database):
  * libcurl opens it again for every transfer (9089 times for a 1 GiB blob
- * over HTTP, all on the one thread that serves every transfer), so one
- * that is not there when the handle is made is not looked for. */
+ * over HTTP), so one that is not there when the handle is made is not
+ * looked for. */
 static long netrc_choice(void)
 {
 	const char *home = getenv("HOME");
