@@ -76,7 +76,9 @@
 # then varied from 0.5 s to 2.1 s, for every tool.
 #
 # Environment:
-#   STASYNC         the binary to time (default: ./stasync of this tree)
+#   STASYNC         the binary to time (default: ./stasync of this tree, the
+#                   development build; STASYNC=./stasync-static times the
+#                   static binary that `make static` makes, which users get)
 #   CASYNC          Debian's casync (default: casync on PATH)
 #   DESYNC          desync (default: desync on PATH; DESYNC=none leaves it out)
 #   DESYNC_VERSION  desync's version, for the results (it has no --version)
@@ -181,6 +183,11 @@ settings="REPS=$REPS BENCH_TREE_MB=$BENCH_TREE_MB BENCH_BLOB_MB=$BENCH_BLOB_MB"
 [ -n "$DESYNC" ] || [ -z "$(command -v desync 2>/dev/null)" ] || settings="$settings DESYNC=none"
 # (not this machine's path)
 [ -z "$DESYNC" ] || [ "$DESYNC" = "$(command -v desync 2>/dev/null)" ] || settings="$settings DESYNC=/path/to/desync"
+case $STASYNC in
+"$top/stasync") ;;
+"$top/stasync-static") settings="$settings STASYNC=./stasync-static" ;;
+*) settings="$settings STASYNC=/path/to/stasync" ;;
+esac
 settings="$settings bench/run.sh"
 
 bench_init
@@ -370,7 +377,12 @@ BENCH_ROWS=$rows
 export BENCH_ROWS
 S=$D/srv/store
 
-tool_versions="stasync: $("$STASYNC" --version 2>&1 | head -n 1); casync: $("$CASYNC" --version 2>&1 | head -n 1)"
+# static (musl; the one users get) or dynamically linked (a development build)
+if ! command -v readelf >/dev/null 2>&1; then stasync_kind=
+elif readelf -l "$STASYNC" 2>/dev/null | grep -q 'program interpreter'; then stasync_kind=" (dynamically linked)"
+else stasync_kind=" (static binary)"
+fi
+tool_versions="stasync: $("$STASYNC" --version 2>&1 | head -n 1)$stasync_kind; casync: $("$CASYNC" --version 2>&1 | head -n 1)"
 [ -z "$DESYNC" ] || tool_versions="$tool_versions; desync: ${DESYNC_VERSION:-version not given (it has no --version)}"
 printf '%s\n' "$tool_versions"
 printf 'machine: %s\n' "$(bench_machine)"

@@ -265,8 +265,8 @@ GCRYPT_PUBKEYS="ecc"
 
 # mimalloc: the static binary's malloc. musl's own (mallocng) serialises
 # every thread on one lock and hands freed pages back to the kernel at once
-# (madvise, a TLB shootdown on each core): extract tree took 1.6 times as
-# long with it as with glibc's malloc, extract over HTTP 1.35 times. One
+# (madvise, a TLB shootdown on each core): extract tree took 1.5 times as
+# long with it as with mimalloc, extract over HTTP 1.4 times. One
 # object, src/static.c, that defines malloc, free and the rest; linked into
 # stasync ahead of libc.a, it takes their place (musl allows that, and keeps
 # its own internal allocations apart). mimalloc defines aligned_alloc only
