@@ -183,7 +183,8 @@ settings="REPS=$REPS BENCH_TREE_MB=$BENCH_TREE_MB BENCH_BLOB_MB=$BENCH_BLOB_MB"
 [ -n "$DESYNC" ] || [ -z "$(command -v desync 2>/dev/null)" ] || settings="$settings DESYNC=none"
 # (not this machine's path)
 [ -z "$DESYNC" ] || [ "$DESYNC" = "$(command -v desync 2>/dev/null)" ] || settings="$settings DESYNC=/path/to/desync"
-case $STASYNC in
+# (compared as an absolute path: STASYNC=./stasync-static names the same)
+case $(cd "$(dirname "$STASYNC")" 2>/dev/null && pwd)/$(basename "$STASYNC") in
 "$top/stasync") ;;
 "$top/stasync-static") settings="$settings STASYNC=./stasync-static" ;;
 *) settings="$settings STASYNC=/path/to/stasync" ;;
