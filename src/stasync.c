@@ -387,6 +387,20 @@ static int parse_unsigned(struct cli *c, const char *opt, const char *v, unsigne
 	return 0;
 }
 
+/* The static binary links mimalloc in place of libc's malloc (see
+ * scripts/build-static.sh); a weak reference finds it when it is there. */
+extern int mi_version(void) __attribute__((weak));
+
+static void print_malloc(void)
+{
+	int v = mi_version ? mi_version() : 0;
+
+	if (v > 0)
+		printf("malloc: mimalloc %d.%d.%d\n", v / 100, v % 100 / 10, v % 10);
+	else
+		printf("malloc: the C library's\n");
+}
+
 static int parse_options(struct cli *c, int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -451,6 +465,7 @@ static int parse_options(struct cli *c, int argc, char **argv)
 
 			printf("stasync %s (casync-compatible)\n", stasync_version());
 			printf("HTTP: %s\n", stasync_http_version(buf, sizeof(buf)));
+			print_malloc();
 			exit(0);
 		}
 		case 'v':
