@@ -69,7 +69,7 @@ static void test_pwrite_holes(void)
 	r = ftruncate(fd, (off_t)n);
 	tap_ok(r == 0 && pread(fd, back, n, 0) == (ssize_t)n && memcmp(back, b, n) == 0,
 	       "sta_pwrite_holes: the file reads back as the buffer");
-	/* where the file system keeps holes, the zero block after the first is one */
+	/* the zero block after the first was not written: it is a hole */
 	data = lseek(fd, STA_HOLE_BLOCK, SEEK_DATA);
 	tap_ok(data < 0 || data >= (off_t)(2 * STA_HOLE_BLOCK),
 	       "sta_pwrite_holes: the zero block at %u is a hole (next data at %lld)",
