@@ -35,7 +35,8 @@ static void test_all_zero(void)
 
 			memset(buf, 0, sizeof(buf));
 			/* bytes just outside [p, p + n) must not count */
-			buf[align ? align - 1 : 0] = align ? 1 : 0;
+			if (align)
+				buf[align - 1] = 1;
 			p[n] = 1;
 			cases++;
 			wrong += sta_all_zero(p, n) != zero_reference(p, n);
