@@ -125,13 +125,16 @@ bench_timed() {
 	_out=$1
 	shift
 	_srv0=$(bench_server_ticks)
-	_busy0=$(bench_busy_ticks)
+	# shellcheck disable=SC2046 # two numbers, split on purpose
+	set -- $(bench_busy_ticks) "$@"
+	_busy0=$1 _stolen0=$2
+	shift 2
 	if [ "$BENCH_TIMER" = gnu ]; then
 		/usr/bin/time -f '%e %U %S %M' -o "$_out" "$@" >"$BENCH_TMP/log" 2>&1
 		_rc=$?
 		# GNU time writes "Command exited with non-zero status N" first
 		tail -n 1 "$_out" >"$_out.last" && mv "$_out.last" "$_out"
-		bench_other_cpu "$_out" "$_srv0" "$_busy0"
+		bench_other_cpu "$_out" "$_srv0" "$_busy0" "$_stolen0"
 		return $_rc
 	fi
 	python3 - "$_out" "$@" >"$BENCH_TMP/log" 2>&1 <<'EOF'
@@ -145,7 +148,7 @@ with open(sys.argv[1], "w") as f:
 sys.exit(rc if rc >= 0 else 128 - rc)
 EOF
 	_rc=$?
-	bench_other_cpu "$_out" "$_srv0" "$_busy0"
+	bench_other_cpu "$_out" "$_srv0" "$_busy0" "$_stolen0"
 	return $_rc
 }
 
@@ -162,21 +165,26 @@ bench_server_ticks() {
 	fi
 }
 
-# bench_busy_ticks: the CPU time (clock ticks) of the whole machine so
-# far: every process and the kernel's own threads (the write-back of a
-# tool's files runs there, outside its own CPU time), all but idle.
+# bench_busy_ticks: "BUSY STOLEN", clock ticks of the whole machine so
+# far. BUSY: the CPU time of every process and of the kernel's own threads
+# (the write-back of a tool's files runs there, outside its own CPU time).
+# STOLEN: the time a virtual machine's cores were held by the host for
+# others ("steal"): neither busy with our work nor idle, and as long to
+# wait for as any.
 bench_busy_ticks() {
-	awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat
+	awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8, $9 + 0; exit }' /proc/stat
 }
 
-# bench_other_cpu FILE TICKS0 BUSY0: append the server's CPU seconds since
-# TICKS0 and the machine's since BUSY0 to the one line of FILE
+# bench_other_cpu FILE TICKS0 BUSY0 STOLEN0: append the server's CPU
+# seconds since TICKS0, the machine's since BUSY0 and the time stolen since
+# STOLEN0 to the one line of FILE
 bench_other_cpu() {
 	_t1=$(bench_server_ticks)
-	_b1=$(bench_busy_ticks)
+	# shellcheck disable=SC2046 # two numbers, split on purpose
+	set -- "$1" "$2" "$3" "$4" $(bench_busy_ticks)
 	_hz=$(getconf CLK_TCK 2>/dev/null || echo 100)
-	awk -v d="$((_t1 - $2))" -v b="$((_b1 - $3))" -v hz="$_hz" \
-		'{ printf "%s %.2f %.2f\n", $0, d / hz, b / hz }' "$1" >"$1.srv" &&
+	awk -v d="$((_t1 - $2))" -v b="$(($5 - $3))" -v s="$(($6 - $4))" -v hz="$_hz" \
+		'{ printf "%s %.2f %.2f %.2f\n", $0, d / hz, b / hz, s / hz }' "$1" >"$1.srv" &&
 		mv "$1.srv" "$1"
 }
 
@@ -252,15 +260,17 @@ bench_measure() {
 		_r=$((_r + 1))
 	done
 
-	# medians: wall, user+sys, peak RSS, sys, the server's CPU, the machine's
+	# medians: wall, user+sys, peak RSS, sys, the server's CPU, the machine's,
+	# the time stolen
 	for _i in $BENCH_TOOLS; do
-		awk '{ print $1, $2 + $3, $4 / 1024, $3, $5 + 0, $6 + 0 }' "$BENCH_TMP/c$_c.t$_i" >"$BENCH_TMP/c$_c.m$_i"
+		awk '{ print $1, $2 + $3, $4 / 1024, $3, $5 + 0, $6 + 0, $7 + 0 }' "$BENCH_TMP/c$_c.t$_i" >"$BENCH_TMP/c$_c.m$_i"
 		eval "bench_wall_$_i=\$(bench_median \"\$BENCH_TMP/c\$_c.m\$_i\" 1)"
 		eval "bench_cpu_$_i=\$(bench_median \"\$BENCH_TMP/c\$_c.m\$_i\" 2)"
 		eval "bench_rss_$_i=\$(bench_median \"\$BENCH_TMP/c\$_c.m\$_i\" 3)"
 		eval "bench_sys_$_i=\$(bench_median \"\$BENCH_TMP/c\$_c.m\$_i\" 4)"
 		eval "bench_srv_$_i=\$(bench_median \"\$BENCH_TMP/c\$_c.m\$_i\" 5)"
 		eval "bench_busy_$_i=\$(bench_median \"\$BENCH_TMP/c\$_c.m\$_i\" 6)"
+		eval "bench_stolen_$_i=\$(bench_median \"\$BENCH_TMP/c\$_c.m\$_i\" 7)"
 	done
 	printf '\n== %s (median of %d runs)\n' "$BENCH_CASE" "$_reps"
 	printf '%-10s %10s %10s %10s %14s\n' tool "wall s" "CPU s" "sys s" "peak RSS MiB"
@@ -280,7 +290,7 @@ bench_measure() {
 
 	if [ -n "${BENCH_ROWS:-}" ]; then
 		for _i in $BENCH_TOOLS; do
-			eval "printf '%s\t%s\t%.2f\t%.2f\t%.2f\t%.1f\t%.2f\t%.2f\n' \"\$BENCH_CASE\" \"\$bench_name_$_i\" \"\$bench_wall_$_i\" \"\$bench_cpu_$_i\" \"\$bench_sys_$_i\" \"\$bench_rss_$_i\" \"\$bench_srv_$_i\" \"\$bench_busy_$_i\""
+			eval "printf '%s\t%s\t%.2f\t%.2f\t%.2f\t%.1f\t%.2f\t%.2f\t%.2f\n' \"\$BENCH_CASE\" \"\$bench_name_$_i\" \"\$bench_wall_$_i\" \"\$bench_cpu_$_i\" \"\$bench_sys_$_i\" \"\$bench_rss_$_i\" \"\$bench_srv_$_i\" \"\$bench_busy_$_i\" \"\$bench_stolen_$_i\""
 		done >>"$BENCH_ROWS"
 	fi
 
