@@ -8,6 +8,7 @@
 #include <pthread.h>
 
 #include <stasync/chunk-stream.h>
+#include "byte-ring.h"
 #include "format.h"
 #include "store.h"
 #include "util.h"
@@ -202,21 +203,11 @@ static int commit(stasync_chunk_writer *w, bool all, stasync_error *err)
 }
 
 /* Under the lock: where in the ring n more bytes fit after the chunks
- * under way (which hold [first chunk's off, tail), wrapping), or SIZE_MAX. */
+ * under way, or SIZE_MAX. */
 static size_t ring_room(const stasync_chunk_writer *w, size_t n)
 {
-	size_t first;
-
-	if (w->head == w->next_seq)
-		return 0;
-	first = w->slots[w->head % w->window].off;
-	if (w->tail > first) {
-		if (w->tail + n <= w->ring_size)
-			return w->tail;
-		return n <= first ? 0 : SIZE_MAX;
-	}
-	/* wrapped: room from tail to first (none when they meet) */
-	return w->tail + n <= first ? w->tail : SIZE_MAX;
+	return sta_byte_ring_room(w->ring_size, w->head == w->next_seq,
+				  w->slots[w->head % w->window].off, w->tail, n);
 }
 
 /* Hand one chunk to the workers, once it has a slot and room in the ring. */
