@@ -2,7 +2,8 @@
  * threads take the index's chunks in turn, fetch, decompress and check
  * each into a slot of a ring, and the reader hands the slots out in index
  * order: while one chunk is being used, the next ones are on their way.
- * The ring bounds memory; a worker that gets ahead by a whole ring waits.
+ * The chunks under way share one ring of bytes (byte-ring.h), which bounds
+ * memory; a worker that would get ahead by more than it holds waits.
  * Given the stream as the caller writes it (a blob's output), a chunk the
  * index names again is read back from there instead of fetched again.
  * An all-zero chunk a worker has met before (a run of zeros in a disk
@@ -12,6 +13,7 @@
 #include <pthread.h>
 
 #include <stasync/chunk-stream.h>
+#include "byte-ring.h"
 #include "chunk-set.h"
 #include "fetch.h"
 #include "store.h"
@@ -29,7 +31,7 @@ enum slot_state {
 
 struct slot {
 	enum slot_state state;
-	uint8_t *buf;   /* chunk_size_max bytes, allocated on first use */
+	size_t off;     /* the chunk is ring[off..off+len) */
 	size_t len;
 	struct sta_fetch_result got;  /* where it came from */
 	int r;
@@ -44,18 +46,25 @@ struct stasync_chunk_reader {
 	pthread_t *threads;
 	unsigned n_threads;
 	struct slot *slots;
-	size_t window;
+	size_t window;          /* slots */
+	uint8_t *ring;
+	size_t ring_size;
 
 	/* Each is signalled only when its waiter can go on, and after the
 	 * lock is let go, so that a thread woken does not at once wait
 	 * for the lock (futex calls, on two cores, cost system time). */
 	pthread_mutex_t lock;
 	pthread_cond_t ready;   /* the head's slot became ready, or the index ended */
-	pthread_cond_t room;    /* half the slots are free, or stop */
+	pthread_cond_t room;    /* half the slots and bytes are free, or stop */
 	pthread_cond_t written; /* the stream has more bytes released, or stop */
 	/* under lock: */
 	uint64_t next_seq;      /* the next chunk of the index to hand out */
 	uint64_t head;          /* the chunk the reader hands out next */
+	size_t tail;            /* where the chunk next_seq - 1 ends in the ring */
+	size_t held;            /* bytes of the chunks from head to next_seq */
+	/* the index's next chunk, read but waiting for room in the ring */
+	stasync_index_item pending;
+	bool have_pending;
 	uint64_t end_seq;       /* how many chunks there are, once known */
 	int end_r;              /* how reading the index ended: 0 or an error */
 	stasync_error end_err;
@@ -102,16 +111,25 @@ static int reread(stasync_chunk_reader *r, stasync_codec *c, const stasync_index
 		  uint64_t at, struct slot *s)
 {
 	stasync_chunk_id got;
-	ssize_t k = pread(r->reread_fd, s->buf, (size_t)item->size, (off_t)(r->reread_base + at));
+	uint8_t *p = r->ring + s->off;
+	ssize_t k = pread(r->reread_fd, p, (size_t)item->size, (off_t)(r->reread_base + at));
 
 	if (k != (ssize_t)item->size)
 		return -ENOENT;
-	sta_chunk_digest(c, r->type, s->buf, (size_t)item->size, &got);
+	sta_chunk_digest(c, r->type, p, (size_t)item->size, &got);
 	if (!stasync_chunk_id_equal(&got, &item->id))
 		return -ENOENT;
 	/* counted as seeded: the output seeds itself */
 	s->got = (struct sta_fetch_result){ .seeded = true, .from.fd = -1 };
 	return 0;
+}
+
+/* Under the lock: where in the ring n more bytes fit after the chunks
+ * under way, or SIZE_MAX. */
+static size_t ring_room(const stasync_chunk_reader *r, size_t n)
+{
+	return sta_byte_ring_room(r->ring_size, r->head == r->next_seq,
+				  r->slots[r->head % r->window].off, r->tail, n);
 }
 
 /* Whether id is the all-zero chunk of `size` bytes, as far as codec c
@@ -137,51 +155,60 @@ static void *worker(void *arg)
 		stasync_error err = { 0, "" };
 		struct slot *s;
 		uint64_t seq, at = 0;
+		size_t off;
 		bool again, zero;
 		int e;
 
-		while (!r->stop && r->next_seq < r->end_seq && r->next_seq >= r->head + r->window) {
+		/* The index is read in order, one worker at a time; its next
+		 * chunk waits in r->pending for a slot and room in the ring. */
+		for (;;) {
+			if (r->stop || r->next_seq >= r->end_seq)
+				goto out;
+			if (!r->have_pending) {
+				e = stasync_index_reader_next(r->index, &r->pending, &err);
+				if (e <= 0) {
+					r->end_seq = r->next_seq;
+					r->end_r = e;
+					r->end_err = err;
+					pthread_cond_broadcast(&r->ready);
+					pthread_cond_broadcast(&r->room);
+					pthread_cond_broadcast(&r->written);
+					goto out;
+				}
+				r->have_pending = true;
+			}
+			if (r->next_seq < r->head + r->window &&
+			    (off = ring_room(r, (size_t)r->pending.size)) != SIZE_MAX)
+				break;
 			r->room_waiters++;
 			pthread_cond_wait(&r->room, &r->lock);
 			r->room_waiters--;
 		}
-		if (r->stop || r->next_seq >= r->end_seq)
-			break;
-		/* The index is read in order, one worker at a time. */
-		seq = r->next_seq;
-		e = stasync_index_reader_next(r->index, &item, &err);
-		if (e <= 0) {
-			r->end_seq = seq;
-			r->end_r = e;
-			r->end_err = err;
-			pthread_cond_broadcast(&r->ready);
-			pthread_cond_broadcast(&r->room);
-			pthread_cond_broadcast(&r->written);
-			break;
-		}
-		r->next_seq++;
+		item = r->pending;
+		r->have_pending = false;
+		seq = r->next_seq++;
 		s = &r->slots[seq % r->window];
 		s->state = SLOT_BUSY;
+		s->off = off;
+		s->len = (size_t)item.size;
+		r->tail = off + s->len;
+		r->held += s->len;
 		zero = codec_r >= 0 && known_zero(c, r->type, item.size, &item.id);
 		again = !zero && reread_wait(r, &item, &at);
 		pthread_mutex_unlock(&r->lock);
 
 		if (codec_r < 0)
 			e = sta_error(&s->err, codec_r, "out of memory");
-		else if (!s->buf && !(s->buf = malloc(r->chunk_max)))
-			e = sta_error(&s->err, -ENOMEM, "out of memory for a chunk of %zu bytes",
-				      r->chunk_max);
 		else if (zero) {
-			memset(s->buf, 0, (size_t)item.size);
+			memset(r->ring + s->off, 0, s->len);
 			/* counted as seeded, as a chunk read back is */
 			s->got = (struct sta_fetch_result){ .seeded = true, .from.fd = -1 };
 			e = 0;
 		} else if (again && reread(r, c, &item, at, s) == 0)
 			e = 0;
 		else
-			e = sta_fetch_chunk(&r->f, c, r->type, &item.id, s->buf, (size_t)item.size,
+			e = sta_fetch_chunk(&r->f, c, r->type, &item.id, r->ring + s->off, s->len,
 					    &s->got, &s->err);
-		s->len = (size_t)item.size;
 		s->r = e;
 
 		pthread_mutex_lock(&r->lock);
@@ -193,6 +220,7 @@ static void *worker(void *arg)
 			pthread_mutex_lock(&r->lock);
 		}
 	}
+out:
 	pthread_mutex_unlock(&r->lock);
 	stasync_codec_free(c);
 	return NULL;
@@ -232,18 +260,28 @@ int stasync_chunk_reader_new_reread(stasync_index_reader *index, const stasync_f
 	r->index = index;
 	r->f = *f;
 	r->type = stasync_index_reader_digest_type(index);
-	/* The header bounds every chunk, so slots of max bytes do. */
+	/* The header bounds every chunk. */
 	r->chunk_max = (size_t)MAX(h->chunk_size_max, 1);
 	/* A remote store answers some requests much later than others
-	 * (radosgw: 1 ms or 40 ms), and the ring fills up behind a slow one
-	 * at its head: with twice as many slots as threads, 13.4 of 16
-	 * requests were in flight on average; with four times, 15.6. A
-	 * local store has a thread per CPU: eight slots each, so that the
-	 * workers, woken when half the ring is free, take a few each. */
-	ahead = sta_fetch_remote(f) ? 4 : 8;
-	r->window = MIN((size_t)threads * ahead,
-			MAX((size_t)2, STASYNC_FETCH_WINDOW_BYTES / r->chunk_max));
+	 * (radosgw: 1 ms or 40 ms; nginx beside 16 threads on two cores:
+	 * 1 in 100 threads waited 7 ms or more for a CPU), and the ring fills
+	 * up behind a slow one at its head: with twice as many slots as
+	 * threads, 13.4 of 16 requests were in flight on average; with four
+	 * times, 15.6, and the CPUs idle 5% of an extract from nginx; with
+	 * 16 times (most chunks being smaller than the largest: the ring
+	 * holds the bytes of four times), 2%. A local store has a thread per
+	 * CPU: eight slots each, so that the workers, woken when half the
+	 * ring is free, take a few each. */
+	ahead = sta_fetch_remote(f) ? 16 : 8;
+	r->window = MAX((size_t)2, (size_t)threads * ahead);
 	threads = (unsigned)MIN((size_t)threads, r->window);
+	/* room for a largest chunk in every slot, up to the window's bytes
+	 * (the product may not fit a 32-bit size_t), and two of the largest
+	 * at least */
+	r->ring_size = r->window > STASYNC_FETCH_WINDOW_BYTES / r->chunk_max
+			       ? STASYNC_FETCH_WINDOW_BYTES
+			       : r->window * r->chunk_max;
+	r->ring_size = MAX(r->ring_size, 2 * r->chunk_max);
 	r->end_seq = UINT64_MAX;
 	r->reread_fd = reread_fd;
 	r->reread_base = reread_base;
@@ -252,8 +290,9 @@ int stasync_chunk_reader_new_reread(stasync_index_reader *index, const stasync_f
 	pthread_cond_init(&r->room, NULL);
 	pthread_cond_init(&r->written, NULL);
 	r->slots = calloc(r->window, sizeof(*r->slots));
+	r->ring = malloc(r->ring_size);
 	r->threads = calloc(threads, sizeof(*r->threads));
-	if (!r->slots || !r->threads ||
+	if (!r->slots || !r->ring || !r->threads ||
 	    (reread_fd >= 0 && stasync_chunk_set_new(&r->first) < 0)) {
 		stasync_chunk_reader_free(r);
 		return sta_error(err, -ENOMEM, "out of memory");
@@ -295,12 +334,14 @@ int stasync_chunk_reader_next(stasync_chunk_reader *r, const void **p, size_t *n
 		pthread_mutex_lock(&r->lock);
 		r->slots[r->head % r->window].state = SLOT_FREE;
 		r->released += r->slots[r->head % r->window].len;
+		r->held -= r->slots[r->head % r->window].len;
 		r->head++;
 		r->holding = false;
 		/* workers that found the ring full go on once half of it is
 		 * free, not for each slot (a wake-up a chunk, on two cores,
 		 * cost two context switches a chunk) */
-		room = r->room_waiters && r->head + r->window - r->next_seq >= MAX(r->window / 2, 1);
+		room = r->room_waiters && r->head + r->window - r->next_seq >= MAX(r->window / 2, 1) &&
+		       r->held <= r->ring_size / 2;
 		pthread_mutex_unlock(&r->lock);
 		if (room)
 			pthread_cond_broadcast(&r->room);
@@ -334,7 +375,7 @@ int stasync_chunk_reader_next(stasync_chunk_reader *r, const void **p, size_t *n
 	r->stats.chunks_cached += s->got.cached;
 	r->stats.chunks_seeded += s->got.seeded;
 	sta_fetch_count(&r->f, s->len, &s->got);
-	*p = s->buf;
+	*p = r->ring + s->off;
 	*n = s->len;
 	return 1;
 }
@@ -359,7 +400,7 @@ ssize_t stasync_chunk_reader_read(void *ctx, void *p, size_t n, stasync_error *e
 		s = &r->slots[r->head % r->window];
 	}
 	k = MIN(n, s->len - r->pos);
-	memcpy(p, s->buf + r->pos, k);
+	memcpy(p, r->ring + s->off + r->pos, k);
 	r->pos += k;
 	return (ssize_t)k;
 }
@@ -374,8 +415,7 @@ void stasync_chunk_reader_free(stasync_chunk_reader *r)
 	if (!r)
 		return;
 	stop_workers(r);
-	for (size_t i = 0; r->slots && i < r->window; i++)
-		free(r->slots[i].buf);
+	free(r->ring);
 	free(r->slots);
 	free(r->threads);
 	stasync_chunk_set_free(r->first);

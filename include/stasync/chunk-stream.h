@@ -67,8 +67,8 @@ typedef struct stasync_fetch {
 	stasync_store *cache;
 	/* Chunks fetched, decompressed and checked at once, each on a thread
 	 * of its own. 0: STASYNC_FETCH_THREADS_REMOTE when a store is not
-	 * local, else one per CPU (at most 4). Fewer when chunks are so
-	 * large that the window below would not fit. */
+	 * local, else one per CPU (at most 4). Fewer are under way when
+	 * the window below is full. */
 	unsigned threads;
 	stasync_progress *progress;    /* NULL, or advanced per chunk delivered */
 	/* NULL, or local data asked before the cache and the stores */
@@ -76,8 +76,9 @@ typedef struct stasync_fetch {
 } stasync_fetch;
 
 #define STASYNC_FETCH_THREADS_REMOTE 16
-/* What the chunks fetched ahead may hold at most, together. */
-#define STASYNC_FETCH_WINDOW_BYTES ((size_t)32 << 20)
+/* What the chunks fetched ahead may hold at most, together (or two of
+ * the largest, when that is more). */
+#define STASYNC_FETCH_WINDOW_BYTES ((size_t)16 << 20)
 
 /* stasync_chunk_reader_new() — read the stream `index` describes from the
  * stores. Chunks are fetched ahead in parallel and handed out in order;

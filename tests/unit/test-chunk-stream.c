@@ -5,7 +5,8 @@
  * before it. Written out as it comes, a chunk the index names again is
  * read back from the output, and fetched when the bytes there are not it.
  * A stream longer than the writer's ring of chunks under way is cut and
- * hashed right. */
+ * hashed right; chunks so large that a few fill the reader's ring of
+ * chunks under way read back whole. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -20,7 +21,9 @@
 
 #define STREAM_SIZE ((size_t)3 << 20)
 
+/* the stream the readers compare what they read with */
 static uint8_t *stream;
+static size_t stream_size;
 
 /* The whole contents of fd from offset 0. */
 static uint8_t *slurp(int fd, size_t *n)
@@ -149,7 +152,7 @@ static int read_written(int index_fd, const char *dir, unsigned threads, int out
 			  stasync_chunk_reader_new(ir, &f, &cr, err);
 	*matched = 0;
 	while (r == 0 && (r = stasync_chunk_reader_next(cr, &p, &n, err)) > 0) {
-		if (*matched + n > STREAM_SIZE || memcmp(stream + *matched, p, n) != 0) {
+		if (*matched + n > stream_size || memcmp(stream + *matched, p, n) != 0) {
 			r = -EBADMSG;
 			break;
 		}
@@ -179,6 +182,31 @@ static int read_back(int index_fd, const char *dir, unsigned threads, size_t *ma
 	return read_written(index_fd, dir, threads, -1, 0, 0, NULL, false, matched, err);
 }
 
+/* Chunks of up to 8 MiB: the reader's ring (STASYNC_FETCH_WINDOW_BYTES)
+ * holds two of the largest, fewer than its threads and slots, so workers
+ * wait for room in it and it wraps. */
+static void test_large_chunks(void)
+{
+	const size_t size = (size_t)40 << 20;
+	stasync_chunk_stats stats;
+	stasync_chunk_id digest;
+	stasync_error err = { 0, "" };
+	size_t matched;
+	int fd, r;
+
+	stream = tap_xmalloc(size);
+	stream_size = size;
+	testdata_fill(stream, size, 11, TESTDATA_MIXED);
+	fd = make_stream("large", true, stream, size, "512K:2M:8M", 2, &digest, &stats);
+	tap_ok(stats.chunks >= 8, "%llu chunks of up to 8 MiB", (unsigned long long)stats.chunks);
+	r = read_back(fd, "large", 16, &matched, &err);
+	tap_ok(r == 0 && matched == size, "read back in order with 16 fetching threads (%d, %zu, %s)",
+	       r, matched, err.message);
+	close(fd);
+	free(stream);
+	stream = NULL;
+}
+
 int main(void)
 {
 	static const unsigned writers[] = { 1, 2, 8 }, readers[] = { 1, 3, 16 };
@@ -191,7 +219,9 @@ int main(void)
 	int fds[3], r;
 
 	test_long_stream();
+	test_large_chunks();
 	stream = tap_xmalloc(STREAM_SIZE);
+	stream_size = STREAM_SIZE;
 	testdata_fill(stream, STREAM_SIZE, 5, TESTDATA_MIXED);
 	stasync_digest_buffer(STASYNC_DIGEST_SHA512_256, stream, STREAM_SIZE, &want);
 
