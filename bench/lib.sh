@@ -197,6 +197,11 @@ bench_median() {
 bench_machine() {
 	_cpu=$(sed -n 's/^model name[[:space:]]*: *//p' /proc/cpuinfo 2>/dev/null | head -n 1)
 	[ -n "$_cpu" ] || _cpu=$(uname -m)
+	# a virtual machine may name its CPU by vendor alone: family and model
+	# tell one generation from another
+	_fam=$(sed -n 's/^cpu family[[:space:]]*: *//p' /proc/cpuinfo 2>/dev/null | head -n 1)
+	_mod=$(sed -n 's/^model[[:space:]]*: *//p' /proc/cpuinfo 2>/dev/null | head -n 1)
+	[ -z "$_fam" ] || [ -z "$_mod" ] || _cpu="$_cpu (family $_fam, model $_mod)"
 	printf '%s, %s cores, Linux %s\n' "$_cpu" "$(nproc 2>/dev/null || echo '?')" "$(uname -r)"
 }
 
