@@ -264,14 +264,14 @@ int stasync_chunk_reader_new_reread(stasync_index_reader *index, const stasync_f
 	r->chunk_max = (size_t)MAX(h->chunk_size_max, 1);
 	/* A remote store answers some requests much later than others
 	 * (radosgw: 1 ms or 40 ms; nginx beside 16 threads on two cores:
-	 * 1 in 100 threads waited 7 ms or more for a CPU), and the ring fills
-	 * up behind a slow one at its head: with twice as many slots as
-	 * threads, 13.4 of 16 requests were in flight on average; with four
-	 * times, 15.6, and the CPUs idle 5% of an extract from nginx; with
-	 * 16 times (most chunks being smaller than the largest: the ring
-	 * holds the bytes of four times), 2%. A local store has a thread per
-	 * CPU: eight slots each, so that the workers, woken when half the
-	 * ring is free, take a few each. */
+	 * 1 in 100 of the threads' waits for a CPU took 7 ms or more), and
+	 * the ring fills up behind a slow one at its head: with twice as
+	 * many slots as threads, 13.4 of 16 requests were in flight on
+	 * average; with four times, 15.6, and the CPUs idle 5% of an extract
+	 * from nginx; with 16 times, 2%. The ring's bytes hold four of the
+	 * largest chunks a thread, so the 16 fill only with smaller ones. A
+	 * local store has a thread per CPU: eight slots each, so that the
+	 * workers, woken when half the ring is free, take a few each. */
 	ahead = sta_fetch_remote(f) ? 16 : 8;
 	r->window = MAX((size_t)2, (size_t)threads * ahead);
 	threads = (unsigned)MIN((size_t)threads, r->window);
