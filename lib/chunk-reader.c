@@ -42,7 +42,6 @@ struct stasync_chunk_reader {
 	stasync_index_reader *index;
 	stasync_fetch f;
 	stasync_digest_type type;
-	size_t chunk_max;
 	pthread_t *threads;
 	unsigned n_threads;
 	struct slot *slots;
@@ -251,7 +250,7 @@ int stasync_chunk_reader_new_reread(stasync_index_reader *index, const stasync_f
 	const stasync_index_header *h = stasync_index_reader_header(index);
 	unsigned threads = f->threads ? f->threads : sta_fetch_default_threads(f);
 	stasync_chunk_reader *r;
-	size_t ahead;
+	size_t ahead, chunk_max;
 	int e = 0;
 
 	r = calloc(1, sizeof(*r));
@@ -261,7 +260,7 @@ int stasync_chunk_reader_new_reread(stasync_index_reader *index, const stasync_f
 	r->f = *f;
 	r->type = stasync_index_reader_digest_type(index);
 	/* The header bounds every chunk. */
-	r->chunk_max = (size_t)MAX(h->chunk_size_max, 1);
+	chunk_max = (size_t)MAX(h->chunk_size_max, 1);
 	/* A remote store answers some requests much later than others
 	 * (radosgw: 1 ms or 40 ms; nginx beside 16 threads on two cores:
 	 * 1 in 100 of the threads' waits for a CPU took 7 ms or more), and
@@ -278,10 +277,10 @@ int stasync_chunk_reader_new_reread(stasync_index_reader *index, const stasync_f
 	/* room for a largest chunk in every slot, up to the window's bytes
 	 * (the product may not fit a 32-bit size_t), and two of the largest
 	 * at least */
-	r->ring_size = r->window > STASYNC_FETCH_WINDOW_BYTES / r->chunk_max
+	r->ring_size = r->window > STASYNC_FETCH_WINDOW_BYTES / chunk_max
 			       ? STASYNC_FETCH_WINDOW_BYTES
-			       : r->window * r->chunk_max;
-	r->ring_size = MAX(r->ring_size, 2 * r->chunk_max);
+			       : r->window * chunk_max;
+	r->ring_size = MAX(r->ring_size, 2 * chunk_max);
 	r->end_seq = UINT64_MAX;
 	r->reread_fd = reread_fd;
 	r->reread_base = reread_base;
@@ -329,12 +328,13 @@ int stasync_chunk_reader_next(stasync_chunk_reader *r, const void **p, size_t *n
 	int e;
 
 	if (r->holding) {
+		struct slot *done = &r->slots[r->head % r->window];
 		bool room;
 
 		pthread_mutex_lock(&r->lock);
-		r->slots[r->head % r->window].state = SLOT_FREE;
-		r->released += r->slots[r->head % r->window].len;
-		r->held -= r->slots[r->head % r->window].len;
+		done->state = SLOT_FREE;
+		r->released += done->len;
+		r->held -= done->len;
 		r->head++;
 		r->holding = false;
 		/* workers that found the ring full go on once half of it is
