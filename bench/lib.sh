@@ -125,10 +125,9 @@ bench_timed() {
 	_out=$1
 	shift
 	_srv0=$(bench_server_ticks)
-	# shellcheck disable=SC2046 # two numbers, split on purpose
-	set -- $(bench_busy_ticks) "$@"
-	_busy0=$1 _stolen0=$2
-	shift 2
+	read -r _busy0 _stolen0 <<EOF
+$(bench_busy_ticks)
+EOF
 	if [ "$BENCH_TIMER" = gnu ]; then
 		/usr/bin/time -f '%e %U %S %M' -o "$_out" "$@" >"$BENCH_TMP/log" 2>&1
 		_rc=$?
@@ -180,10 +179,11 @@ bench_busy_ticks() {
 # STOLEN0 to the one line of FILE
 bench_other_cpu() {
 	_t1=$(bench_server_ticks)
-	# shellcheck disable=SC2046 # two numbers, split on purpose
-	set -- "$1" "$2" "$3" "$4" $(bench_busy_ticks)
+	read -r _b1 _s1 <<EOF
+$(bench_busy_ticks)
+EOF
 	_hz=$(getconf CLK_TCK 2>/dev/null || echo 100)
-	awk -v d="$((_t1 - $2))" -v b="$(($5 - $3))" -v s="$(($6 - $4))" -v hz="$_hz" \
+	awk -v d="$((_t1 - $2))" -v b="$((_b1 - $3))" -v s="$((_s1 - $4))" -v hz="$_hz" \
 		'{ printf "%s %.2f %.2f %.2f\n", $0, d / hz, b / hz, s / hz }' "$1" >"$1.srv" &&
 		mv "$1.srv" "$1"
 }
