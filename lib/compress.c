@@ -2,6 +2,7 @@
  * (compress-xz.c, compress-gzip.c), and the bounded, verified decode of
  * stored chunks, whatever they were compressed with. */
 #include <zstd.h>
+#include <zstd_errors.h>
 
 #include <stasync/store.h>
 #include "compress.h"
@@ -144,47 +145,29 @@ static int window_log_for(size_t size)
 }
 
 /* Inflate one zstd stream into out[0..size) and require that it fills it
- * exactly: more output is refused the moment it would appear, so a
- * decompression bomb costs at most `size` bytes of memory. */
+ * exactly. One pass straight into `out`: casync writes its frames without
+ * a content size, and streaming would then decode through a window buffer
+ * and copy every byte out of it. Output that would pass `size` is refused
+ * the moment it appears, so a decompression bomb costs nothing more. */
 static int zstd_inflate(stasync_codec *c, const void *data, size_t n, void *out, size_t size,
 			const char *what, stasync_error *err)
 {
-	ZSTD_inBuffer in = { data, n, 0 };
-	ZSTD_outBuffer o = { out, size, 0 };
-	uint8_t probe;
+	size_t k = ZSTD_decompressDCtx(c->dctx, out, size, data, n);
 
-	ZSTD_DCtx_reset(c->dctx, ZSTD_reset_session_only);
-	/* A frame may declare a window far larger than its content; cap what
-	 * a small chunk can make us allocate (8 MiB, or the chunk's size). */
-	ZSTD_DCtx_setParameter(c->dctx, ZSTD_d_windowLogMax, window_log_for(size));
-	for (;;) {
-		size_t k = ZSTD_decompressStream(c->dctx, &o, &in);
-		if (ZSTD_isError(k))
+	if (ZSTD_isError(k)) {
+		switch (ZSTD_getErrorCode(k)) {
+		case ZSTD_error_dstSize_tooSmall:
+			return sta_inflate_past(what, size, err);
+		case ZSTD_error_srcSize_wrong:
+			return sta_error(err, -EBADMSG, "%s: truncated zstd data", what);
+		default:
 			return sta_error(err, -EBADMSG, "%s: corrupt zstd data: %s", what,
 					 ZSTD_getErrorName(k));
-		if (k == 0 && in.pos == in.size)
-			break;
-		if (o.pos == o.size) {
-			/* Output full: anything more is past the declared size. */
-			ZSTD_outBuffer extra = { &probe, 1, 0 };
-			k = ZSTD_decompressStream(c->dctx, &extra, &in);
-			if (ZSTD_isError(k))
-				return sta_error(err, -EBADMSG, "%s: corrupt zstd data: %s", what,
-						 ZSTD_getErrorName(k));
-			if (extra.pos > 0)
-				return sta_inflate_past(what, size, err);
-			if (k == 0 && in.pos == in.size)
-				break;
-			if (in.pos == in.size)
-				return sta_error(err, -EBADMSG, "%s: truncated zstd data", what);
-			continue;
 		}
-		if (in.pos == in.size)
-			return sta_error(err, -EBADMSG, "%s: truncated zstd data", what);
 	}
-	if (o.pos != size)
+	if (k != size)
 		return sta_error(err, -EBADMSG, "%s: holds %zu bytes, the index declares %zu",
-				 what, o.pos, size);
+				 what, k, size);
 	return 0;
 }
 
