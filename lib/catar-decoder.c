@@ -56,6 +56,7 @@ struct frame {
 
 struct stasync_catar_decoder {
 	stasync_read_fn read;
+	stasync_skip_fn skip;   /* optional: passes payload bytes over unread */
 	void *ctx;
 	char *name;
 
@@ -243,6 +244,18 @@ static int fail_errno(stasync_catar_decoder *d, stasync_error *err, int code, co
 
 /* ---- input --------------------------------------------------------------- */
 
+/* The reader failed with `code`: so does the decoder, from now on. */
+static int input_failed(stasync_catar_decoder *d, stasync_error *err, int code)
+{
+	d->state = STATE_FAILED;
+	d->error = code;
+	if (err && !err->message[0])
+		return fail_errno(d, err, code, "cannot read");
+	if (err)
+		err->code = code;
+	return code;
+}
+
 /* fill() — make n (≤ BUF_SIZE) bytes available at buf[pos]. Returns 1, 0
  * when the input ends first, or the reader's negative code. */
 static int fill(stasync_catar_decoder *d, size_t n, stasync_error *err)
@@ -263,15 +276,8 @@ static int fill(stasync_catar_decoder *d, size_t n, stasync_error *err)
 		space = BUF_SIZE - d->end;
 		stasync_error_clear(err);
 		k = d->read(d->ctx, d->buf + d->end, space, err);
-		if (k < 0) {
-			d->state = STATE_FAILED;
-			d->error = (int)k;
-			if (err && !err->message[0])
-				return fail_errno(d, err, (int)k, "cannot read");
-			if (err)
-				err->code = (int)k;
-			return (int)k;
-		}
+		if (k < 0)
+			return input_failed(d, err, (int)k);
 		if (k == 0) {
 			d->eof = true;
 			return 0;
@@ -1185,6 +1191,25 @@ static int skip_payload(stasync_catar_decoder *d, stasync_error *err)
 		size_t k;
 		int r;
 
+		/* what is not buffered yet need not be copied to be passed
+		 * over, unless it is being digested here */
+		if (d->pos == d->end && d->skip && !d->tap && !d->eof) {
+			ssize_t got;
+
+			stasync_error_clear(err);
+			got = d->skip(d->ctx, d->payload_left, err);
+			if (got < 0)
+				return input_failed(d, err, (int)got);
+			if (got == 0) {
+				d->eof = true;
+				return fail_truncated(d, err, false);
+			}
+			if ((uint64_t)got > d->payload_left)
+				return fail_errno(d, err, -EIO, "the reader skipped more than asked for");
+			d->offset += (uint64_t)got;
+			d->payload_left -= (uint64_t)got;
+			continue;
+		}
 		if (d->pos == d->end) {
 			r = fill(d, 1, err);
 			if (r < 0)
@@ -1226,6 +1251,11 @@ int stasync_catar_decoder_new(stasync_read_fn read, void *ctx, const char *name,
 	stasync_entry_init(&d->entry);
 	*ret = d;
 	return 0;
+}
+
+void stasync_catar_decoder_set_skip(stasync_catar_decoder *d, stasync_skip_fn skip)
+{
+	d->skip = skip;
 }
 
 void stasync_catar_decoder_free(stasync_catar_decoder *d)
@@ -1322,13 +1352,8 @@ ssize_t stasync_catar_decoder_read_payload(stasync_catar_decoder *d, void *p, si
 
 			stasync_error_clear(err);
 			got = d->read(d->ctx, p, m, err);
-			if (got < 0) {
-				d->state = STATE_FAILED;
-				d->error = (int)got;
-				if (err && !err->message[0])
-					return fail_errno(d, err, (int)got, "cannot read");
-				return got;
-			}
+			if (got < 0)
+				return input_failed(d, err, (int)got);
 			if ((size_t)got > m)
 				return fail_errno(d, err, -EIO,
 						  "the reader returned more than asked for");

@@ -380,9 +380,9 @@ int stasync_chunk_reader_next(stasync_chunk_reader *r, const void **p, size_t *n
 	return 1;
 }
 
-ssize_t stasync_chunk_reader_read(void *ctx, void *p, size_t n, stasync_error *err)
+ssize_t stasync_chunk_reader_take(stasync_chunk_reader *r, size_t n, const void **p,
+				  stasync_error *err)
 {
-	stasync_chunk_reader *r = ctx;
 	struct slot *s = &r->slots[r->head % r->window];
 	size_t k;
 
@@ -400,9 +400,19 @@ ssize_t stasync_chunk_reader_read(void *ctx, void *p, size_t n, stasync_error *e
 		s = &r->slots[r->head % r->window];
 	}
 	k = MIN(n, s->len - r->pos);
-	memcpy(p, r->ring + s->off + r->pos, k);
+	*p = r->ring + s->off + r->pos;
 	r->pos += k;
 	return (ssize_t)k;
+}
+
+ssize_t stasync_chunk_reader_read(void *ctx, void *p, size_t n, stasync_error *err)
+{
+	const void *q;
+	ssize_t k = stasync_chunk_reader_take(ctx, n, &q, err);
+
+	if (k > 0)
+		memcpy(p, q, (size_t)k);
+	return k;
 }
 
 void stasync_chunk_reader_stats(const stasync_chunk_reader *r, stasync_chunk_stats *stats)

@@ -62,26 +62,20 @@ static ssize_t source_read(struct cli_archive *a, void *p, size_t n, stasync_err
 	}
 }
 
-/* What the decoder reads through: the source, digested on the way. */
-static ssize_t archive_read(void *ctx, void *p, size_t n, stasync_error *err)
+/* Bytes of the stream go by: into its digest, when one is wanted. */
+static int digest_through(struct cli_archive *a, const uint8_t *q, size_t n, stasync_error *err)
 {
-	struct cli_archive *a = ctx;
-	ssize_t k = source_read(a, p, n, err);
-
-	const uint8_t *q = p;
-	size_t n_read = k > 0 ? (size_t)k : 0;
-
-	if (a->want_digest && !a->digest && n_read > 0) {
+	if (a->want_digest && !a->digest && n > 0) {
 		size_t room = sizeof(a->head) - a->head_len;
-		size_t take = n_read < room ? n_read : room;
+		size_t take = n < room ? n : room;
 		uint64_t flags = 0;
 
 		memcpy(a->head + a->head_len, q, take);
 		a->head_len += take;
 		q += take;
-		n_read -= take;
+		n -= take;
 		if (a->head_len < sizeof(a->head))
-			return k;
+			return 0;
 		for (int i = 7; i >= 0; i--)
 			flags = flags << 8 | a->head[16 + i];
 		if (stasync_digest_new((flags & STASYNC_SHA512_256) ? STASYNC_DIGEST_SHA512_256
@@ -91,9 +85,32 @@ static ssize_t archive_read(void *ctx, void *p, size_t n, stasync_error *err)
 		}
 		stasync_digest_write(a->digest, a->head, sizeof(a->head));
 	}
-	if (n_read > 0 && a->digest)
-		stasync_digest_write(a->digest, q, n_read);
-	return k;
+	if (n > 0 && a->digest)
+		stasync_digest_write(a->digest, q, n);
+	return 0;
+}
+
+/* What the decoder reads through: the source, digested on the way. */
+static ssize_t archive_read(void *ctx, void *p, size_t n, stasync_error *err)
+{
+	struct cli_archive *a = ctx;
+	ssize_t k = source_read(a, p, n, err);
+	int r = k > 0 ? digest_through(a, p, (size_t)k, err) : 0;
+
+	return r < 0 ? r : k;
+}
+
+/* What the decoder passes over in a stream of chunks: digested where it
+ * lies in the chunk reader's ring, not copied out first. */
+static ssize_t archive_skip(void *ctx, uint64_t n, stasync_error *err)
+{
+	struct cli_archive *a = ctx;
+	const void *q;
+	ssize_t k = stasync_chunk_reader_take(a->chunks, (size_t)MIN(n, (uint64_t)SIZE_MAX), &q,
+					      err);
+	int r = k > 0 ? digest_through(a, q, (size_t)k, err) : 0;
+
+	return r < 0 ? r : k;
 }
 
 static int pipe_write(void *ctx, const void *p, size_t n, stasync_error *err)
@@ -246,6 +263,8 @@ int cli_archive_open(struct cli *c, const char *path, enum what what, bool diges
 		r = stasync_catar_decoder_new(archive_read, a, a->name, &a->decoder, &err);
 	if (r < 0)
 		return cli_archive_finish(a, r, &err);
+	if (a->chunks)
+		stasync_catar_decoder_set_skip(a->decoder, archive_skip);
 	*ret = a;
 	return 0;
 fail:

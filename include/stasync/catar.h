@@ -81,6 +81,9 @@ int stasync_entry_acl_xattr(const stasync_entry *e, bool def, uint8_t **ret, siz
  * in err. A reader returns 0 only at the end of the stream. */
 typedef int (*stasync_write_fn)(void *ctx, const void *p, size_t n, stasync_error *err);
 typedef ssize_t (*stasync_read_fn)(void *ctx, void *p, size_t n, stasync_error *err);
+/* Pass over up to n bytes of the input without handing them out: how
+ * many (at least 1), 0 at its end, or a negative code with a message. */
+typedef ssize_t (*stasync_skip_fn)(void *ctx, uint64_t n, stasync_error *err);
 
 /* ---- Encoding ------------------------------------------------------------ */
 typedef struct stasync_encode_options {
@@ -126,6 +129,11 @@ enum stasync_catar_event {
 int stasync_catar_decoder_new(stasync_read_fn read, void *ctx, const char *name,
 			      stasync_catar_decoder **ret, stasync_error *err);
 void stasync_catar_decoder_free(stasync_catar_decoder *d);
+
+/* stasync_catar_decoder_set_skip() — payloads the decoder passes over
+ * (the next call skips an unread one) go through `skip`, with the
+ * reader's ctx, instead of being read into its buffer. */
+void stasync_catar_decoder_set_skip(stasync_catar_decoder *d, stasync_skip_fn skip);
 
 /* stasync_catar_decoder_next() — the next event (> 0), 0 once the root
  * directory's (or a single root file's) end has been read and nothing

@@ -101,6 +101,12 @@ int stasync_chunk_reader_new_reread(stasync_index_reader *index, const stasync_f
  * end of the stream (the index fully read and checked). */
 ssize_t stasync_chunk_reader_read(void *r, void *p, size_t n, stasync_error *err);
 
+/* stasync_chunk_reader_take() — up to n bytes of the stream where they lie,
+ * without copying: how many (*p valid until the next call), 0 at the end.
+ * Mixes with _read(), not with _next(). */
+ssize_t stasync_chunk_reader_take(stasync_chunk_reader *r, size_t n, const void **p,
+				  stasync_error *err);
+
 /* stasync_chunk_reader_next() — the next whole chunk without copying:
  * 1 with *p and *n valid until the next call, 0 at the end. Do not mix with
  * _read() on the same reader. */

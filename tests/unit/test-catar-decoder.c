@@ -1966,6 +1966,128 @@ static void test_digest_dir(void)
 	sbuf_free(&alone);
 }
 
+/* A reader that can also pass bytes over: at most `piece` a call (0: no
+ * limit); `fail` > 0 makes every skip fail, `fail` < 0 end the input. */
+struct skip_reader {
+	struct mem_reader m;
+	size_t piece;
+	int fail;
+	bool overshoot;         /* claim one byte more than asked */
+	size_t calls;
+	uint64_t skipped;
+};
+
+static ssize_t skip_read(void *ctx, void *p, size_t n, stasync_error *err)
+{
+	return mem_read(&((struct skip_reader *)ctx)->m, p, n, err);
+}
+
+static ssize_t skip_over(void *ctx, uint64_t n, stasync_error *err)
+{
+	struct skip_reader *s = ctx;
+	size_t k = s->m.n - s->m.pos;
+
+	s->calls++;
+	if (s->fail > 0) {
+		err->code = -EIO;
+		snprintf(err->message, sizeof(err->message), "test skipper: boom");
+		return -EIO;
+	}
+	if (s->fail < 0)
+		return 0;
+	if (k > n)
+		k = (size_t)n;
+	if (s->piece && k > s->piece)
+		k = s->piece;
+	s->m.pos += k;
+	s->skipped += k;
+	return (ssize_t)k + s->overshoot;
+}
+
+/* Run a decoder, with skip_over() set or not, to its end (or first error). */
+static int decode_skipping(struct skip_reader *s, bool skip, const struct sbuf *b, struct sbuf *t,
+			   stasync_chunk_id *digest, stasync_error *err)
+{
+	stasync_catar_decoder *d;
+	const stasync_entry *e;
+	int r;
+
+	s->m = (struct mem_reader) { .p = b->p, .n = b->n };
+	stasync_error_clear(err);
+	stasync_catar_decoder_new(skip_read, s, "skip.catar", &d, err);
+	if (skip)
+		stasync_catar_decoder_set_skip(d, skip_over);
+	r = stasync_catar_decoder_next(d, &e, err);
+	if (r > 0 && digest)
+		r = stasync_catar_decoder_digest_dir(d, digest, err);
+	while (r > 0 && (r = stasync_catar_decoder_next(d, &e, err)) > 0)
+		if (t && r == STASYNC_CATAR_ENTRY)
+			sbuf_printf(t, "%s @%" PRIu64 "\n", stasync_catar_decoder_path(d),
+				    stasync_catar_decoder_offset(d));
+	if (r == 0 && t)
+		sbuf_printf(t, "end @%" PRIu64 "\n", stasync_catar_decoder_offset(d));
+	stasync_catar_decoder_free(d);
+	return r;
+}
+
+static void test_skip(void)
+{
+	const size_t size = 300000;     /* more than the decoder buffers */
+	struct sbuf b = { 0 }, rest = { 0 }, t = { 0 }, want = { 0 };
+	struct skip_reader s;
+	stasync_digest_type type = F & STASYNC_SHA512_256 ? STASYNC_DIGEST_SHA512_256
+							  : STASYNC_DIGEST_SHA256;
+	stasync_chunk_id got, whole;
+	stasync_error err = { 0 };
+	uint8_t *payload = tap_xmalloc(size);
+	int r;
+
+	for (size_t i = 0; i < size; i++)
+		payload[i] = (uint8_t)(i * 7 + i / 251);
+	s_record(&rest, CA_FORMAT_PAYLOAD, payload, size);
+	one_child(&b, F, REG_MODE, 0, &rest, "big");
+	s = (struct skip_reader) { 0 };
+	r = decode_skipping(&s, false, &b, &want, NULL, &err);
+	tap_ok(r == 0 && s.calls == 0 && strstr(sbuf_str(&want), "big @"),
+	       "without skip set, the payload is read (%d %s)", r, err.message);
+	s = (struct skip_reader) { 0 };
+	r = decode_skipping(&s, true, &b, &t, NULL, &err);
+	tap_ok(r == 0 && strcmp(sbuf_str(&t), sbuf_str(&want)) == 0 && s.calls > 0 &&
+	       s.skipped > 0 && s.skipped < size && s.m.pos == b.n,
+	       "an unread payload is passed over through skip, with the same entries and "
+	       "offsets: %" PRIu64 " of its %zu bytes in %zu calls, the rest buffered (%d %s)", s.skipped, size, s.calls, r, err.message);
+	s = (struct skip_reader) { .piece = 1000 };
+	t.n = 0;
+	r = decode_skipping(&s, true, &b, &t, NULL, &err);
+	tap_ok(r == 0 && strcmp(sbuf_str(&t), sbuf_str(&want)) == 0 && s.calls > 100,
+	       "and the same in pieces of 1000 bytes (%zu calls)", s.calls);
+
+	/* digest_dir() digests what it passes over: read, not skipped */
+	stasync_digest_buffer(type, b.p, b.n, &whole);
+	s = (struct skip_reader) { 0 };
+	r = decode_skipping(&s, true, &b, NULL, &got, &err);
+	tap_ok(r == 0 && s.calls == 0 && stasync_chunk_id_equal(&got, &whole),
+	       "digest_dir() reads the payload instead of skipping it, and digests it all");
+
+	s = (struct skip_reader) { .fail = 1 };
+	r = decode_skipping(&s, true, &b, NULL, NULL, &err);
+	tap_ok(r == -EIO && strstr(err.message, "boom"), "a failing skip: its error (%s)",
+	       err.message);
+	s = (struct skip_reader) { .fail = -1 };
+	r = decode_skipping(&s, true, &b, NULL, NULL, &err);
+	tap_ok(r == -EBADMSG && strstr(err.message, "big"),
+	       "input ending inside a payload that is skipped: -EBADMSG (%s)", err.message);
+	s = (struct skip_reader) { .overshoot = true };
+	r = decode_skipping(&s, true, &b, NULL, NULL, &err);
+	tap_ok(r == -EIO && strstr(err.message, "more than asked"),
+	       "a skip past what was asked: -EIO (%s)", err.message);
+	free(payload);
+	sbuf_free(&b);
+	sbuf_free(&rest);
+	sbuf_free(&t);
+	sbuf_free(&want);
+}
+
 int main(void)
 {
 	if (casync_path()) {
@@ -1979,5 +2101,6 @@ int main(void)
 	test_depth();
 	test_api();
 	test_digest_dir();
+	test_skip();
 	return tap_done();
 }

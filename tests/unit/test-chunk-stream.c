@@ -182,6 +182,52 @@ static int read_back(int index_fd, const char *dir, unsigned threads, size_t *ma
 	return read_written(index_fd, dir, threads, -1, 0, 0, NULL, false, matched, err);
 }
 
+/* Read the stream of index fd back from store `dir` taking pieces where
+ * they lie and copying others out, in turns of varied sizes: how many
+ * bytes matched before the end or an error. */
+static int take_and_read(int index_fd, const char *dir, size_t *matched, stasync_error *err)
+{
+	static const size_t sizes[] = { 1, 7, 4096, 100000, 65536 * 5 };
+	char path[4096];
+	stasync_index_reader *ir = NULL;
+	stasync_chunk_reader *cr = NULL;
+	stasync_store *s = NULL;
+	uint8_t *buf = tap_xmalloc(65536 * 5);
+	size_t turn = 0;
+	ssize_t k;
+
+	snprintf(path, sizeof(path), "%s/%s", tap_tmpdir(), dir);
+	if (stasync_store_open(path, 0, &s, err) < 0 || lseek(index_fd, 0, SEEK_SET) != 0 ||
+	    stasync_index_reader_open(dup(index_fd), "index", &ir, err) < 0)
+		exit(99);
+	stasync_fetch f = { .stores = &s, .n_stores = 1, .threads = 3 };
+	if (stasync_chunk_reader_new(ir, &f, &cr, err) < 0)
+		exit(99);
+	*matched = 0;
+	for (;; turn++) {
+		size_t n = sizes[turn % 5];
+		const void *p = buf;
+
+		if (turn / 5 % 2)
+			k = stasync_chunk_reader_read(cr, buf, n, err);
+		else
+			k = stasync_chunk_reader_take(cr, n, &p, err);
+		if (k <= 0)
+			break;
+		if ((size_t)k > n || *matched + (size_t)k > stream_size ||
+		    memcmp(stream + *matched, p, (size_t)k) != 0) {
+			k = -EBADMSG;
+			break;
+		}
+		*matched += (size_t)k;
+	}
+	free(buf);
+	stasync_chunk_reader_free(cr);
+	stasync_index_reader_free(ir);
+	stasync_store_free(s);
+	return (int)k;
+}
+
 /* Chunks of up to 8 MiB: the reader's ring (STASYNC_FETCH_WINDOW_BYTES)
  * holds two of the largest, fewer than its threads and slots, so workers
  * wait for room in it and it wraps. */
@@ -249,6 +295,11 @@ int main(void)
 		       "read back in order with %u fetching threads (%d, %zu bytes, %s)", readers[i],
 		       r, matched, err.message);
 	}
+
+	r = take_and_read(fds[0], "st0", &matched, &err);
+	tap_ok(r == 0 && matched == STREAM_SIZE,
+	       "pieces taken where they lie and pieces copied out, in turns (%d, %zu bytes, %s)",
+	       r, matched, err.message);
 
 	/* The 100th chunk goes missing: every byte before its first use still
 	 * comes out. Items: 64 bytes of headers, then (end offset, id) of 40. */
