@@ -63,15 +63,11 @@ static ssize_t fill(stasync_index_reader *r, size_t want)
 	memmove(r->buf, r->buf + r->pos, r->len - r->pos);
 	r->len -= r->pos;
 	r->pos = 0;
-	while (r->len < want) {
-		ssize_t k = read(r->fd, r->buf + r->len, sizeof(r->buf) - r->len);
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (k == 0)
-			break;
+	if (r->len < want) {
+		ssize_t k = sta_read_least(r->fd, r->buf + r->len, sizeof(r->buf) - r->len,
+					   want - r->len);
+		if (k < 0)
+			return k;
 		r->len += (size_t)k;
 	}
 	return (ssize_t)r->len;

@@ -35,30 +35,6 @@ static void chunk_path(const stasync_chunk_id *id, bool with_suffix, char out[80
 	snprintf(out, 80, "%.4s/%s%s", hex, hex, with_suffix ? CA_CHUNK_SUFFIX : "");
 }
 
-/* Read up to n bytes, and stop once n - 1 are in: the read that brought
- * them came back short, which from a regular file means its end, and
- * another read to be told so would cost a system call a chunk. */
-static ssize_t read_chunk_file(int fd, void *p, size_t n)
-{
-	size_t done = 0;
-
-	while (done < n) {
-		ssize_t k = read(fd, (uint8_t *)p + done, n - done);
-
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (k == 0)
-			break;
-		done += (size_t)k;
-		if (done + 1 >= n)
-			break;
-	}
-	return (ssize_t)done;
-}
-
 static int local_fetch(stasync_store *s, stasync_codec *c, const stasync_chunk_id *id,
 		       size_t limit, size_t *size, bool *compressed, stasync_error *err)
 {
@@ -96,8 +72,11 @@ static int local_fetch(stasync_store *s, stasync_codec *c, const stasync_chunk_i
 	r = sta_codec_reserve(c, (size_t)st.st_size + 1);
 	if (r < 0)
 		return sta_error(err, r, "%s/%s: out of memory", s->locator, path);
-	/* Read one byte more than stat said, to notice a file still growing. */
-	k = read_chunk_file(fd, c->buf, (size_t)st.st_size + 1);
+	/* Read one byte more than stat said, to notice a file still growing,
+	 * and stop once the size is in: the read that brought it came back
+	 * short, which from a regular file is its end, and another read to
+	 * be told so would cost a system call a chunk. */
+	k = sta_read_least(fd, c->buf, (size_t)st.st_size + 1, (size_t)st.st_size);
 	if (k < 0)
 		return sta_error(err, (int)k, "%s/%s: %s", s->locator, path, stasync_strerror((int)k));
 	if ((size_t)k != (size_t)st.st_size)

@@ -47,11 +47,11 @@ int sta_error_prefix(stasync_error *e, int code, const char *fmt, ...)
 	return code;
 }
 
-ssize_t sta_read_full(int fd, void *p, size_t n)
+ssize_t sta_read_least(int fd, void *p, size_t n, size_t least)
 {
 	size_t done = 0;
 
-	while (done < n) {
+	while (done < least) {
 		ssize_t k = read(fd, (uint8_t *)p + done, n - done);
 		if (k < 0) {
 			if (errno == EINTR)
@@ -63,6 +63,11 @@ ssize_t sta_read_full(int fd, void *p, size_t n)
 		done += (size_t)k;
 	}
 	return (ssize_t)done;
+}
+
+ssize_t sta_read_full(int fd, void *p, size_t n)
+{
+	return sta_read_least(fd, p, n, n);
 }
 
 /* Write all n bytes: at `offset` with pwrite(), or where fd stands with

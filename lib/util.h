@@ -80,6 +80,9 @@ static inline void sta_qsort(void *base, size_t n, size_t size,
 
 /* sta_read_full() — read until n bytes or EOF; returns bytes read or -errno. */
 ssize_t sta_read_full(int fd, void *p, size_t n);
+/* sta_read_least() — read into p[0..n) until at least `least` bytes (≤ n)
+ * are in, or EOF; returns bytes read or -errno. */
+ssize_t sta_read_least(int fd, void *p, size_t n, size_t least);
 /* sta_write_full() — write all n bytes; 0 or -errno. */
 int sta_write_full(int fd, const void *p, size_t n);
 /* sta_pwrite_full() — the same at a file offset. */

@@ -1,10 +1,12 @@
 /* The helpers extraction leans on for every block it writes: sta_all_zero()
  * against a byte-by-byte reference at every length and alignment, with one
  * byte set anywhere, and sta_pwrite_holes() leaving zero blocks as holes
- * while the file still reads back as the buffer it was given. */
+ * while the file still reads back as the buffer it was given; and
+ * sta_read_least(), which reads each chunk file of a local store. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -80,9 +82,43 @@ static void test_pwrite_holes(void)
 	free(back);
 }
 
+/* sta_read_least() stops once it has what was asked, without another
+ * read; a non-blocking pipe would answer that read with EAGAIN. */
+static void test_read_least(void)
+{
+	uint8_t buf[100];
+	const char *path = tap_tmp_path("seven");
+	int p[2], fd;
+	ssize_t k;
+
+	if (pipe2(p, O_NONBLOCK | O_CLOEXEC) < 0 || write(p[1], "0123456789", 10) != 10)
+		exit(99);
+	k = sta_read_least(p[0], buf, sizeof(buf), 10);
+	tap_ok(k == 10 && memcmp(buf, "0123456789", 10) == 0,
+	       "sta_read_least: all 10 bytes asked for, no read after them (%zd)", k);
+	if (write(p[1], "abc", 3) != 3)
+		exit(99);
+	k = sta_read_least(p[0], buf, sizeof(buf), 2);
+	tap_ok(k == 3, "sta_read_least: what one read brings, past the least (%zd)", k);
+	k = sta_read_least(p[0], buf, sizeof(buf), 1);
+	tap_ok(k == -EAGAIN, "sta_read_least: a read that fails says why (%zd)", k);
+	close(p[1]);
+	k = sta_read_least(p[0], buf, sizeof(buf), 1);
+	tap_ok(k == 0, "sta_read_least: 0 at the end (%zd)", k);
+	close(p[0]);
+
+	tap_write_file(path, "1234567", 7);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	k = sta_read_least(fd, buf, 8, 7);
+	tap_ok(k == 7 && memcmp(buf, "1234567", 7) == 0,
+	       "sta_read_least: a file of 7 bytes, 8 room, 7 the least: 7 (%zd)", k);
+	close(fd);
+}
+
 int main(void)
 {
 	test_all_zero();
 	test_pwrite_holes();
+	test_read_least();
 	return tap_done();
 }
