@@ -2055,7 +2055,8 @@ static void test_skip(void)
 	tap_ok(r == 0 && strcmp(sbuf_str(&t), sbuf_str(&want)) == 0 && s.calls > 0 &&
 	       s.skipped > 0 && s.skipped < size && s.m.pos == b.n,
 	       "an unread payload is passed over through skip, with the same entries and "
-	       "offsets: %" PRIu64 " of its %zu bytes in %zu calls, the rest buffered (%d %s)", s.skipped, size, s.calls, r, err.message);
+	       "offsets: %" PRIu64 " of its %zu bytes in %zu calls, the rest buffered (%d %s)",
+	       s.skipped, size, s.calls, r, err.message);
 	s = (struct skip_reader) { .piece = 1000 };
 	t.n = 0;
 	r = decode_skipping(&s, true, &b, &t, NULL, &err);

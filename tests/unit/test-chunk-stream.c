@@ -124,6 +124,25 @@ static void test_long_stream(void)
 	free(data);
 }
 
+/* Open store `dir` and index fd afresh, for reading its stream back. */
+static void open_stream(int index_fd, const char *dir, stasync_store **s,
+			stasync_index_reader **ir, stasync_error *err)
+{
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s/%s", tap_tmpdir(), dir);
+	if (stasync_store_open(path, 0, s, err) < 0 || lseek(index_fd, 0, SEEK_SET) != 0 ||
+	    stasync_index_reader_open(dup(index_fd), "index", ir, err) < 0)
+		exit(99);
+}
+
+static void close_stream(stasync_chunk_reader *cr, stasync_index_reader *ir, stasync_store *s)
+{
+	stasync_chunk_reader_free(cr);
+	stasync_index_reader_free(ir);
+	stasync_store_free(s);
+}
+
 /* Read the stream of index fd back from store `dir` with `threads`
  * fetching threads: how many bytes matched before the end or an error.
  * With out_fd >= 0, write each chunk at `base` + its offset of out_fd
@@ -134,7 +153,6 @@ static int read_written(int index_fd, const char *dir, unsigned threads, int out
 			uint64_t base, uint64_t at, const char *gone, bool spoil, size_t *matched,
 			stasync_error *err)
 {
-	char path[4096];
 	stasync_index_reader *ir = NULL;
 	stasync_chunk_reader *cr = NULL;
 	stasync_store *s = NULL;
@@ -142,10 +160,8 @@ static int read_written(int index_fd, const char *dir, unsigned threads, int out
 	size_t n;
 	int r;
 
-	snprintf(path, sizeof(path), "%s/%s", tap_tmpdir(), dir);
-	if (stasync_store_open(path, 0, &s, err) < 0 || lseek(index_fd, 0, SEEK_SET) != 0 ||
-	    stasync_index_reader_open(dup(index_fd), "index", &ir, err) < 0 ||
-	    (out_fd >= 0 && ftruncate(out_fd, 0) < 0))
+	open_stream(index_fd, dir, &s, &ir, err);
+	if (out_fd >= 0 && ftruncate(out_fd, 0) < 0)
 		exit(99);
 	stasync_fetch f = { .stores = &s, .n_stores = 1, .threads = threads };
 	r = out_fd >= 0 ? stasync_chunk_reader_new_reread(ir, &f, out_fd, base, &cr, err) :
@@ -170,9 +186,7 @@ static int read_written(int index_fd, const char *dir, unsigned threads, int out
 		*matched += n;
 		r = 0;
 	}
-	stasync_chunk_reader_free(cr);
-	stasync_index_reader_free(ir);
-	stasync_store_free(s);
+	close_stream(cr, ir, s);
 	return r;
 }
 
@@ -188,7 +202,6 @@ static int read_back(int index_fd, const char *dir, unsigned threads, size_t *ma
 static int take_and_read(int index_fd, const char *dir, size_t *matched, stasync_error *err)
 {
 	static const size_t sizes[] = { 1, 7, 4096, 100000, 65536 * 5 };
-	char path[4096];
 	stasync_index_reader *ir = NULL;
 	stasync_chunk_reader *cr = NULL;
 	stasync_store *s = NULL;
@@ -196,10 +209,7 @@ static int take_and_read(int index_fd, const char *dir, size_t *matched, stasync
 	size_t turn = 0;
 	ssize_t k;
 
-	snprintf(path, sizeof(path), "%s/%s", tap_tmpdir(), dir);
-	if (stasync_store_open(path, 0, &s, err) < 0 || lseek(index_fd, 0, SEEK_SET) != 0 ||
-	    stasync_index_reader_open(dup(index_fd), "index", &ir, err) < 0)
-		exit(99);
+	open_stream(index_fd, dir, &s, &ir, err);
 	stasync_fetch f = { .stores = &s, .n_stores = 1, .threads = 3 };
 	if (stasync_chunk_reader_new(ir, &f, &cr, err) < 0)
 		exit(99);
@@ -222,9 +232,7 @@ static int take_and_read(int index_fd, const char *dir, size_t *matched, stasync
 		*matched += (size_t)k;
 	}
 	free(buf);
-	stasync_chunk_reader_free(cr);
-	stasync_index_reader_free(ir);
-	stasync_store_free(s);
+	close_stream(cr, ir, s);
 	return (int)k;
 }
 
