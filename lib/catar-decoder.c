@@ -2,7 +2,9 @@
  * bounded buffer, checks every rule of the format (record order, sizes,
  * feature flags, name order, GOODBYE tables) and hands out one event per
  * call. Directories are tracked on an explicit stack, so nesting depth
- * costs heap, not C stack. Payloads are streamed, never held whole. */
+ * costs heap, not C stack. Payloads are streamed, never held whole; those
+ * passed over go through an optional skip function, when one is set,
+ * instead of the buffer. */
 #include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
