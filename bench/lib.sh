@@ -26,7 +26,10 @@
 #       first tool compares with each other one. With $BENCH_RESULTS set,
 #       also append them to that file as a Markdown table; with $BENCH_ROWS
 #       set, append one line per tool to that file: case, tool, wall s,
-#       CPU s, system s, peak RSS MiB, separated by tabs (each a median).
+#       CPU s, system s, peak RSS MiB, the server's CPU s, the machine's
+#       busy s, the time stolen s and the sync after the run s, separated
+#       by tabs (each a median). With BENCH_SYNC_AFTER=1, each timed run is
+#       followed by a sync, timed apart (bench_sync_after).
 #   bench_compare A B
 #       after bench_measure: how tool A compares with tool B of the same
 #       case (both named as in bench_tool), one line as bench_measure
@@ -188,6 +191,17 @@ EOF
 		mv "$1.srv" "$1"
 }
 
+# bench_sync_after FILE: sync, and append the seconds it took to the one
+# line of FILE: the write-back a run left behind (a tool that ends with its
+# files on disk leaves little; one that does not, all it wrote).
+bench_sync_after() {
+	_s0=$(date +%s.%N)
+	sync
+	_s1=$(date +%s.%N)
+	awk -v d="$_s0 $_s1" '{ split(d, t, " "); printf "%s %.3f\n", $0, t[2] - t[1] }' "$1" >"$1.sync" &&
+		mv "$1.sync" "$1"
+}
+
 # bench_median FILE COLUMN: the median of a column of numbers.
 bench_median() {
 	awk -v c="$2" '{ print $c }' "$1" | sort -n |
@@ -260,15 +274,16 @@ bench_measure() {
 				sed 's/^/    /' "$BENCH_TMP/log" | tail -n 20 >&2
 				bench_die "$BENCH_CASE: $_name failed"
 			fi
+			[ "${BENCH_SYNC_AFTER:-0}" != 1 ] || bench_sync_after "$BENCH_TMP/one"
 			cat "$BENCH_TMP/one" >>"$BENCH_TMP/c$_c.t$_i"
 		done
 		_r=$((_r + 1))
 	done
 
 	# medians: wall, user+sys, peak RSS, sys, the server's CPU, the machine's,
-	# the time stolen
+	# the time stolen, the sync after the run
 	for _i in $BENCH_TOOLS; do
-		awk '{ print $1, $2 + $3, $4 / 1024, $3, $5 + 0, $6 + 0, $7 + 0 }' "$BENCH_TMP/c$_c.t$_i" >"$BENCH_TMP/c$_c.m$_i"
+		awk '{ print $1, $2 + $3, $4 / 1024, $3, $5 + 0, $6 + 0, $7 + 0, $8 + 0 }' "$BENCH_TMP/c$_c.t$_i" >"$BENCH_TMP/c$_c.m$_i"
 		eval "bench_wall_$_i=\$(bench_median \"\$BENCH_TMP/c\$_c.m\$_i\" 1)"
 		eval "bench_cpu_$_i=\$(bench_median \"\$BENCH_TMP/c\$_c.m\$_i\" 2)"
 		eval "bench_rss_$_i=\$(bench_median \"\$BENCH_TMP/c\$_c.m\$_i\" 3)"
@@ -276,6 +291,7 @@ bench_measure() {
 		eval "bench_srv_$_i=\$(bench_median \"\$BENCH_TMP/c\$_c.m\$_i\" 5)"
 		eval "bench_busy_$_i=\$(bench_median \"\$BENCH_TMP/c\$_c.m\$_i\" 6)"
 		eval "bench_stolen_$_i=\$(bench_median \"\$BENCH_TMP/c\$_c.m\$_i\" 7)"
+		eval "bench_after_$_i=\$(bench_median \"\$BENCH_TMP/c\$_c.m\$_i\" 8)"
 	done
 	printf '\n== %s (median of %d runs)\n' "$BENCH_CASE" "$_reps"
 	printf '%-10s %10s %10s %10s %14s\n' tool "wall s" "CPU s" "sys s" "peak RSS MiB"
@@ -295,7 +311,7 @@ bench_measure() {
 
 	if [ -n "${BENCH_ROWS:-}" ]; then
 		for _i in $BENCH_TOOLS; do
-			eval "printf '%s\t%s\t%.2f\t%.2f\t%.2f\t%.1f\t%.2f\t%.2f\t%.2f\n' \"\$BENCH_CASE\" \"\$bench_name_$_i\" \"\$bench_wall_$_i\" \"\$bench_cpu_$_i\" \"\$bench_sys_$_i\" \"\$bench_rss_$_i\" \"\$bench_srv_$_i\" \"\$bench_busy_$_i\" \"\$bench_stolen_$_i\""
+			eval "printf '%s\t%s\t%.2f\t%.2f\t%.2f\t%.1f\t%.2f\t%.2f\t%.2f\t%.2f\n' \"\$BENCH_CASE\" \"\$bench_name_$_i\" \"\$bench_wall_$_i\" \"\$bench_cpu_$_i\" \"\$bench_sys_$_i\" \"\$bench_rss_$_i\" \"\$bench_srv_$_i\" \"\$bench_busy_$_i\" \"\$bench_stolen_$_i\" \"\$bench_after_$_i\""
 		done >>"$BENCH_ROWS"
 	fi
 
