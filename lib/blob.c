@@ -110,6 +110,32 @@ static int reread_open(int out_fd, unsigned flags, uint64_t *base)
 	return open(proc, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 }
 
+static int digest_chunk(void *ctx, const void *p, size_t n, stasync_error *err)
+{
+	(void)err;
+	if (ctx)
+		stasync_digest_write(ctx, p, n);
+	return 0;
+}
+
+/* Nothing written: the stream's digest is taken on the fetching threads,
+ * chunk by chunk as each comes in order (stasync_chunk_reader_drain()). */
+static int blob_digest_index(stasync_index_reader *r, const stasync_fetch *f,
+			     stasync_digest_type content_type, stasync_chunk_id *content,
+			     stasync_chunk_stats *stats, stasync_error *err)
+{
+	stasync_digest *digest = NULL;
+	int e;
+
+	if (content && (e = stasync_digest_new(content_type, &digest)) < 0)
+		return sta_error(err, e, "cannot set up: %s", stasync_strerror(e));
+	e = stasync_chunk_reader_drain(r, f, digest_chunk, digest, stats, err);
+	if (e == 0 && digest)
+		stasync_digest_final(digest, content);
+	stasync_digest_free(digest);
+	return e;
+}
+
 int stasync_blob_extract(stasync_index_reader *r, const stasync_fetch *f, int out_fd,
 			 const char *output, unsigned flags, stasync_digest_type content_type,
 			 stasync_chunk_id *content, stasync_chunk_stats *stats, stasync_error *err)
@@ -123,9 +149,12 @@ int stasync_blob_extract(stasync_index_reader *r, const stasync_fetch *f, int ou
 	int src_fd;
 	_cleanup_free_ uint8_t *old = NULL;
 	uint64_t base = 0;
-	int reread_fd = reread_open(out_fd, flags, &base);
+	int reread_fd;
 	int e;
 
+	if (out_fd < 0)
+		return blob_digest_index(r, f, content_type, content, stats, err);
+	reread_fd = reread_open(out_fd, flags, &base);
 	e = stasync_chunk_reader_new_reread(r, f, reread_fd, base, &cr, err);
 	if (e < 0)
 		goto out;
@@ -134,7 +163,7 @@ int stasync_blob_extract(stasync_index_reader *r, const stasync_fetch *f, int ou
 		goto out;
 	}
 	while ((e = stasync_chunk_reader_next(cr, &p, &n, err)) > 0) {
-		if (out_fd >= 0 && (flags & STASYNC_BLOB_IN_PLACE)) {
+		if (flags & STASYNC_BLOB_IN_PLACE) {
 			/* the place holds this chunk already: leave it */
 			if (!old && !(old = malloc(stasync_index_reader_header(r)->chunk_size_max))) {
 				e = sta_error(err, -ENOMEM, "out of memory");
@@ -147,7 +176,7 @@ int stasync_blob_extract(stasync_index_reader *r, const stasync_fetch *f, int ou
 			} else
 				e = sta_pwrite_full(out_fd, p, n, off);
 			off += n;
-		} else if (out_fd >= 0) {
+		} else {
 			e = 0;
 			if (can_clone && stasync_chunk_reader_origin(cr, &src_fd, &src_off))
 				e = clone_range(out_fd, p, n, off, src_fd, src_off, &can_clone, &cloned);

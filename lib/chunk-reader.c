@@ -8,7 +8,12 @@
  * index names again is read back from there instead of fetched again.
  * An all-zero chunk a worker has met before (a run of zeros in a disk
  * image, cut into chunks of the largest size) is neither: its bytes are
- * known from its id. */
+ * known from its id.
+ * Drained (stasync_chunk_reader_drain()), there is no reading thread: the
+ * worker that makes the head's chunk ready hands it, and each one after
+ * it that is ready, to the caller's function, while another worker goes
+ * on fetching. Both cores then do both kinds of work, and a worker often
+ * hands on the chunk it has just checked, its bytes still in its cache. */
 #include <inttypes.h>
 #include <pthread.h>
 
@@ -75,7 +80,15 @@ struct stasync_chunk_reader {
 	uint64_t reread_base;
 	stasync_chunk_set *first;
 
-	/* the reader's own: */
+	/* set before the workers start, for _drain() */
+	stasync_chunk_sink_fn sink;
+	void *sink_ctx;
+	/* under lock: */
+	bool sinking;           /* a worker is handing chunks to the sink */
+	int sink_r;             /* < 0: the sink or a chunk failed */
+	stasync_error sink_err;
+
+	/* the reader's own (or the sinking worker's): */
 	bool holding;           /* slots[head] is out with the caller */
 	size_t pos;             /* of slots[head], for _read() */
 	stasync_chunk_stats stats;
@@ -140,13 +153,78 @@ static bool known_zero(const stasync_codec *c, stasync_digest_type type, uint64_
 	       stasync_chunk_id_equal(&c->zero.id, id);
 }
 
+/* Under the lock: the head's chunk is done with; the next is the head.
+ * Whether the workers waiting for room should be woken: once half the
+ * ring is free, not for each slot (a wake-up a chunk, on two cores, cost
+ * two context switches a chunk). */
+static bool release_head(stasync_chunk_reader *r)
+{
+	struct slot *done = &r->slots[r->head % r->window];
+
+	done->state = SLOT_FREE;
+	r->released += done->len;
+	r->held -= done->len;
+	r->head++;
+	return r->room_waiters && r->head + r->window - r->next_seq >= MAX(r->window / 2, 1) &&
+	       r->held <= r->ring_size / 2;
+}
+
+/* The head's chunk goes out: count it. */
+static void count_chunk(stasync_chunk_reader *r, const struct slot *s)
+{
+	r->stats.chunks++;
+	r->stats.bytes += s->len;
+	r->stats.chunks_cached += s->got.cached;
+	r->stats.chunks_seeded += s->got.seeded;
+	sta_fetch_count(&r->f, s->len, &s->got);
+}
+
+/* Under the lock, by the worker that made the head's chunk ready (with
+ * no other worker sinking): hand it to the sink, and each next one that
+ * is ready by then. The first failure, a chunk's or the sink's, stops
+ * the workers; the caller, waiting in _drain(), is woken at that or at
+ * the end. */
+static void hand_on(stasync_chunk_reader *r)
+{
+	r->sinking = true;
+	while (!r->stop && r->head < r->next_seq &&
+	       r->slots[r->head % r->window].state == SLOT_READY) {
+		struct slot *s = &r->slots[r->head % r->window];
+		int e = s->r;
+
+		if (e >= 0) {
+			pthread_mutex_unlock(&r->lock);
+			count_chunk(r, s);
+			e = r->sink(r->sink_ctx, r->ring + s->off, s->len, &s->err);
+			pthread_mutex_lock(&r->lock);
+		}
+		if (e < 0) {
+			r->sink_r = e;
+			r->sink_err = s->err;
+			r->stop = true;
+			pthread_cond_broadcast(&r->room);
+			pthread_cond_broadcast(&r->written);
+			break;
+		}
+		if (release_head(r))
+			pthread_cond_broadcast(&r->room);
+		if (r->first)
+			pthread_cond_broadcast(&r->written);
+	}
+	r->sinking = false;
+	if (r->stop || r->head >= r->end_seq)
+		pthread_cond_signal(&r->ready);
+}
+
 static void *worker(void *arg)
 {
 	stasync_chunk_reader *r = arg;
 	stasync_codec *c = NULL;
 	int codec_r = stasync_codec_new(&c);
 
-	sta_thread_serve();
+	/* below the thread that takes the chunks in order, if there is one */
+	if (!r->sink)
+		sta_thread_serve();
 
 	pthread_mutex_lock(&r->lock);
 	for (;;) {
@@ -213,7 +291,10 @@ static void *worker(void *arg)
 		pthread_mutex_lock(&r->lock);
 		s->state = SLOT_READY;
 		/* the reader waits for the head's slot only */
-		if (seq == r->head) {
+		if (seq == r->head && r->sink) {
+			if (!r->sinking)
+				hand_on(r);
+		} else if (seq == r->head) {
 			pthread_mutex_unlock(&r->lock);
 			pthread_cond_signal(&r->ready);
 			pthread_mutex_lock(&r->lock);
@@ -243,9 +324,9 @@ int stasync_chunk_reader_new(stasync_index_reader *index, const stasync_fetch *f
 	return stasync_chunk_reader_new_reread(index, f, -1, 0, ret, err);
 }
 
-int stasync_chunk_reader_new_reread(stasync_index_reader *index, const stasync_fetch *f,
-				    int reread_fd, uint64_t reread_base,
-				    stasync_chunk_reader **ret, stasync_error *err)
+static int reader_new(stasync_index_reader *index, const stasync_fetch *f, int reread_fd,
+		      uint64_t reread_base, stasync_chunk_sink_fn sink, void *sink_ctx,
+		      stasync_chunk_reader **ret, stasync_error *err)
 {
 	const stasync_index_header *h = stasync_index_reader_header(index);
 	unsigned threads = f->threads ? f->threads : sta_fetch_default_threads(f);
@@ -284,6 +365,8 @@ int stasync_chunk_reader_new_reread(stasync_index_reader *index, const stasync_f
 	r->end_seq = UINT64_MAX;
 	r->reread_fd = reread_fd;
 	r->reread_base = reread_base;
+	r->sink = sink;
+	r->sink_ctx = sink_ctx;
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->ready, NULL);
 	pthread_cond_init(&r->room, NULL);
@@ -310,6 +393,41 @@ int stasync_chunk_reader_new_reread(stasync_index_reader *index, const stasync_f
 	return 0;
 }
 
+int stasync_chunk_reader_new_reread(stasync_index_reader *index, const stasync_fetch *f,
+				    int reread_fd, uint64_t reread_base,
+				    stasync_chunk_reader **ret, stasync_error *err)
+{
+	return reader_new(index, f, reread_fd, reread_base, NULL, NULL, ret, err);
+}
+
+int stasync_chunk_reader_drain(stasync_index_reader *index, const stasync_fetch *f,
+			       stasync_chunk_sink_fn fn, void *ctx, stasync_chunk_stats *stats,
+			       stasync_error *err)
+{
+	stasync_chunk_reader *r;
+	int e = reader_new(index, f, -1, 0, fn, ctx, &r, err);
+
+	if (e < 0)
+		return e;
+	pthread_mutex_lock(&r->lock);
+	while (!r->stop && !(r->head >= r->end_seq && !r->sinking))
+		pthread_cond_wait(&r->ready, &r->lock);
+	if (r->sink_r < 0) {
+		e = r->sink_r;
+		if (err)
+			*err = r->sink_err;
+	} else {
+		e = r->end_r;
+		if (e < 0 && err)
+			*err = r->end_err;
+	}
+	pthread_mutex_unlock(&r->lock);
+	if (stats)
+		*stats = r->stats;
+	stasync_chunk_reader_free(r);
+	return e < 0 ? e : 0;
+}
+
 bool stasync_chunk_reader_origin(const stasync_chunk_reader *r, int *fd, uint64_t *offset)
 {
 	const struct slot *s = &r->slots[r->head % r->window];
@@ -328,20 +446,11 @@ int stasync_chunk_reader_next(stasync_chunk_reader *r, const void **p, size_t *n
 	int e;
 
 	if (r->holding) {
-		struct slot *done = &r->slots[r->head % r->window];
 		bool room;
 
 		pthread_mutex_lock(&r->lock);
-		done->state = SLOT_FREE;
-		r->released += done->len;
-		r->held -= done->len;
-		r->head++;
+		room = release_head(r);
 		r->holding = false;
-		/* workers that found the ring full go on once half of it is
-		 * free, not for each slot (a wake-up a chunk, on two cores,
-		 * cost two context switches a chunk) */
-		room = r->room_waiters && r->head + r->window - r->next_seq >= MAX(r->window / 2, 1) &&
-		       r->held <= r->ring_size / 2;
 		pthread_mutex_unlock(&r->lock);
 		if (room)
 			pthread_cond_broadcast(&r->room);
@@ -370,11 +479,7 @@ int stasync_chunk_reader_next(stasync_chunk_reader *r, const void **p, size_t *n
 	}
 	r->holding = true;
 	r->pos = 0;
-	r->stats.chunks++;
-	r->stats.bytes += s->len;
-	r->stats.chunks_cached += s->got.cached;
-	r->stats.chunks_seeded += s->got.seeded;
-	sta_fetch_count(&r->f, s->len, &s->got);
+	count_chunk(r, s);
 	*p = r->ring + s->off;
 	*n = s->len;
 	return 1;

@@ -97,6 +97,20 @@ int stasync_chunk_reader_new_reread(stasync_index_reader *index, const stasync_f
 				    int reread_fd, uint64_t reread_base,
 				    stasync_chunk_reader **ret, stasync_error *err);
 
+/* What stasync_chunk_reader_drain() hands each chunk to: 0, or < 0 with
+ * err set to stop. */
+typedef int (*stasync_chunk_sink_fn)(void *ctx, const void *p, size_t n, stasync_error *err);
+
+/* stasync_chunk_reader_drain() — read the whole stream `index` describes
+ * (as a reader would, without one) and hand each chunk to fn, in order,
+ * one call at a time but on the fetching threads: fn must not depend on
+ * the calling thread. Returns 0 at the end of the stream, or the first
+ * failure (a chunk's, in stream order, or fn's), with stats when not
+ * NULL. */
+int stasync_chunk_reader_drain(stasync_index_reader *index, const stasync_fetch *f,
+			       stasync_chunk_sink_fn fn, void *ctx, stasync_chunk_stats *stats,
+			       stasync_error *err);
+
 /* stasync_chunk_reader_read() — stasync_read_fn: up to n bytes, 0 at the
  * end of the stream (the index fully read and checked). */
 ssize_t stasync_chunk_reader_read(void *r, void *p, size_t n, stasync_error *err);

@@ -6,7 +6,9 @@
  * read back from the output, and fetched when the bytes there are not it.
  * A stream longer than the writer's ring of chunks under way is cut and
  * hashed right; chunks so large that a few fill the reader's ring of
- * chunks under way read back whole. */
+ * chunks under way read back whole. Drained, the stream comes to the
+ * sink whole and in order, one call at a time, and a failure (the sink's
+ * or a chunk's) stops it where it happened. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -196,6 +198,50 @@ static int read_back(int index_fd, const char *dir, unsigned threads, size_t *ma
 	return read_written(index_fd, dir, threads, -1, 0, 0, NULL, false, matched, err);
 }
 
+/* What the sink of a drain checks and counts. */
+struct drained {
+	size_t matched;         /* bytes that were the stream's, in order */
+	size_t calls;
+	size_t fail_at;         /* the call that fails (0: none) */
+	int inside;             /* calls under way: never more than one */
+	bool overlapped, wrong;
+};
+
+static int sink(void *ctx, const void *p, size_t n, stasync_error *err)
+{
+	struct drained *d = ctx;
+	int r = 0;
+
+	if (__atomic_add_fetch(&d->inside, 1, __ATOMIC_SEQ_CST) != 1)
+		d->overlapped = true;
+	d->calls++;
+	if (d->fail_at && d->calls == d->fail_at) {
+		r = err->code = -EIO;
+		snprintf(err->message, sizeof(err->message), "sink failed at call %zu", d->calls);
+	} else if (d->matched + n > stream_size || memcmp(stream + d->matched, p, n) != 0)
+		d->wrong = true;
+	else
+		d->matched += n;
+	__atomic_sub_fetch(&d->inside, 1, __ATOMIC_SEQ_CST);
+	return r;
+}
+
+/* Drain the stream of index fd from store `dir` with `threads` fetching
+ * threads into sink(): its result, and what the sink saw in d. */
+static int drain_back(int index_fd, const char *dir, unsigned threads, struct drained *d,
+		      stasync_chunk_stats *stats, stasync_error *err)
+{
+	stasync_index_reader *ir = NULL;
+	stasync_store *s = NULL;
+	int r;
+
+	open_stream(index_fd, dir, &s, &ir, err);
+	stasync_fetch f = { .stores = &s, .n_stores = 1, .threads = threads };
+	r = stasync_chunk_reader_drain(ir, &f, sink, d, stats, err);
+	close_stream(NULL, ir, s);
+	return r;
+}
+
 /* Read the stream of index fd back from store `dir` taking pieces where
  * they lie and copying others out, in turns of varied sizes: how many
  * bytes matched before the end or an error. */
@@ -256,6 +302,14 @@ static void test_large_chunks(void)
 	r = read_back(fd, "large", 16, &matched, &err);
 	tap_ok(r == 0 && matched == size, "read back in order with 16 fetching threads (%d, %zu, %s)",
 	       r, matched, err.message);
+	{
+		struct drained d = { 0 };
+
+		r = drain_back(fd, "large", 16, &d, NULL, &err);
+		tap_ok(r == 0 && d.matched == size && !d.wrong && !d.overlapped,
+		       "drained in order with 16 fetching threads (%d, %zu, %s)", r, d.matched,
+		       err.message);
+	}
 	close(fd);
 	free(stream);
 	stream = NULL;
@@ -304,6 +358,29 @@ int main(void)
 		       r, matched, err.message);
 	}
 
+	for (size_t i = 0; i < 3; i++) {
+		struct drained d = { 0 };
+		stasync_chunk_stats st;
+
+		r = drain_back(fds[0], "st0", readers[i], &d, &st, &err);
+		tap_ok(r == 0 && d.matched == STREAM_SIZE && !d.wrong,
+		       "drained whole and in order with %u fetching threads (%d, %zu bytes, %s)",
+		       readers[i], r, d.matched, err.message);
+		tap_ok(!d.overlapped && d.calls == stats[0].chunks && st.chunks == stats[0].chunks &&
+			       st.bytes == STREAM_SIZE,
+		       "  one call at a time, one a chunk, and counted (%zu calls, %llu chunks)", d.calls,
+		       (unsigned long long)st.chunks);
+	}
+	{
+		struct drained d = { .fail_at = 100 };
+
+		stasync_error_clear(&err);
+		r = drain_back(fds[0], "st0", 3, &d, NULL, &err);
+		tap_ok(r == -EIO && d.calls == 100 && strstr(err.message, "call 100"),
+		       "a failing sink stops the drain with its error (%d, %zu calls, %s)", r, d.calls,
+		       err.message);
+	}
+
 	r = take_and_read(fds[0], "st0", &matched, &err);
 	tap_ok(r == 0 && matched == STREAM_SIZE,
 	       "pieces taken where they lie and pieces copied out, in turns (%d, %zu bytes, %s)",
@@ -331,6 +408,15 @@ int main(void)
 			tap_ok(r == -ENOENT && matched == end_before && strstr(err.message, hex),
 			       "%u threads: a missing chunk fails after the %llu bytes before it, naming it (%d, %zu, %s)",
 			       readers[i], (unsigned long long)end_before, r, matched, err.message);
+		}
+		for (size_t i = 0; i < 3; i++) {
+			struct drained d = { 0 };
+
+			stasync_error_clear(&err);
+			r = drain_back(fds[0], "st0", readers[i], &d, NULL, &err);
+			tap_ok(r == -ENOENT && d.matched == end_before && !d.wrong && strstr(err.message, hex),
+			       "%u threads: drained, a missing chunk fails after the bytes before it (%d, %zu, %s)",
+			       readers[i], r, d.matched, err.message);
 		}
 	}
 
