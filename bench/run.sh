@@ -600,6 +600,8 @@ verdict() {
 			after[c, "stasync"], t, after[c, t], w[c, "stasync"] + after[c, "stasync"], w[c, t] + after[c, t],
 			(w[c, t] + after[c, t]) / (w[c, "stasync"] + after[c, "stasync"]))
 	}
+	# stasync hashing the blob: the faster and the slower of its two times
+	BEGIN { hmin = hs < hp ? hs : hp; hmax = hs > hp ? hs : hp }
 	!($1 in seen) { seen[$1] = 1; cases[++n] = $1 }
 	{ w[$1, $2] = $3; cpu[$1, $2] = $4; sys[$1, $2] = $5; rss[$1, $2] = $6; srv[$1, $2] = $7; busy[$1, $2] = $8; stolen[$1, $2] = $9; after[$1, $2] = $10 + 0; has[$1, $2] = 1 }
 	END {
@@ -616,9 +618,9 @@ verdict() {
 			passes = (index(c, "make") == 1 || index(c, "digest") == 1) ? 2 : 1
 			# never idle, the cores would have taken (busy + stolen) ÷
 			# cores; and no less than the one thread digesting the stream
-			best = b > 0 ? (b + st) / ncpu : 0
-			if (passes == 2 && nb > 0 && hp * bytes / nb > best)
-				best = hp * bytes / nb
+			never_idle = b > 0 ? (b + st) / ncpu : 0
+			serial = passes == 2 && nb > 0 ? hp * bytes / nb : 0
+			best = serial > never_idle ? serial : never_idle
 			if (has[c, "desync"])
 				line(c, "wall ≥ 1.5× faster than desync", w[c, "desync"] >= 1.5 * sw,
 					faster(sw, w[c, "desync"], 1.5, best) ondisk(c, "desync"))
@@ -637,14 +639,14 @@ verdict() {
 				if (st > 0)
 					fig = fig sprintf(" and the host held them %.2f s for others (steal)", st)
 				if (sc > 0) {
-					lo = (b + st) / ncpu / sc
-					fig = fig sprintf("; with no idle time at all: wall ≥ %.2f s, wall ÷ CPU ≥ %.2f", (b + st) / ncpu, lo)
+					lo = never_idle / sc
+					fig = fig sprintf("; with no idle time at all: wall ≥ %.2f s, wall ÷ CPU ≥ %.2f", never_idle, lo)
 					if (lo > 0.6 && sw > 0.6 * sc)
 						fig = fig ": out of reach in this run"
 				}
 			}
-			if (passes == 2 && nb > 0 && hp > 0)
-				fig = fig sprintf("; the stream digest alone, one pass on one thread, takes %.2f s", hp * bytes / nb)
+			if (serial > 0)
+				fig = fig sprintf("; the stream digest alone, one pass on one thread, takes %.2f s", serial)
 			line(c, "wall ≤ 0.6 × own CPU", sw <= 0.6 * sc, fig)
 			if (has[c, "casync"]) {
 				cc = cpu[c, "casync"]
@@ -657,7 +659,7 @@ verdict() {
 					k = passes * bytes / nb
 					fig = fig sprintf("; hashing %d × %.0f MB (%s) takes casync %.2f s and stasync %.2f–%.2f s (one core hashing alone or both at once): the rest, casync %.2f s against stasync at least %.2f s (it does not hash again an all-zero chunk it has met)",
 						passes, bytes / 1e6, passes == 2 ? "chunk ids and the digest" : "chunk ids",
-						k * hc, k * (hs < hp ? hs : hp), k * (hs > hp ? hs : hp), cc - k * hc, sc - k * (hs > hp ? hs : hp))
+						k * hc, k * hmin, k * hmax, cc - k * hc, sc - k * hmax)
 				}
 				line(c, "CPU ≤ casync CPU", sc <= cc, fig)
 			}
