@@ -118,24 +118,6 @@ static int digest_chunk(void *ctx, const void *p, size_t n, stasync_error *err)
 	return 0;
 }
 
-/* Nothing written: the stream's digest is taken on the fetching threads,
- * chunk by chunk as each comes in order (stasync_chunk_reader_drain()). */
-static int blob_digest_index(stasync_index_reader *r, const stasync_fetch *f,
-			     stasync_digest_type content_type, stasync_chunk_id *content,
-			     stasync_chunk_stats *stats, stasync_error *err)
-{
-	stasync_digest *digest = NULL;
-	int e;
-
-	if (content && (e = stasync_digest_new(content_type, &digest)) < 0)
-		return sta_error(err, e, "cannot set up: %s", stasync_strerror(e));
-	e = stasync_chunk_reader_drain(r, f, digest_chunk, digest, stats, err);
-	if (e == 0 && digest)
-		stasync_digest_final(digest, content);
-	stasync_digest_free(digest);
-	return e;
-}
-
 int stasync_blob_extract(stasync_index_reader *r, const stasync_fetch *f, int out_fd,
 			 const char *output, unsigned flags, stasync_digest_type content_type,
 			 stasync_chunk_id *content, stasync_chunk_stats *stats, stasync_error *err)
@@ -149,19 +131,23 @@ int stasync_blob_extract(stasync_index_reader *r, const stasync_fetch *f, int ou
 	int src_fd;
 	_cleanup_free_ uint8_t *old = NULL;
 	uint64_t base = 0;
-	int reread_fd;
+	int reread_fd = -1;
 	int e;
 
-	if (out_fd < 0)
-		return blob_digest_index(r, f, content_type, content, stats, err);
+	if (content && (e = stasync_digest_new(content_type, &digest)) < 0)
+		return sta_error(err, e, "cannot set up: %s", stasync_strerror(e));
+	if (out_fd < 0) {
+		/* Nothing written: the stream's digest is taken on the
+		 * fetching threads, chunk by chunk as each comes in order. */
+		e = stasync_chunk_reader_drain(r, f, digest_chunk, digest, stats, err);
+		if (e == 0 && digest)
+			stasync_digest_final(digest, content);
+		goto out;
+	}
 	reread_fd = reread_open(out_fd, flags, &base);
 	e = stasync_chunk_reader_new_reread(r, f, reread_fd, base, &cr, err);
 	if (e < 0)
 		goto out;
-	if (content && (e = stasync_digest_new(content_type, &digest)) < 0) {
-		e = sta_error(err, e, "cannot set up: %s", stasync_strerror(e));
-		goto out;
-	}
 	while ((e = stasync_chunk_reader_next(cr, &p, &n, err)) > 0) {
 		if (flags & STASYNC_BLOB_IN_PLACE) {
 			/* the place holds this chunk already: leave it */
